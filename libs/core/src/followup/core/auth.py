@@ -1,0 +1,106 @@
+"""Bearer tokens mapped to roles (SPEC §8); tokens come from configuration only."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from fastapi import Request
+
+from followup.core.problems import Problem
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a role and, for agents, their agent id."""
+
+    role: Role
+    agent_id: str | None = None
+    name: str = ""
+
+    @property
+    def sees_personal_data(self) -> bool:
+        return self.role in (Role.SUPERVISOR, Role.ADMIN)
+
+    def may_act_for_agent(self, agent_id: str | None) -> bool:
+        """Agents act only for themselves; supervisors and admins for anyone."""
+        if self.role in (Role.SUPERVISOR, Role.ADMIN):
+            return True
+        return self.role == Role.AGENT and agent_id is not None and agent_id == self.agent_id
+
+
+class TokenTable:
+    """Token → principal, compared in constant time."""
+
+    def __init__(self, tokens: Mapping[str, Principal]) -> None:
+        self._tokens = dict(tokens)
+
+    def lookup(self, token: str) -> Principal | None:
+        found = None
+        for known, principal in self._tokens.items():
+            if hmac.compare_digest(known.encode(), token.encode()):
+                found = principal
+        return found
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TokenTable:
+        """Reads FOLLOWUP_TOKENS (JSON) or FOLLOWUP_TOKENS_FILE, plus FOLLOWUP_DEV_TOKEN.
+
+        The JSON maps a token to {"role": ..., "agent_id": ..., "name": ...}.
+        FOLLOWUP_DEV_TOKEN (default `dev-admin`) grants admin; set it empty to disable it.
+        """
+        env = os.environ if env is None else env
+        raw: dict[str, dict[str, str]] = {}
+        if path := env.get("FOLLOWUP_TOKENS_FILE"):
+            raw.update(json.loads(Path(path).read_text()))
+        if inline := env.get("FOLLOWUP_TOKENS"):
+            raw.update(json.loads(inline))
+        tokens = {
+            tok: Principal(Role(spec["role"]), spec.get("agent_id"), spec.get("name", ""))
+            for tok, spec in raw.items()
+        }
+        dev = env.get("FOLLOWUP_DEV_TOKEN", "dev-admin")
+        if dev:
+            tokens[dev] = Principal(Role.ADMIN, None, "development admin")
+        for tok, p in tokens.items():
+            if p.role == Role.AGENT and not p.agent_id:
+                raise ValueError(f"token for agent {p.name or tok[:4] + '…'} has no agent_id")
+        return cls(tokens)
+
+
+def bearer_auth(tokens: TokenTable) -> Callable[[Request], Principal]:
+    """A FastAPI dependency that answers 401 without a valid bearer token."""
+
+    def authenticate(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Problem(401, "missing bearer token", headers=_CHALLENGE)
+        principal = tokens.lookup(token.strip())
+        if principal is None:
+            raise Problem(401, "unknown bearer token", headers=_CHALLENGE)
+        return principal
+
+    return authenticate
+
+
+def require_role(principal: Principal, *roles: Role) -> None:
+    """403 unless the caller has one of the roles."""
+    if principal.role not in roles:
+        raise Problem(
+            403, f"role {principal.role} may not do this", allowed_roles=[r.value for r in roles]
+        )

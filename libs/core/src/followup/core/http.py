@@ -1,0 +1,93 @@
+"""What every service's HTTP side has: health, readiness, metrics, AsyncAPI, problem errors."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from followup.core.problems import Problem, install_problem_handlers
+
+# A readiness check returns None when fine, else why not.
+ReadyCheck = Callable[[], Awaitable[str | None]]
+
+
+def create_app(
+    service: str,
+    *,
+    registry: CollectorRegistry,
+    ready_checks: dict[str, ReadyCheck],
+    asyncapi: Callable[[], dict[str, Any]],
+    routers: Sequence[APIRouter] = (),
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    description: str = "",
+    check_timeout_s: float = 2.0,
+) -> FastAPI:
+    """A FastAPI app with /healthz, /readyz, /metrics, /asyncapi and problem+json errors."""
+    app = FastAPI(
+        title=f"followup {service}", version="0.1.0", description=description, lifespan=lifespan
+    )
+    install_problem_handlers(app)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok", "service": service}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz() -> JSONResponse:
+        """Database and Kafka reachable, consumer caught up within the bound."""
+        names = list(ready_checks)
+
+        async def run(check: ReadyCheck) -> str | None:
+            try:
+                return await asyncio.wait_for(check(), check_timeout_s)
+            except TimeoutError:
+                return f"timed out after {check_timeout_s:.0f} s"
+            except Exception as exc:  # a failing check is an answer, not a crash
+                return f"{type(exc).__name__}: {exc}"
+
+        results = await asyncio.gather(*(run(ready_checks[n]) for n in names))
+        checks = {n: (r or "ok") for n, r in zip(names, results, strict=True)}
+        ready = all(r is None for r in results)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/asyncapi", tags=["ops"])
+    async def asyncapi_doc() -> dict[str, Any]:
+        """AsyncAPI 3.0 description of this service's Kafka side."""
+        return asyncapi()
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    """An opaque pagination cursor from the last row's sort key."""
+    return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    """The sort key inside a cursor; 400 when it was not made by encode_cursor."""
+    try:
+        value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise Problem(400, "invalid cursor") from exc
+    if not isinstance(value, list):
+        raise Problem(400, "invalid cursor")
+    return value
