@@ -1,0 +1,121 @@
+"""Builds a service's I/O objects in one place: pool, clock, consumer, outbox relay, HTTP app.
+
+Each service's `main.py` calls `build_service` with what is its own (subscription, routes,
+migrations); nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from prometheus_client import CollectorRegistry
+
+from followup.core.auth import Principal, TokenTable, bearer_auth
+from followup.core.clock import Clock, clock_from_settings
+from followup.core.consumer import EventConsumer, Subscription
+from followup.core.db import create_pool, migrate
+from followup.core.deadletter import DeadLetterPublisher
+from followup.core.http import create_app
+from followup.core.logging import configure_logging
+from followup.core.metrics import Metrics
+from followup.core.outbox import OutboxRelay
+from followup.core.settings import CoreSettings
+from followup.events.asyncapi import build_asyncapi
+
+log = structlog.get_logger()
+
+
+@dataclass
+class ServiceParts:
+    """What makes one service different from another."""
+
+    name: str
+    migrations_dir: Path
+    subscription: Callable[[Clock], Subscription] | None
+    routers: Callable[[Callable[[Request], Principal]], Sequence[APIRouter]]
+    publishes: Sequence[str] = ()
+    consumes: Sequence[str] = ()
+    description: str = ""
+    extra_state: dict[str, Any] = field(default_factory=dict)
+
+
+def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
+    """The service's app; its lifespan starts and stops every I/O object it needs."""
+    configure_logging(parts.name, settings.log_level)
+    registry = CollectorRegistry()
+    metrics = Metrics(registry=registry)
+    tokens = TokenTable.from_env()
+    auth = bearer_auth(tokens)
+    state: dict[str, Any] = {}
+
+    async def db_ready() -> str | None:
+        pool: asyncpg.Pool | None = state.get("pool")
+        if pool is None:
+            return "database pool not started"
+        async with pool.acquire(timeout=1.5) as conn:
+            await conn.fetchval("SELECT 1")
+        return None
+
+    async def consumer_ready() -> str | None:
+        consumer: EventConsumer | None = state.get("consumer")
+        if consumer is None:
+            return None  # a service that consumes nothing is ready without one
+        return await consumer.readiness(settings.readiness_max_lag)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await create_pool(settings.pg_dsn)
+        state["pool"] = app.state.pool = pool
+        await migrate(pool, service=parts.name, migrations_dir=parts.migrations_dir)
+        clock = clock_from_settings(settings)
+        await clock.start()
+        app.state.clock = clock
+        for key, value in parts.extra_state.items():
+            setattr(app.state, key, value)
+        relay = OutboxRelay(pool, settings, metrics)
+        await relay.start()
+        consumer = None
+        if parts.subscription is not None:
+            dead_letters = DeadLetterPublisher(settings, metrics)
+            consumer = EventConsumer(parts.subscription(clock), pool=pool, settings=settings,
+                                     clock=clock, metrics=metrics, dead_letters=dead_letters)
+            await consumer.start()
+            state["consumer"] = consumer
+        log.info("service started", port=settings.port, clock=settings.clock)
+        try:
+            yield
+        finally:
+            # SIGTERM: finish the current batch, flush the outbox, leave the group.
+            if consumer is not None:
+                await consumer.stop()
+            await relay.stop()
+            await clock.stop()
+            await pool.close()
+            log.info("service stopped")
+
+    return create_app(
+        parts.name,
+        registry=registry,
+        ready_checks={"database": db_ready, "consumer": consumer_ready},
+        asyncapi=lambda: build_asyncapi(parts.name, publishes=list(parts.publishes),
+                                        consumes=list(parts.consumes)),
+        routers=parts.routers(auth),
+        lifespan=lifespan,
+        description=parts.description,
+    )
+
+
+def run(app_factory: Callable[[], FastAPI], settings: CoreSettings) -> None:
+    """Serves the app with uvicorn on the configured port until SIGTERM."""
+    import uvicorn
+
+    uvicorn.run(app_factory(), host=os.environ.get("FOLLOWUP_HOST", "127.0.0.1"),
+                port=settings.port, log_config=None, access_log=False, loop="uvloop")

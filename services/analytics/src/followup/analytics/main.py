@@ -1,0 +1,33 @@
+"""Builds analytics's I/O objects and serves it: `python -m followup.analytics.main`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from followup.core.service import ServiceParts, build_service, run
+from followup.analytics.settings import AnalyticsSettings
+
+MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
+
+
+def build_app(settings: AnalyticsSettings | None = None) -> FastAPI:
+    """The analytics app, wired. Its domain arrives with its own issue; it already runs."""
+    settings = settings or AnalyticsSettings()
+    return build_service(settings, ServiceParts(
+        name="analytics",
+        migrations_dir=MIGRATIONS,
+        subscription=None,
+        routers=lambda auth: [],
+        description="KPIs, monthly reports and the churn-risk list (SPEC §5).",
+    ))
+
+
+def main() -> None:
+    settings = AnalyticsSettings()
+    run(lambda: build_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

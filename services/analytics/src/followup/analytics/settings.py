@@ -1,0 +1,12 @@
+"""Analytics settings: the core's plus this service's own."""
+
+from __future__ import annotations
+
+from followup.core.settings import CoreSettings
+
+
+class AnalyticsSettings(CoreSettings):
+    """Environment `FOLLOWUP_*`."""
+
+    service: str = "analytics"
+    port: int = 8004

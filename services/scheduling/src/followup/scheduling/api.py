@@ -1,0 +1,68 @@
+"""Scheduling's HTTP API (SPEC §7): a customer's plan and the planned-visit list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from followup.core.auth import Principal
+from followup.core.http import decode_cursor, encode_cursor
+from followup.core.problems import Problem
+from followup.scheduling import projections
+
+VisitKind = Literal["first_use", "routine", "deep", "key_deep", "quarterly", "holiday_care",
+                    "intent_follow_up", "issue_follow_up", "special", "retry"]
+VisitStatus = Literal["planned", "due", "done", "missed", "cancelled"]
+
+
+def _visit(row: Any) -> dict[str, Any]:
+    v = dict(row)
+    v["kinds"] = list(v["kinds"])
+    return v
+
+
+def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
+    """The /v1 routes, every one behind the bearer-token dependency."""
+    router = APIRouter(prefix="/v1", tags=["scheduling"], dependencies=[Depends(auth)])
+
+    @router.get("/customers/{customer_id}/plan")
+    async def get_customer_plan(customer_id: str, request: Request) -> dict[str, Any]:
+        """A customer's visit plan: every planned, due, done and missed visit."""
+        async with request.app.state.pool.acquire() as conn:
+            plan = await projections.customer_plan(conn, customer_id)
+        if plan is None:
+            raise Problem(404, f"no plan for customer {customer_id}")
+        plan["visits"] = [_visit(v) for v in plan["visits"]]
+        return plan
+
+    @router.get("/planned-visits")
+    async def list_planned_visits(
+        request: Request,
+        from_: Annotated[datetime | None, Query(alias="from")] = None,
+        to: datetime | None = None,
+        kind: VisitKind | None = None,
+        status: VisitStatus | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        cursor: str | None = None,
+    ) -> dict[str, Any]:
+        """Planned visits by due time, filtered, paginated with `limit` and `cursor`."""
+        after = None
+        if cursor:
+            key = decode_cursor(cursor)
+            try:
+                after = (datetime.fromisoformat(key[0]), str(key[1]))
+            except (IndexError, TypeError, ValueError) as exc:
+                raise Problem(400, "invalid cursor") from exc
+        async with request.app.state.pool.acquire() as conn:
+            rows = await projections.list_planned_visits(
+                conn, start=from_, end=to, kind=kind, status=status, after=after,
+                limit=limit + 1)
+        items = [_visit(r) for r in rows[:limit]]
+        next_cursor = (encode_cursor([items[-1]["due_at"].isoformat(), items[-1]["visit_id"]])
+                       if len(rows) > limit else None)
+        return {"items": items, "next_cursor": next_cursor}
+
+    return [router]

@@ -1,0 +1,40 @@
+"""Builds scheduling's I/O objects and serves it: `python -m followup.scheduling.main`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from followup.calendar import default_calendar
+from followup.core.service import ServiceParts, build_service, run
+from followup.scheduling import api
+from followup.scheduling.handlers import SchedulingHandlers
+from followup.scheduling.settings import SchedulingSettings
+from followup.scheduling.subscriptions import CONSUMES, PUBLISHES, scheduling_subscription
+
+MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
+
+
+def build_app(settings: SchedulingSettings | None = None) -> FastAPI:
+    """The scheduling app, wired."""
+    settings = settings or SchedulingSettings()
+    handlers = SchedulingHandlers(default_calendar(), settings.default_timezone)
+    return build_service(settings, ServiceParts(
+        name="scheduling",
+        migrations_dir=MIGRATIONS,
+        subscription=lambda clock: scheduling_subscription(handlers),
+        routers=api.routers,
+        publishes=PUBLISHES,
+        consumes=CONSUMES,
+        description="Visit plans: who must be visited, when and why (SPEC §2).",
+    ))
+
+
+def main() -> None:
+    settings = SchedulingSettings()
+    run(lambda: build_app(settings), settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+"""Visits settings: the core's plus this service's own."""
+
+from __future__ import annotations
+
+from followup.core.settings import CoreSettings
+
+
+class VisitsSettings(CoreSettings):
+    """Environment `FOLLOWUP_*`."""
+
+    service: str = "visits"
+    port: int = 8002

@@ -1,0 +1,122 @@
+"""The thinnest real slice: a delivery on Kafka becomes a plan served over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from followup.events import topics
+
+from .conftest import poll
+
+
+def delivery_event(customer_id: str, delivered_at: str) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "erp/deliveries",
+        "type": "CustomerDelivered",
+        "time": delivered_at,
+        "subject": customer_id,
+        "datacontenttype": "application/json",
+        "dataversion": 1,
+        "data": {
+            "customer_id": customer_id,
+            "order_id": f"O-{customer_id}",
+            "delivered_at": delivered_at,
+            "product": "home cinema 7.1",
+            "tier": "gold",
+            "segment": "individual",
+            "timezone": "Asia/Shanghai",
+            "contact": {"name": "Li Lei", "phone": "+86 138 0000 0000"},
+        },
+    }
+
+
+async def send(producer: Any, customer_id: str, value: bytes) -> None:
+    await producer.send_and_wait(topics.CUSTOMERS, value, key=customer_id.encode(),
+                                 headers=[("content-type", b"application/cloudevents+json")])
+
+
+async def dead_letters_for(bootstrap: str, marker: str) -> list[Any]:
+    """Every dead letter whose original bytes contain `marker`."""
+    consumer = AIOKafkaConsumer(topics.DEAD_LETTER, bootstrap_servers=bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        found = []
+        end = await consumer.end_offsets(list(consumer.assignment()) or
+                                         await _partitions(consumer))
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            for msgs in batch.values():
+                found += [m for m in msgs if marker.encode() in (m.value or b"")]
+            positions = {tp: await consumer.position(tp) for tp in end}
+            if all(positions[tp] >= end[tp] for tp in end):
+                return found
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer) -> list[Any]:
+    from aiokafka import TopicPartition
+
+    await consumer.getmany(timeout_ms=200)
+    parts = consumer.partitions_for_topic(topics.DEAD_LETTER) or set()
+    return [TopicPartition(topics.DEAD_LETTER, p) for p in parts]
+
+
+async def test_a_delivery_published_to_kafka_becomes_a_first_use_visit_in_the_plan(
+    start_service: Any, producer: Any, contract_topics: Any
+) -> None:
+    svc = await start_service("scheduling")
+    marker = uuid.uuid4().hex[:10]
+    customer = f"C-{marker}"
+    # Delivered Friday 2026-01-30: + 7 days = Friday 2026-02-06, a working day.
+    await send(producer, customer, b"{ this is not json " + marker.encode())
+    unknown = delivery_event(f"C-x{marker}", "2026-01-30T10:00:00+08:00")
+    unknown["type"] = "CustomerTeleported"
+    await send(producer, f"C-x{marker}", orjson.dumps(unknown))
+    await send(producer, customer, orjson.dumps(delivery_event(customer, "2026-01-30T10:00:00+08:00")))
+
+    async with svc.client() as client:
+        async def plan() -> Any:
+            r = await client.get(f"/v1/customers/{customer}/plan")
+            return r.json() if r.status_code == 200 else None
+
+        body = await poll(plan, timeout=30)
+    assert body["customer_id"] == customer
+    [visit] = body["visits"]
+    assert visit["kinds"] == ["first_use"]
+    assert visit["due_at"].startswith("2026-01-30T02:00:00")  # 10:00 +08:00 in UTC
+    assert visit["deadline"] == "2026-02-06T15:59:59Z" or visit["deadline"].startswith(
+        "2026-02-06T23:59:59+08:00") or visit["deadline"].startswith("2026-02-06T15:59:59")
+    assert visit["status"] in ("planned", "due", "missed")
+
+    letters = await poll(lambda: dead_letters_for(contract_topics.kafka_bootstrap, marker),
+                         timeout=30)
+    reasons = {dict(m.headers).get("reason", b"").decode() for m in letters}  # type: ignore[union-attr]
+    assert {"not_json", "unknown_type"} <= reasons, reasons
+    for m in letters:  # type: ignore[union-attr]
+        headers = dict(m.headers)
+        assert headers["consumer"].startswith(b"scheduling")
+        assert headers["original_topic"] == topics.CUSTOMERS.encode()
+
+
+async def test_requests_without_a_bearer_token_get_401_problem_json(start_service: Any) -> None:
+    svc = await start_service("scheduling")
+    import httpx
+
+    async with httpx.AsyncClient(base_url=svc.url) as client:
+        r = await client.get("/v1/customers/C-1/plan")
+        assert r.status_code == 401
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["status"] == 401
+        assert (await client.get("/healthz")).status_code == 200
+        metrics = await client.get("/metrics")
+        assert "followup_" in metrics.text
+        asyncapi = (await client.get("/asyncapi")).json()
+        assert asyncapi["asyncapi"].startswith("3.")
