@@ -1,0 +1,52 @@
+"""Events on followup.customers, published by external systems (ERP, CRM)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from followup.events.base import EventData, Id, Instant, Text
+
+Tier = Literal["gold", "silver", "bronze"]
+Segment = Literal["individual", "enterprise", "institution"]
+
+
+class Contact(BaseModel):
+    """Personal data (SPEC §8): never copied into derived events or logs."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
+
+    name: Text
+    phone: Text
+    email: Text | None = None
+    address: Text | None = None
+
+
+class CustomerDelivered(EventData):
+    customer_id: Id
+    order_id: Id
+    delivered_at: Instant
+    product: Text
+    tier: Tier
+    segment: Segment
+    timezone: str | None = None
+    region: str | None = None
+    account_manager_id: Id | None = None
+    contact: Contact
+
+
+class IntentSigned(EventData):
+    customer_id: Id
+    signed_at: Instant
+    expected_start: Instant | None = None
+    tier: Tier
+    segment: Segment
+    timezone: str | None = None
+    region: str | None = None
+    contact: Contact
+
+
+class ProjectStarted(EventData):
+    customer_id: Id
+    started_at: Instant

@@ -1,0 +1,35 @@
+"""Events on followup.scheduling, published by the scheduling service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from followup.events.base import EventData, Id, Instant, Text
+
+VisitKind = Literal[
+    "first_use",
+    "routine",
+    "deep",
+    "key_deep",
+    "quarterly",
+    "holiday_care",
+    "intent_follow_up",
+    "issue_follow_up",
+    "special",
+    "retry",
+]
+
+
+class VisitDue(EventData):
+    visit_id: Id
+    customer_id: Id
+    order_id: Id | None = None
+    kinds: Annotated[list[VisitKind], Field(min_length=1)]
+    due_at: Instant
+    deadline: Instant
+    attempt: Annotated[int, Field(ge=1, le=3)]
+    issue_id: Id | None = None
+    agent_id: Id | None = None
+    reason: Text
