@@ -1,0 +1,227 @@
+"""Logging a visit (SPEC §3): validate the LogVisit command, decide the VisitLogged it yields.
+
+Decisions:
+- Satisfaction and the checklist are scores of a completed contact: required / optional there,
+  refused with any other outcome, so analytics never reads a score nobody gave.
+- `issue_confirmed` only on an `issue_follow_up` visit, required when the log completes it and
+  refused otherwise: an unreachable customer has confirmed nothing, and the issues service
+  closes or reopens issues on this field.
+- Needs, feedback and problems are allowed with every outcome (a customer who declines the
+  visit may still report a fault, and the fault must still become an issue).
+- An agent logs only visits assigned to them; an unassigned visit is a supervisor's to log.
+- Checks run in this order: unknown visit, someone else's visit, invalid input (every field
+  error at once), already completed. Input is judged before state so a client learns what to
+  fix without guessing whether the visit is still open.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from followup.events import Checklist, Problem, VisitLogged, derived_id
+from followup.events.visits import Channel, Need, Outcome, ProblemCategory, Severity
+from followup.visits.domain_lifecycle import FieldError, Rejection, RejectionKind, Visit
+
+CHANNELS: tuple[str, ...] = get_args(Channel)
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
+NEEDS: tuple[str, ...] = get_args(Need)
+PROBLEM_CATEGORIES: tuple[str, ...] = get_args(ProblemCategory)
+SEVERITIES: tuple[str, ...] = get_args(Severity)
+CHECKLIST_ITEMS: tuple[str, ...] = tuple(Checklist.model_fields)
+AGENT_ID_MAX = 200  # the contract's id length
+FEEDBACK_MAX_CHARS = 4000
+DESCRIPTION_MAX_CHARS = 2000
+MAX_PROBLEMS = 50
+SCORE_RANGE = range(1, 6)
+
+
+class ReportedProblem(BaseModel):
+    """A problem the agent found; it becomes an issue with a tracked deadline."""
+
+    # Loose types on purpose: validate_log_visit reports every bad value at once, which
+    # pydantic's own enum errors (stopping before the cross-field rules) would not.
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    category: str | None = Field(None, json_schema_extra={"enum": list(PROBLEM_CATEGORIES)})
+    severity: str | None = Field(None, json_schema_extra={"enum": list(SEVERITIES)})
+    description: str | None = None
+
+
+class LogVisit(BaseModel):
+    """The body of `POST /v1/visits/{visit_id}/log`: one contact with the customer."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    # Omitted: the calling agent, or the visit's assignee when a supervisor logs.
+    agent_id: str | None = None
+    channel: str | None = Field(None, json_schema_extra={"enum": list(CHANNELS)})
+    outcome: str | None = Field(None, json_schema_extra={"enum": list(OUTCOMES)})
+    satisfaction: int | None = Field(None, description="1–5, required when completed")
+    checklist: dict[str, int] | None = Field(
+        None, description="1–5 per item: " + ", ".join(CHECKLIST_ITEMS))
+    needs: list[str] | None = Field(None, description="any of " + ", ".join(NEEDS))
+    feedback: str | None = Field(None, description=f"at most {FEEDBACK_MAX_CHARS} characters")
+    problems: list[ReportedProblem] | None = None
+    issue_confirmed: bool | None = Field(None, description="issue_follow_up visits only")
+
+
+def decide_log_visit(
+    visit: Visit | None,
+    command: LogVisit,
+    acting_agent_id: str | None,
+    now: datetime,
+    event_id: str,
+) -> VisitLogged | Rejection:
+    """The VisitLogged a log yields, or why not; `acting_agent_id` is None for supervisors."""
+    if visit is None or visit.due is None:
+        # A visit known only from a log folded ahead of its VisitDue is not in the queue yet.
+        return Rejection(RejectionKind.NOT_FOUND, "no such visit in the queue")
+    if acting_agent_id is not None and acting_agent_id != visit.assigned_agent_id:
+        return Rejection(RejectionKind.FORBIDDEN, "agents log only their own visits")
+    if acting_agent_id is not None and command.agent_id not in (None, acting_agent_id):
+        return Rejection(RejectionKind.FORBIDDEN, "agents log only under their own agent id")
+    errors = validate_log_visit(visit, command, acting_agent_id)
+    if errors:
+        return Rejection(RejectionKind.INVALID, "the log is invalid", tuple(errors))
+    if visit.completion is not None:
+        return Rejection(RejectionKind.ALREADY_COMPLETED, "the visit is already completed")
+    return _visit_logged(visit, command, acting_agent_id, now, event_id)
+
+
+def validate_log_visit(
+    visit: Visit, command: LogVisit, acting_agent_id: str | None
+) -> list[FieldError]:
+    """Every field error of a log, all at once (SPEC §3)."""
+    errors: list[FieldError] = []
+    if command.agent_id is not None and not 0 < len(command.agent_id.strip()) <= AGENT_ID_MAX:
+        errors.append(FieldError("agent_id", f"1 to {AGENT_ID_MAX} characters, not blank"))
+    elif not (command.agent_id or acting_agent_id or visit.assigned_agent_id):
+        errors.append(FieldError("agent_id", "required: the visit is assigned to nobody"))
+    errors += _choice_errors("channel", command.channel, CHANNELS)
+    errors += _choice_errors("outcome", command.outcome, OUTCOMES)
+    completed = command.outcome == "completed"
+    # With an unknown outcome the completion rules cannot be judged; its own error says why.
+    outcome_known = command.outcome in OUTCOMES
+    errors += _score_errors(command, completed, outcome_known)
+    errors += _needs_errors(command.needs)
+    if command.feedback is not None and len(command.feedback) > FEEDBACK_MAX_CHARS:
+        errors.append(FieldError("feedback", f"at most {FEEDBACK_MAX_CHARS} characters"))
+    errors += _problem_errors(command.problems)
+    errors += _issue_confirmed_errors(visit, command, completed, outcome_known)
+    return errors
+
+
+def _visit_logged(
+    visit: Visit, command: LogVisit, acting_agent_id: str | None, now: datetime, event_id: str
+) -> VisitLogged:
+    # Exactly the contract's fields, logged at `now`; only ever called on a validated log.
+    assert visit.due is not None
+    agent_id = command.agent_id or acting_agent_id or visit.assigned_agent_id
+    assert agent_id is not None and command.channel and command.outcome
+    feedback = (command.feedback or "").strip() or None
+    # The casts below only narrow str to the contract's Literals: validate_log_visit has
+    # already checked every value, and VisitLogged (strict) checks them again.
+    return VisitLogged(
+        visit_id=visit.visit_id,
+        customer_id=visit.customer_id,
+        agent_id=agent_id,
+        channel=cast(Channel, command.channel),
+        outcome=cast(Outcome, command.outcome),
+        logged_at=now,
+        satisfaction=command.satisfaction,
+        checklist=Checklist.model_validate(command.checklist) if command.checklist else None,
+        # Repeated needs say nothing new; keep the first mention's order.
+        needs=[cast(Need, n) for n in dict.fromkeys(command.needs)] if command.needs else None,
+        feedback=feedback,
+        problems=[
+            Problem(
+                problem_id=problem_id_for(event_id, index),
+                category=cast(ProblemCategory, p.category),
+                severity=cast(Severity, p.severity),
+                description=(p.description or "").strip(),
+            )
+            for index, p in enumerate(command.problems or ())
+        ] or None,
+        issue_id=visit.due.issue_id,
+        issue_confirmed=command.issue_confirmed,
+    )
+
+
+def problem_id_for(event_id: str, index: int) -> str:
+    """A problem's id: the same VisitLogged always names its problems the same."""
+    return derived_id("problem", event_id, str(index))
+
+
+def _choice_errors(field: str, value: str | None, allowed: tuple[str, ...]) -> list[FieldError]:
+    if value is None:
+        return [FieldError(field, "required: one of " + ", ".join(allowed))]
+    if value not in allowed:
+        return [FieldError(field, f"{value!r} is not one of " + ", ".join(allowed))]
+    return []
+
+
+def _score_errors(command: LogVisit, completed: bool, outcome_known: bool) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if command.satisfaction is None:
+        if completed:
+            errors.append(FieldError("satisfaction", "required when the outcome is completed"))
+    elif outcome_known and not completed:
+        errors.append(FieldError("satisfaction", "only with the outcome completed"))
+    elif command.satisfaction not in SCORE_RANGE:
+        errors.append(FieldError("satisfaction", "a score from 1 to 5"))
+    if command.checklist is None:
+        return errors
+    if outcome_known and not completed and command.checklist:
+        errors.append(FieldError("checklist", "only with the outcome completed"))
+    for key, score in command.checklist.items():
+        if key not in CHECKLIST_ITEMS:
+            errors.append(FieldError(f"checklist.{key}",
+                                     "not one of " + ", ".join(CHECKLIST_ITEMS)))
+        elif score not in SCORE_RANGE:
+            errors.append(FieldError(f"checklist.{key}", "a score from 1 to 5"))
+    return errors
+
+
+def _needs_errors(needs: list[str] | None) -> list[FieldError]:
+    return [
+        FieldError(f"needs.{i}", f"{need!r} is not one of " + ", ".join(NEEDS))
+        for i, need in enumerate(needs or ())
+        if need not in NEEDS
+    ]
+
+
+def _problem_errors(problems: list[ReportedProblem] | None) -> list[FieldError]:
+    if problems is None:
+        return []
+    if len(problems) > MAX_PROBLEMS:
+        return [FieldError("problems", f"at most {MAX_PROBLEMS} problems in one log")]
+    errors: list[FieldError] = []
+    for i, problem in enumerate(problems):
+        errors += _choice_errors(f"problems.{i}.category", problem.category, PROBLEM_CATEGORIES)
+        errors += _choice_errors(f"problems.{i}.severity", problem.severity, SEVERITIES)
+        description = (problem.description or "").strip()
+        if not description:
+            errors.append(FieldError(f"problems.{i}.description", "required, not blank"))
+        elif len(description) > DESCRIPTION_MAX_CHARS:
+            errors.append(FieldError(f"problems.{i}.description",
+                                     f"at most {DESCRIPTION_MAX_CHARS} characters"))
+    return errors
+
+
+def _issue_confirmed_errors(
+    visit: Visit, command: LogVisit, completed: bool, outcome_known: bool
+) -> list[FieldError]:
+    assert visit.due is not None
+    follows_up_issue = "issue_follow_up" in visit.due.kinds
+    if not follows_up_issue:
+        if command.issue_confirmed is not None:
+            return [FieldError("issue_confirmed", "only on an issue_follow_up visit")]
+        return []
+    if completed and command.issue_confirmed is None:
+        return [FieldError("issue_confirmed", "required: does the customer confirm the fix?")]
+    if outcome_known and not completed and command.issue_confirmed is not None:
+        return [FieldError("issue_confirmed", "only with the outcome completed")]
+    return []
