@@ -1,0 +1,818 @@
+"""Consuming with an exactly-once effect on a PostgreSQL read model.
+
+Kafka delivers at least once; the effect is made exactly once by one database transaction per
+batch that stores together the read model's writes, the next offset of every partition in the
+batch and the ids of the events applied. On partition assignment the consumer seeks to the
+offsets stored in the database; Kafka offsets are committed afterwards only for lag tools.
+
+aiokafka is used directly (not faststream): seeking to database offsets in a rebalance
+listener, `getmany()` batches and the order "database commit, then Kafka commit" are all
+needed, and faststream's ack policies give none of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from followup.core.db import Conn
+from followup.core.deadletter import (
+    HANDLER_FAILED,
+    DeadLetter,
+    DeadLetterPublisher,
+    record_dead_letters,
+)
+from followup.core.logging import bind_event, unbind_event
+from followup.core.outbox import OutboxRow, enqueue, outbox_row
+from followup.core.retry import Backoff, is_transient
+from followup.events import Event, RejectedMessage, decode
+
+if TYPE_CHECKING:
+    from aiokafka.structs import ConsumerRecord
+
+    from followup.core.clock import Clock
+    from followup.core.metrics import Metrics
+    from followup.core.settings import CoreSettings
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[["Tx", Event[Any]], Awaitable[None]]
+BatchHandler = Callable[["Tx", list[Event[Any]]], Awaitable[None]]
+TickHandler = Callable[["Tx", datetime], Awaitable[None]]
+
+
+@dataclass
+class Subscription:
+    """What a service consumes and how it applies each event type.
+
+    `handlers` get one event at a time; `batch_handlers` get, in order, each run of
+    consecutive events of the batch that map to the same batch handler (register one function
+    for several types to receive them together). Contract types with neither are skipped.
+    `on_tick` runs each time the clock advances, in its own transaction.
+    `replay_keep_tables` are tables a blue/green replay must keep rather than rebuild
+    (state that does not come from the topics, such as idempotency keys of HTTP commands).
+    """
+
+    consumer: str
+    topics: Sequence[str]
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    batch_handlers: Mapping[str, BatchHandler] = field(default_factory=dict)
+    on_tick: TickHandler | None = None
+    replay_keep_tables: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        both = set(self.handlers) & set(self.batch_handlers)
+        if both:
+            raise ValueError(f"types with both a handler and a batch handler: {sorted(both)}")
+
+
+class Tx:
+    """What a handler gets: the batch's connection and transaction, the clock's now, publish."""
+
+    __slots__ = ("_outbox", "_topic_prefix", "conn", "consumer", "event", "now")
+
+    def __init__(self, conn: Conn, now: datetime, consumer: str,
+                 topic_prefix: str = "") -> None:
+        # Typed as a plain connection: handlers need not care that it came from a pool.
+        self.conn = cast(asyncpg.Connection, conn)
+        self.now = now
+        self.consumer = consumer
+        # The event being handled (None in batch handlers and ticks), for logging.
+        self.event: Event[Any] | None = None
+        self._outbox: dict[str, OutboxRow] = {}
+        self._topic_prefix = topic_prefix
+
+    def publish(self, event: Event[Any], topic: str | None = None) -> None:
+        """Publishes through the outbox in this transaction; once per event id."""
+        if event.id not in self._outbox:
+            self._outbox[event.id] = outbox_row(event, topic=topic,
+                                                topic_prefix=self._topic_prefix)
+
+    @property
+    def pending(self) -> list[OutboxRow]:
+        """Events published in this transaction and not yet written to the outbox."""
+        return list(self._outbox.values())
+
+    async def flush(self) -> int:
+        """Writes the published events to the outbox now (done for you before commit)."""
+        rows = list(self._outbox.values())
+        self._outbox.clear()
+        return await enqueue(self.conn, rows)
+
+    def discard(self) -> None:
+        """Forgets unwritten publishes (their handler's effects were rolled back)."""
+        self._outbox.clear()
+
+
+@dataclass(slots=True)
+class Item:
+    """One Kafka record of a batch, decoded or rejected."""
+
+    record: ConsumerRecord[Any, Any]
+    event: Event[Any] | None
+    rejected: RejectedMessage | None = None
+
+
+def decode_records(records: Sequence[ConsumerRecord[Any, Any]]) -> list[Item]:
+    """Decodes every record; a record that cannot be accepted carries its rejection."""
+    items = []
+    for record in records:
+        try:
+            items.append(Item(record, decode(record.value or b"")))
+        except RejectedMessage as exc:
+            items.append(Item(record, None, exc))
+    return items
+
+
+class _HandlerFailed(Exception):
+    """A handler raised a non-transient error in the fast path; isolate the culprit."""
+
+
+class _Fenced(Exception):
+    """The stored offsets are not where this consumer left them (a newer owner, a swap)."""
+
+    def __init__(self, stored: dict[TopicPartition, int]) -> None:
+        super().__init__(f"stored offsets moved: {stored}")
+        self.stored = stored
+
+
+@dataclass
+class BatchResult:
+    """Counts of one committed batch."""
+
+    ok: int = 0
+    duplicate: int = 0
+    skipped: int = 0
+    dead_letter: int = 0
+
+
+_LOCK_OFFSETS = """
+SELECT o.topic, o.partition, o.next_offset
+FROM consumer_offset o
+JOIN unnest($2::text[], $3::int[]) AS u(topic, partition)
+  ON o.topic = u.topic AND o.partition = u.partition
+WHERE o.consumer = $1
+ORDER BY o.topic, o.partition
+FOR UPDATE OF o
+"""
+
+_STORE_OFFSETS = """
+INSERT INTO consumer_offset (consumer, topic, partition, next_offset, updated_at)
+SELECT $1, u.topic, u.partition, u.next_offset, now()
+FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(topic, partition, next_offset)
+ON CONFLICT (consumer, topic, partition)
+DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at
+"""
+
+_DEDUP = """
+INSERT INTO processed_event (consumer, event_id)
+SELECT $1, unnest($2::text[])
+ON CONFLICT DO NOTHING
+RETURNING event_id
+"""
+
+
+class Applier:
+    """Applies decoded events to the database with the exactly-once machinery.
+
+    Shared by the live consumer, the blue/green replay and the dead-letter replay.
+    """
+
+    def __init__(self, subscription: Subscription, *, settings: CoreSettings, clock: Clock,
+                 metrics: Metrics) -> None:
+        self.sub = subscription
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics
+        self.name = subscription.consumer
+        self.handlers = dict(subscription.handlers)
+        self.batch_handlers = dict(subscription.batch_handlers)
+
+    def handles(self, event_type: str) -> bool:
+        """True when the subscription has a handler for this type."""
+        return event_type in self.handlers or event_type in self.batch_handlers
+
+    def new_tx(self, conn: Conn, now: datetime) -> Tx:
+        return Tx(conn, now, self.name, self.settings.topic_prefix)
+
+    async def dedup(self, conn: Conn, events: Sequence[Event[Any]]) -> set[str]:
+        """Records the ids as processed in one statement; returns those not seen before."""
+        if not events:
+            return set()
+        rows = await conn.fetch(_DEDUP, self.name, [e.id for e in events])
+        return {r[0] for r in rows}
+
+    async def run_fast(self, tx: Tx, events: Sequence[Event[Any]]) -> None:
+        """Runs every handler without savepoints; raises _HandlerFailed on a handler error."""
+        i, n = 0, len(events)
+        while i < n:
+            event = events[i]
+            batch_handler = self.batch_handlers.get(event.type)
+            try:
+                if batch_handler is None:
+                    tx.event = event
+                    bind_event(event.id, event.type, event.correlationid, event.subject)
+                    try:
+                        await self.handlers[event.type](tx, event)
+                    finally:
+                        tx.event = None
+                        unbind_event()
+                    i += 1
+                    continue
+                j = i + 1
+                while j < n and self.batch_handlers.get(events[j].type) == batch_handler:
+                    j += 1
+                await batch_handler(tx, list(events[i:j]))
+                i = j
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                raise _HandlerFailed(repr(exc)) from exc
+        await tx.flush()
+
+    async def run_isolated(
+        self, tx: Tx, events: Sequence[Event[Any]]
+    ) -> list[tuple[Event[Any], BaseException]]:
+        """Runs each event in its own savepoint, retrying a failing one up to the attempt bound.
+
+        Returns the events that still failed, with their last error; their effects and their
+        processed ids are rolled back.
+        """
+        failed: list[tuple[Event[Any], BaseException]] = []
+        attempts_bound = max(1, self.settings.max_handler_attempts)
+        for event in events:
+            batch_handler = self.batch_handlers.get(event.type)
+            bind_event(event.id, event.type, event.correlationid, event.subject)
+            try:
+                for attempt in range(1, attempts_bound + 1):
+                    try:
+                        async with tx.conn.transaction():
+                            tx.event = event
+                            if batch_handler is None:
+                                await self.handlers[event.type](tx, event)
+                            else:
+                                await batch_handler(tx, [event])
+                            await tx.flush()
+                        break
+                    except Exception as exc:
+                        tx.discard()
+                        if is_transient(exc):
+                            raise
+                        self.metrics.handler_failures.labels(self.name, event.type).inc()
+                        if attempt == attempts_bound:
+                            log.error("handler failed; event dead-lettered", attempts=attempt,
+                                      error=repr(exc), error_type=type(exc).__name__)
+                            failed.append((event, exc))
+                        else:
+                            log.warning("handler failed; retrying", attempt=attempt,
+                                        error=repr(exc))
+                            await asyncio.sleep(min(1.0, 0.05 * 2 ** (attempt - 1)))
+                    finally:
+                        tx.event = None
+            finally:
+                unbind_event()
+        if failed:
+            await tx.conn.execute(
+                "DELETE FROM processed_event WHERE consumer = $1 AND event_id = ANY($2::text[])",
+                self.name, [e.id for e, _ in failed])
+        return failed
+
+
+def _handler_dead_letter(consumer: str, item: Item, exc: BaseException) -> DeadLetter:
+    assert item.event is not None
+    return DeadLetter.from_record(
+        consumer, item.record, reason=HANDLER_FAILED, error_type=type(exc).__name__,
+        error=str(exc) or repr(exc), event_id=item.event.id, event_type=item.event.type)
+
+
+def _reject_dead_letter(consumer: str, item: Item) -> DeadLetter:
+    assert item.rejected is not None
+    rej = item.rejected
+    detail = rej.detail
+    if rej.errors:
+        detail = f"{detail}: {rej.errors[:5]}"
+    return DeadLetter.from_record(
+        consumer, item.record, reason=rej.reason.value, error_type=type(rej).__name__,
+        error=detail)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: EventConsumer) -> None:
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.consumer._on_revoked(list(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.consumer._on_assigned(list(assigned))
+
+
+class EventConsumer:
+    """Consumes a subscription's topics in batches, applying each event's effect once."""
+
+    def __init__(self, subscription: Subscription, *, pool: asyncpg.Pool,
+                 settings: CoreSettings, clock: Clock, metrics: Metrics,
+                 dead_letters: DeadLetterPublisher, run_ticks: bool = True,
+                 group_id: str | None = None) -> None:
+        self.sub = subscription
+        self.pool = pool
+        self.settings = settings
+        self.clock = clock
+        self.metrics = metrics
+        self.dead_letters = dead_letters
+        self.name = subscription.consumer
+        self.group_id = group_id or settings.group_id(subscription.consumer)
+        self.topics = [settings.topic(t) for t in subscription.topics]
+        self.applier = Applier(subscription, settings=settings, clock=clock, metrics=metrics)
+        self.run_ticks = run_ticks and subscription.on_tick is not None
+        self._kafka: AIOKafkaConsumer | None = None
+        # The next offset of each assigned partition as committed in the database: where
+        # the next batch must start, and what the fencing check expects to find.
+        self._db_offsets: dict[TopicPartition, int] = {}
+        self._assigned: set[TopicPartition] = set()
+        self._assigned_once = False
+        self._generation = 0
+        self._running = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._inflight: asyncio.Task[None] | None = None
+        self._tx_lock = asyncio.Lock()
+        self._failing: str | None = None
+        self._kafka_commit: dict[TopicPartition, int] = {}
+        self._kafka_commit_wake = asyncio.Event()
+        self._end_offsets: dict[TopicPartition, int] = {}
+        self._last_kafka_check = (0.0, "")
+        self.events_committed = 0
+        self.batches_committed = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Joins the group and starts consuming (and ticking) in the background."""
+        await self.dead_letters.start()
+        self._kafka = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.group_id,
+            client_id=f"followup-{self.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.settings.batch_max_records,
+            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            metadata_max_age_ms=10000,
+            session_timeout_ms=15000,
+            heartbeat_interval_ms=3000,
+        )
+        self._kafka.subscribe(self.topics, listener=_Listener(self))
+        await self._kafka.start()
+        self._running = True
+        self._tasks = [
+            asyncio.create_task(self._consume_loop(), name=f"consume-{self.name}"),
+            asyncio.create_task(self._kafka_commit_loop(), name=f"kafka-commit-{self.name}"),
+        ]
+        if self.run_ticks:
+            self._tasks.append(asyncio.create_task(self._tick_loop(), name=f"tick-{self.name}"))
+        log.info("consumer started", consumer=self.name, group=self.group_id,
+                 topics=self.topics)
+
+    async def stop(self) -> None:
+        """Finishes the batch in progress, commits, leaves the group (the SIGTERM path)."""
+        if not self._running:
+            return
+        self._running = False
+        consume, *others = self._tasks
+        try:
+            await asyncio.wait_for(asyncio.shield(consume), self.settings.stop_timeout_s)
+        except (TimeoutError, Exception) as exc:
+            log.warning("consumer did not finish its batch in time; abandoning it",
+                        error=repr(exc))
+            consume.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await consume
+        for task in others:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._commit_kafka_now()
+        if self._kafka is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._kafka.stop(), 15)
+            self._kafka = None
+        await self.dead_letters.stop()
+        log.info("consumer stopped", consumer=self.name, events=self.events_committed)
+
+    # -- rebalance ---------------------------------------------------------------------------
+
+    async def _on_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Let the batch in flight commit before another member takes its partitions, and
+        # make the main loop drop whatever it fetched for the old assignment.
+        self._generation += 1
+        if self._inflight is not None and not self._inflight.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._inflight)
+        await self._commit_kafka_now()
+        for tp in revoked:
+            self._assigned.discard(tp)
+            self._db_offsets.pop(tp, None)
+            self._kafka_commit.pop(tp, None)
+            with contextlib.suppress(KeyError):
+                self.metrics.consumer_lag.remove(self.name, tp.topic, str(tp.partition))
+
+    async def _on_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._generation += 1
+        backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
+        while True:
+            try:
+                offsets = await self._load_offsets(assigned)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Without the stored offsets there is nowhere safe to read from: wait for them.
+                if not is_transient(exc):
+                    log.exception("loading stored offsets failed; retrying", consumer=self.name)
+                self._note_failure("database", exc)
+                await backoff.sleep()
+        self._note_ok()
+        assert self._kafka is not None
+        for tp in assigned:
+            self._kafka.seek(tp, offsets[tp])
+            self._db_offsets[tp] = offsets[tp]
+            self._assigned.add(tp)
+        self._assigned_once = True
+        log.info("partitions assigned", consumer=self.name,
+                 partitions=sorted(f"{tp.topic}[{tp.partition}]@{offsets[tp]}"
+                                   for tp in assigned))
+
+    async def _load_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """The stored next offset of each partition, creating rows at 0 for new ones.
+
+        Creating the rows here means the batch's `FOR UPDATE` always has a row to lock.
+        """
+        if not tps:
+            return {}
+        topics_, parts = [tp.topic for tp in tps], [tp.partition for tp in tps]
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                """INSERT INTO consumer_offset (consumer, topic, partition, next_offset)
+                   SELECT $1, t, p, 0 FROM unnest($2::text[], $3::int[]) AS u(t, p)
+                   ON CONFLICT DO NOTHING""", self.name, topics_, parts)
+            rows = await conn.fetch(
+                """SELECT o.topic, o.partition, o.next_offset FROM consumer_offset o
+                   JOIN unnest($2::text[], $3::int[]) AS u(t, p)
+                     ON o.topic = u.t AND o.partition = u.p
+                   WHERE o.consumer = $1""", self.name, topics_, parts)
+        return {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def _consume_loop(self) -> None:
+        assert self._kafka is not None
+        kafka = self._kafka
+        backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
+        while self._running:
+            try:
+                batch = await kafka.getmany(timeout_ms=self.settings.batch_timeout_ms,
+                                            max_records=self.settings.batch_max_records)
+                backoff.reset()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._note_failure("kafka", exc)
+                await backoff.sleep()
+                continue
+            if not batch:
+                await self._await_inflight()
+                continue
+            generation = self._generation
+            # Decoding this batch overlaps the database work of the previous one.
+            records = [r for recs in batch.values() for r in recs]
+            items = decode_records(records)
+            await self._await_inflight()
+            if generation != self._generation:
+                # A rebalance or a fence happened meanwhile: every partition has been (or will
+                # be) sought to its database offset, so these records are simply dropped.
+                continue
+            items, next_offsets = self._admissible(items)
+            if not items:
+                continue
+            self._inflight = asyncio.create_task(
+                self._process_batch(items, next_offsets, generation))
+        await self._await_inflight()
+
+    def _admissible(
+        self, items: list[Item]
+    ) -> tuple[list[Item], dict[TopicPartition, int]]:
+        """Drops records this consumer must not apply, and gives each partition's next offset.
+
+        Records of a partition whose stored offset is not known yet (fetched before the
+        rebalance listener sought it) are dropped: the listener's seek fetches them again.
+        Records below the stored offset were applied already (a fetch that raced a seek).
+        """
+        kept: list[Item] = []
+        next_offsets: dict[TopicPartition, int] = {}
+        for item in items:
+            record = item.record
+            tp = TopicPartition(record.topic, record.partition)
+            stored = self._db_offsets.get(tp)
+            if stored is None or record.offset < stored:
+                continue
+            kept.append(item)
+            next_offsets[tp] = record.offset + 1
+        return kept, next_offsets
+
+    async def _await_inflight(self) -> None:
+        task = self._inflight
+        if task is None:
+            return
+        try:
+            await task
+        except _Fenced as fenced:
+            self._refence(fenced.stored)
+        finally:
+            if self._inflight is task:
+                self._inflight = None
+
+    def _refence(self, stored: dict[TopicPartition, int]) -> None:
+        """Seeks every assigned partition back to the offsets the database holds."""
+        assert self._kafka is not None
+        self._generation += 1
+        for tp, offset in stored.items():
+            if tp in self._assigned:
+                self._db_offsets[tp] = offset
+        for tp in self._assigned:
+            self._kafka.seek(tp, self._db_offsets[tp])
+        log.warning("stored offsets moved under this consumer; re-sought",
+                    consumer=self.name, stored={f"{k.topic}[{k.partition}]": v
+                                                for k, v in stored.items()})
+
+    async def _process_batch(self, items: list[Item], next_offsets: dict[TopicPartition, int],
+                             generation: int) -> None:
+        """Commits one batch, retrying transient failures until it is done (or fenced)."""
+        handled: list[Item] = []
+        rejected: list[Item] = []
+        skipped = 0
+        for item in items:
+            if item.event is None:
+                rejected.append(item)
+            elif self.applier.handles(item.event.type):
+                handled.append(item)
+            else:
+                skipped += 1
+        # First occurrence of each id wins; later ones in the same batch are duplicates.
+        unique: dict[str, Item] = {}
+        for item in handled:
+            assert item.event is not None
+            unique.setdefault(item.event.id, item)
+        backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
+        isolate = False
+        while True:
+            try:
+                async with self._tx_lock:
+                    result = await self._commit_batch(unique, rejected, next_offsets, isolate)
+                break
+            except _HandlerFailed as exc:
+                log.warning("handler failed in batch; isolating the event",
+                            consumer=self.name, error=str(exc))
+                isolate = True
+            except _Fenced:
+                raise
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    log.exception("batch failed unexpectedly; retrying", consumer=self.name)
+                self._note_failure("database" if not _is_kafka_error(exc) else "kafka", exc)
+                await backoff.sleep()
+                if generation != self._generation:
+                    # Lost the partitions while retrying: the new owner redoes this batch.
+                    return
+        self._note_ok()
+        result.duplicate += len(handled) - len(unique)
+        result.skipped = skipped
+        self._after_commit(items, next_offsets, result)
+
+    async def _commit_batch(self, unique: dict[str, Item], rejected: list[Item],
+                            next_offsets: dict[TopicPartition, int],
+                            isolate: bool) -> BatchResult:
+        result = BatchResult()
+        tps = list(next_offsets)
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(_LOCK_OFFSETS, self.name, [tp.topic for tp in tps],
+                                    [tp.partition for tp in tps])
+            stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"]
+                      for r in rows}
+            moved = {tp: stored.get(tp, 0) for tp in tps
+                     if stored.get(tp, 0) != self._db_offsets.get(tp)}
+            if moved:
+                raise _Fenced(moved)
+            events = [item.event for item in unique.values() if item.event is not None]
+            new_ids = await self.applier.dedup(conn, events)
+            to_apply = [e for e in events if e.id in new_ids]
+            result.duplicate = len(events) - len(to_apply)
+            tx = self.applier.new_tx(conn, self.clock.now())
+            letters: list[DeadLetter] = []
+            if to_apply:
+                if not isolate:
+                    await self.applier.run_fast(tx, to_apply)
+                    result.ok = len(to_apply)
+                else:
+                    failed = await self.applier.run_isolated(tx, to_apply)
+                    result.ok = len(to_apply) - len(failed)
+                    letters += [_handler_dead_letter(self.name, unique[e.id], exc)
+                                for e, exc in failed]
+            letters += [_reject_dead_letter(self.name, item) for item in rejected]
+            result.dead_letter = len(letters)
+            if letters:
+                # Recorded first so a redelivered message is sent once; sent and acked before
+                # the commit so a crash can duplicate a dead letter but never lose one.
+                fresh = await record_dead_letters(conn, letters)
+                await self.dead_letters.send(fresh)
+                for letter in letters:
+                    self.metrics.dead_letters.labels(self.name, letter.reason).inc()
+                    if letter.reason != HANDLER_FAILED:
+                        log.warning("message dead-lettered", consumer=self.name,
+                                    reason=letter.reason, topic=letter.topic,
+                                    partition=letter.partition, offset=letter.offset,
+                                    error=letter.error[:300])
+            await conn.execute(_STORE_OFFSETS, self.name, [tp.topic for tp in tps],
+                               [tp.partition for tp in tps], [next_offsets[tp] for tp in tps])
+        return result
+
+    def _after_commit(self, items: list[Item], next_offsets: dict[TopicPartition, int],
+                      result: BatchResult) -> None:
+        for tp, offset in next_offsets.items():
+            self._db_offsets[tp] = offset
+            self._kafka_commit[tp] = offset
+        self._kafka_commit_wake.set()
+        self.events_committed += len(items)
+        self.batches_committed += 1
+        m = self.metrics
+        name = self.name
+        for outcome in ("ok", "duplicate", "skipped", "dead_letter"):
+            n = getattr(result, outcome)
+            if n:
+                m.events_consumed.labels(name, outcome).inc(n)
+        m.batch_size.labels(name).observe(len(items))
+        now_ms = time.time() * 1000
+        latency = m.processing_latency.labels(name)
+        for item in items:
+            latency.observe(max(0.0, (now_ms - item.record.timestamp) / 1000))
+        if self._kafka is not None:
+            for tp in next_offsets:
+                high = self._kafka.highwater(tp)
+                if high is not None:
+                    self._end_offsets[tp] = high
+                    m.consumer_lag.labels(name, tp.topic, str(tp.partition)).set(
+                        max(0, high - self._db_offsets[tp]))
+
+    # -- Kafka offsets (for lag tools only) ---------------------------------------------------
+
+    async def _kafka_commit_loop(self) -> None:
+        while True:
+            await self._kafka_commit_wake.wait()
+            self._kafka_commit_wake.clear()
+            await self._commit_kafka_now()
+            await asyncio.sleep(1.0)
+
+    async def _commit_kafka_now(self) -> None:
+        pending = {tp: o for tp, o in self._kafka_commit.items() if tp in self._assigned}
+        self._kafka_commit.clear()
+        if not pending or self._kafka is None:
+            return
+        try:
+            await self._kafka.commit({tp: OffsetAndMetadata(o, "") for tp, o in pending.items()})
+        except Exception as exc:  # only lag tools read these: never worth failing over
+            log.debug("kafka offset commit skipped", error=repr(exc))
+
+    # -- time --------------------------------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        since = self.clock.now()
+        await self.tick(since)
+        while True:
+            now = await self.clock.wait_advance(since)
+            if now <= since and self.settings.clock == "simulated":
+                continue
+            since = now
+            await self.tick(now)
+
+    async def tick(self, now: datetime) -> bool:
+        """Runs on_tick once for `now` in its own transaction; False if another ran it."""
+        on_tick = self.sub.on_tick
+        if on_tick is None:
+            return False
+        backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
+        self.metrics.clock_now.set(now.timestamp())
+        while True:
+            try:
+                async with self._tx_lock, self.pool.acquire() as conn, conn.transaction():
+                    # One instance of a group sweeps at a time; the others skip this tick.
+                    got = await conn.fetchval(
+                        "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+                        f"followup:tick:{self.name}")
+                    if not got:
+                        return False
+                    tx = self.applier.new_tx(conn, now)
+                    await on_tick(tx, now)
+                    await tx.flush()
+                self.metrics.ticks.labels(self.name).inc()
+                self._note_ok()
+                return True
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    self.metrics.handler_failures.labels(self.name, "tick").inc()
+                    log.exception("tick failed", consumer=self.name, now=now.isoformat())
+                    return False
+                self._note_failure("database", exc)
+                await backoff.sleep()
+
+    # -- health ------------------------------------------------------------------------------
+
+    def _note_failure(self, component: str, exc: BaseException) -> None:
+        self.metrics.transient_failures.labels(component).inc()
+        if self._failing is None:
+            log.warning("transient failure; retrying with backoff", component=component,
+                        consumer=self.name, error=repr(exc))
+        self._failing = f"{component} unavailable: {exc!r}"[:300]
+
+    def _note_ok(self) -> None:
+        if self._failing is not None:
+            log.info("recovered", consumer=self.name)
+        self._failing = None
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """End offset minus the offset stored in the database, per assigned partition."""
+        out: dict[tuple[str, int], int] = {}
+        for tp in list(self._assigned):
+            end = None
+            if self._kafka is not None:
+                end = self._kafka.highwater(tp)
+            if end is None:
+                end = self._end_offsets.get(tp)
+            stored = self._db_offsets.get(tp)
+            if end is None or stored is None:
+                continue
+            out[(tp.topic, tp.partition)] = max(0, end - stored)
+        return out
+
+    def max_lag(self) -> int:
+        """The largest partition lag (0 with no partitions)."""
+        return max(self.lag().values(), default=0)
+
+    def total_lag(self) -> int:
+        """The sum of partition lags."""
+        return sum(self.lag().values())
+
+    async def refresh_end_offsets(self) -> None:
+        """Asks the broker for end offsets of partitions not fetched from yet."""
+        if self._kafka is None or not self._assigned:
+            return
+        ends = await self._kafka.end_offsets(list(self._assigned))
+        self._end_offsets.update(ends)
+
+    async def readiness(self, max_lag: int | None = None) -> str | None:
+        """None when ready; else why not (not running, infrastructure down, lag too high)."""
+        if not self._running or self._kafka is None:
+            return "consumer not running"
+        if self._failing is not None:
+            return self._failing
+        now = time.monotonic()
+        checked_at, error = self._last_kafka_check
+        if now - checked_at > 2.0:
+            try:
+                await asyncio.wait_for(self._kafka.topics(), 1.5)
+                error = ""
+            except Exception as exc:
+                error = f"kafka unreachable: {exc!r}"
+            self._last_kafka_check = (now, error)
+        if error:
+            return error
+        if not self._assigned_once:
+            return "waiting for partition assignment"
+        bound = self.settings.readiness_max_lag if max_lag is None else max_lag
+        if any(self._kafka.highwater(tp) is None and tp not in self._end_offsets
+               for tp in self._assigned):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.refresh_end_offsets(), 1.0)
+        lag = self.max_lag()
+        if lag > bound:
+            return f"consumer lag {lag} above {bound}"
+        return None
+
+
+def _is_kafka_error(exc: BaseException) -> bool:
+    from aiokafka.errors import KafkaError
+
+    return isinstance(exc, KafkaError)

@@ -1,0 +1,56 @@
+"""Prometheus metrics of the event-processing core (prefix `followup_`).
+
+Built in main with its own registry, never at import time, so tests and several services in
+one process never collide.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+OUTCOMES = ("ok", "duplicate", "skipped", "dead_letter")
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+_BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000)
+
+
+class Metrics:
+    """Every core metric, registered in one registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.events_consumed = Counter(
+            "followup_events_consumed", "Events consumed, by outcome",
+            ["consumer", "outcome"], registry=r)
+        self.batch_size = Histogram(
+            "followup_consumer_batch_size", "Messages per consumed batch",
+            ["consumer"], buckets=_BATCH_BUCKETS, registry=r)
+        self.processing_latency = Histogram(
+            "followup_processing_latency_seconds",
+            "From the message's Kafka timestamp (publish) to the commit of its effect",
+            ["consumer"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.consumer_lag = Gauge(
+            "followup_consumer_lag",
+            "End offset minus the offset stored in the database, per partition",
+            ["consumer", "topic", "partition"], registry=r)
+        self.outbox_pending = Gauge(
+            "followup_outbox_pending_rows", "Outbox rows not yet published", registry=r)
+        self.outbox_oldest_age = Gauge(
+            "followup_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row",
+            registry=r)
+        self.outbox_published = Counter(
+            "followup_outbox_published", "Events the outbox relay published", registry=r)
+        self.dead_letters = Counter(
+            "followup_dead_letters", "Messages sent to the dead-letter topic",
+            ["consumer", "reason"], registry=r)
+        self.handler_failures = Counter(
+            "followup_handler_failures", "Handler exceptions (each attempt)",
+            ["consumer", "event_type"], registry=r)
+        self.transient_failures = Counter(
+            "followup_transient_failures", "Database or broker failures retried with backoff",
+            ["component"], registry=r)
+        self.ticks = Counter(
+            "followup_clock_ticks", "Time-driven sweeps run", ["consumer"], registry=r)
+        self.clock_now = Gauge(
+            "followup_clock_now_seconds", "The service clock's now (Unix seconds)", registry=r)

@@ -1,0 +1,61 @@
+"""Settings every service shares, read from the environment (prefix `FOLLOWUP_`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CoreSettings(BaseSettings):
+    """The core's knobs; a service subclasses this and adds its own."""
+
+    model_config = SettingsConfigDict(env_prefix="FOLLOWUP_", extra="ignore")
+
+    service: str = "followup"
+    port: int = 8000
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    # Empty means the local stack's database named after the service.
+    pg_dsn: str = ""
+    pg_pool_min: int = 2
+    pg_pool_max: int = 10
+    clock: Literal["wall", "simulated"] = "wall"
+
+    # Consuming: large batches under load, no waiting for them to fill when traffic is light.
+    batch_max_records: int = 2000
+    batch_timeout_ms: int = 50
+    # How long the broker may hold a fetch when there is nothing new (bounds idle latency).
+    fetch_max_wait_ms: int = 50
+    max_handler_attempts: int = 5
+    readiness_max_lag: int = 1000
+    tick_interval_s: float = 5.0
+    # Appended to the consumer's name to form the Kafka group id (tests isolate groups with it).
+    consumer_group_suffix: str = ""
+    # Prepended to every topic name (the contract's names stay the default).
+    topic_prefix: str = ""
+
+    # Transient failures (database or broker down): exponential backoff between these bounds.
+    retry_initial_s: float = 0.2
+    retry_max_s: float = 5.0
+    stop_timeout_s: float = 20.0
+
+    # Outbox relay.
+    outbox_batch: int = 1000
+    outbox_poll_interval_s: float = 0.5
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _default_dsn(self) -> CoreSettings:
+        if not self.pg_dsn:
+            self.pg_dsn = f"postgresql://postgres@127.0.0.1:15432/{self.service}"
+        return self
+
+    def topic(self, name: str) -> str:
+        """The real name of a contract topic under this deployment's prefix."""
+        return f"{self.topic_prefix}{name}"
+
+    def group_id(self, consumer: str) -> str:
+        """The Kafka consumer group of a named consumer."""
+        return f"{consumer}{self.consumer_group_suffix}"

@@ -1,0 +1,208 @@
+"""The consumer on real Kafka and PostgreSQL: batches, offsets in the database, dedup."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from followup.core.consumer import Subscription, Tx
+from followup.events import Event, encode, topics
+
+from .conftest import (
+    Env,
+    assigned,
+    make_consumer,
+    metric,
+    project_started,
+    projection_subscription,
+    send_events,
+    send_raw,
+    started,
+    table_count,
+    wait_until,
+)
+
+
+async def test_batches_are_applied_once_and_offsets_resume_from_the_database(
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    topic = env.topic(topics.CUSTOMERS)
+    first = [started(f"C-{i % 37}", i) for i in range(700)]
+    await send_events(producer, topic, first)
+    consumer = make_consumer(env, pool, projection_subscription("proj"))
+    await consumer.start()
+    try:
+        await wait_until(lambda: _count_is(pool, 700), what="700 rows")
+    finally:
+        await consumer.stop()
+    stored = await pool.fetchval(
+        "SELECT sum(next_offset) FROM consumer_offset WHERE consumer = 'proj'")
+    assert stored == 700
+
+    # A new instance (another process, say) resumes where the database says, not earlier.
+    second = [started(f"C-{i % 37}", i) for i in range(300)]
+    await send_events(producer, topic, second)
+    again = make_consumer(env, pool, projection_subscription("proj"),
+                          settings=env.with_settings(consumer_group_suffix="-other"))
+    await again.start()
+    try:
+        await wait_until(lambda: _count_is(pool, 1000), what="1000 rows")
+        assert await wait_until(lambda: _lag_zero(again))
+    finally:
+        await again.stop()
+    assert await pool.fetchval("SELECT sum(n) FROM tally") == 1000
+    assert metric(env.metrics, "followup_events_consumed_total", consumer="proj",
+                  outcome="ok") == 1000
+    assert metric(env.metrics, "followup_events_consumed_total", consumer="proj",
+                  outcome="duplicate") == 0
+
+
+async def _lag_zero(consumer: Any) -> bool:
+    lag = consumer.lag()
+    return bool(lag) and all(v == 0 for v in lag.values())
+
+
+async def _count_is(pool: asyncpg.Pool, n: int) -> bool:
+    return await table_count(pool, "started") == n
+
+
+async def test_the_same_event_at_two_offsets_has_one_effect(
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    """§7d: one id delivered twice, on two partitions and later again, is applied once."""
+    topic = env.topic(topics.CUSTOMERS)
+    twice = started("C-dup", 1)
+    raw = encode(twice)
+    # The same bytes on two partitions, and once more later on the first.
+    for partition in (0, 3, 0):
+        await producer.send_and_wait(topic, raw, key=b"C-dup", partition=partition)
+    others = [started("C-dup", i) for i in range(2, 6)]
+    await send_events(producer, topic, others)
+    consumer = make_consumer(env, pool, projection_subscription("dedup"))
+    await consumer.start()
+    try:
+        await wait_until(lambda: _count_is(pool, 5), what="5 distinct events")
+        await wait_until(lambda: _offsets_sum(pool, "dedup", 7), what="all 7 offsets stored")
+    finally:
+        await consumer.stop()
+    assert await pool.fetchval("SELECT n FROM tally WHERE customer_id = 'C-dup'") == 5
+    assert metric(env.metrics, "followup_events_consumed_total", consumer="dedup",
+                  outcome="duplicate") == 2
+    assert await pool.fetchval(
+        "SELECT count(*) FROM processed_event WHERE consumer = 'dedup'") == 5
+
+
+async def _offsets_sum(pool: asyncpg.Pool, consumer: str, n: int) -> bool:
+    got = await pool.fetchval(
+        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offset WHERE consumer = $1",
+        consumer)
+    return bool(got == n)
+
+
+async def test_known_types_without_a_handler_are_skipped_not_dead_lettered(
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    issues = env.topic(topics.ISSUES)
+    await send_events(producer, issues, [assigned("C-1", f"I-{i}") for i in range(10)])
+    sub = Subscription(consumer="skipper", topics=[topics.ISSUES],
+                       batch_handlers={"ProjectStarted": project_started})
+    consumer = make_consumer(env, pool, sub)
+    await consumer.start()
+    try:
+        await wait_until(lambda: _offsets_sum(pool, "skipper", 10), what="offsets")
+    finally:
+        await consumer.stop()
+    assert metric(env.metrics, "followup_events_consumed_total", consumer="skipper",
+                  outcome="skipped") == 10
+    assert await table_count(pool, "dead_letter") == 0
+
+
+async def test_handler_that_keeps_failing_is_dead_lettered_and_the_rest_committed(
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    topic = env.topic(topics.CUSTOMERS)
+    poison_id = f"poison-{uuid.uuid4().hex[:6]}"
+    calls: dict[str, int] = {}
+
+    async def handler(tx: Tx, event: Event[Any]) -> None:
+        calls[event.id] = calls.get(event.id, 0) + 1
+        await tx.conn.execute(
+            "INSERT INTO started (event_id, customer_id, started_at) VALUES ($1, $2, $3)",
+            event.id, event.subject, event.data.started_at)
+        if event.id == poison_id:
+            # A database error mid-transaction: only a savepoint can keep the others.
+            await tx.conn.execute("SELECT 1/0")
+
+    events = [started("C-p", i) for i in range(20)]
+    events.insert(7, started("C-p", 99, event_id=poison_id))
+    await send_events(producer, topic, events)
+    settings = env.with_settings(max_handler_attempts=3)
+    sub = Subscription(consumer="poisoned", topics=[topics.CUSTOMERS],
+                       handlers={"ProjectStarted": handler})
+    consumer = make_consumer(env, pool, sub, settings=settings)
+    await consumer.start()
+    try:
+        await wait_until(lambda: _offsets_sum(pool, "poisoned", 21), what="offsets")
+    finally:
+        await consumer.stop()
+    assert await table_count(pool, "started") == 20
+    assert calls[poison_id] == 1 + 3  # the fast path, then 3 isolated attempts
+    row = await pool.fetchrow("SELECT * FROM dead_letter WHERE consumer = 'poisoned'")
+    assert row["reason"] == "handler_failed"
+    assert row["error_type"] == "DivisionByZeroError"
+    assert row["event_id"] == poison_id
+    assert not await pool.fetchval(
+        "SELECT count(*) FROM processed_event WHERE event_id = $1", poison_id)
+    assert metric(env.metrics, "followup_dead_letters_total", consumer="poisoned",
+                  reason="handler_failed") == 1
+    assert metric(env.metrics, "followup_handler_failures_total", consumer="poisoned",
+                  event_type="ProjectStarted") == 3
+    from .conftest import read_topic
+
+    letters = await read_topic(env.infra.kafka_bootstrap, env.topic(topics.DEAD_LETTER))
+    assert len(letters) == 1
+    headers = dict(letters[0].headers)
+    assert headers["reason"] == b"handler_failed"
+    assert headers["consumer"] == b"poisoned"
+    assert orjson.loads(letters[0].value)["id"] == poison_id
+
+
+async def test_publish_from_a_handler_goes_to_the_outbox_once(
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    topic = env.topic(topics.CUSTOMERS)
+
+    async def handler(tx: Tx, event: Event[Any]) -> None:
+        derived = assigned(event.subject, f"I-{event.subject}", event_id=f"d-{event.subject}")
+        tx.publish(derived)
+        tx.publish(derived)  # twice in one transaction: still once
+
+    await send_events(producer, topic, [started(f"C-{i}", i) for i in range(5)])
+    await send_events(producer, topic, [started("C-1", 50)])  # derives the same id again
+    sub = Subscription(consumer="pub", topics=[topics.CUSTOMERS],
+                       handlers={"ProjectStarted": handler})
+    consumer = make_consumer(env, pool, sub)
+    await consumer.start()
+    try:
+        await wait_until(lambda: _offsets_sum(pool, "pub", 6), what="offsets")
+    finally:
+        await consumer.stop()
+    rows = await pool.fetch("SELECT event_id, topic, key FROM outbox ORDER BY id")
+    assert [r["event_id"] for r in rows] == [f"d-C-{i}" for i in range(5)] or sorted(
+        r["event_id"] for r in rows) == sorted(f"d-C-{i}" for i in range(5))
+    assert {r["topic"] for r in rows} == {env.topic(topics.ISSUES)}
+    assert all(r["key"] == r["event_id"][2:] for r in rows)
+
+
+async def test_raw_sender_helper_roundtrip(env: Env, producer: AIOKafkaProducer) -> None:
+    """The helpers themselves: a raw message lands on the topic with its headers."""
+    from .conftest import read_topic
+
+    topic = env.topic(topics.VISITS)
+    await send_raw(producer, topic, [("k", b"v")], headers=[("x", b"1")])
+    [record] = await read_topic(env.infra.kafka_bootstrap, topic)
+    assert record.value == b"v" and dict(record.headers)["x"] == b"1"
