@@ -1,0 +1,117 @@
+"""The outbox relay: each row published once, in order per key, one active relay."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+import asyncpg
+import orjson
+
+from followup.core.metrics import Metrics
+from followup.core.outbox import OutboxRelay, outbox_stats, publish_events
+from followup.events import topics
+
+from .conftest import Env, assigned, read_topic, wait_until
+
+
+async def _published(pool: asyncpg.Pool, n: int) -> bool:
+    return bool(await pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL") == n)
+
+
+async def test_relay_publishes_each_row_once_in_order_per_key(
+    env: Env, pool: asyncpg.Pool
+) -> None:
+    keys = [f"C-{k}" for k in range(7)]
+    written: list[str] = []
+
+    async def writer(w: int) -> None:
+        for batch in range(10):
+            async with pool.acquire() as conn, conn.transaction():
+                events = [assigned(keys[(w + i) % 7], f"I-{w}-{batch}-{i}",
+                                   event_id=f"e-{w}-{batch}-{i}") for i in range(6)]
+                await publish_events(conn, events, topic_prefix=env.prefix)
+                # The same ids again in the same transaction: nothing new.
+                assert await publish_events(conn, events, topic_prefix=env.prefix) == 0
+            written.extend(e.id for e in events)
+
+    relay = OutboxRelay(pool, env.settings, env.metrics)
+    await relay.start()
+    try:
+        await asyncio.gather(*(writer(w) for w in range(4)))
+        await wait_until(lambda: _published(pool, 240), what="240 published")
+    finally:
+        await relay.stop()
+
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic(topics.ISSUES))
+    ids = [orjson.loads(r.value)["id"] for r in records]
+    assert sorted(ids) == sorted(written) and len(set(ids)) == 240
+    outbox_order = [r["event_id"] for r in await pool.fetch(
+        "SELECT event_id FROM outbox ORDER BY id")]
+    rank = {event_id: i for i, event_id in enumerate(outbox_order)}
+    per_key: dict[bytes, list[str]] = defaultdict(list)
+    for r in records:  # sorted by partition, offset: a key's records in topic order
+        per_key[r.key].append(orjson.loads(r.value)["id"])
+    for key, key_ids in per_key.items():
+        assert key_ids == sorted(key_ids, key=rank.__getitem__), key
+        assert all(orjson.loads(r.value)["subject"].encode() == r.key for r in records)
+    assert await outbox_stats(pool) == (0, 0.0)
+
+
+async def test_a_row_committed_late_behind_a_higher_id_is_still_published(
+    env: Env, pool: asyncpg.Pool
+) -> None:
+    """The reason the relay never tails `id > last_id`."""
+    relay = OutboxRelay(pool, env.settings, env.metrics)
+    await relay.start()
+    try:
+        slow = await pool.acquire()
+        tx = slow.transaction()
+        await tx.start()
+        await publish_events(slow, [assigned("C-1", "I-1", event_id="late")],
+                             topic_prefix=env.prefix)  # takes the lower id
+        async with pool.acquire() as conn, conn.transaction():
+            await publish_events(conn, [assigned("C-2", "I-2", event_id="early")],
+                                 topic_prefix=env.prefix)
+        await wait_until(lambda: _published(pool, 1), what="early published")
+        await tx.commit()
+        await pool.release(slow)
+        await wait_until(lambda: _published(pool, 2), what="late published")
+    finally:
+        await relay.stop()
+    ids = await pool.fetch("SELECT event_id FROM outbox ORDER BY id")
+    assert [r["event_id"] for r in ids] == ["late", "early"]
+
+
+async def test_a_second_relay_waits_on_the_lock_and_takes_over(
+    env: Env, pool: asyncpg.Pool
+) -> None:
+    first = OutboxRelay(pool, env.settings, Metrics())
+    second = OutboxRelay(pool, env.settings, Metrics())
+    await first.start()
+    await wait_until(lambda: _is_active(first), what="first active")
+    await second.start()
+    try:
+        await asyncio.sleep(1.5)
+        assert first.active and not second.active
+        async with pool.acquire() as conn, conn.transaction():
+            await publish_events(conn, [assigned("C-1", f"I-{i}", event_id=f"a-{i}")
+                                        for i in range(20)], topic_prefix=env.prefix)
+        await wait_until(lambda: _published(pool, 20), what="first batch")
+        await first.stop()
+        await wait_until(lambda: _is_active(second), timeout=15, what="second takes over")
+        async with pool.acquire() as conn, conn.transaction():
+            await publish_events(conn, [assigned("C-1", f"J-{i}", event_id=f"b-{i}")
+                                        for i in range(20)], topic_prefix=env.prefix)
+        await wait_until(lambda: _published(pool, 40), what="second batch")
+    finally:
+        await first.stop()
+        await second.stop()
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic(topics.ISSUES))
+    ids = [orjson.loads(r.value)["id"] for r in records]
+    assert ids == [f"a-{i}" for i in range(20)] + [f"b-{i}" for i in range(20)]
+
+
+async def _is_active(relay: OutboxRelay) -> bool:
+    return relay.active
