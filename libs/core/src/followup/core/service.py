@@ -85,8 +85,14 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
         consumer = None
         if parts.subscription is not None:
             dead_letters = DeadLetterPublisher(settings, metrics)
-            consumer = EventConsumer(parts.subscription(clock), pool=pool, settings=settings,
-                                     clock=clock, metrics=metrics, dead_letters=dead_letters)
+            consumer = EventConsumer(
+                parts.subscription(clock),
+                pool=pool,
+                settings=settings,
+                clock=clock,
+                metrics=metrics,
+                dead_letters=dead_letters,
+            )
             await consumer.start()
             state["consumer"] = consumer
         log.info("service started", port=settings.port, clock=settings.clock)
@@ -105,8 +111,9 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
         parts.name,
         registry=registry,
         ready_checks={"database": db_ready, "consumer": consumer_ready},
-        asyncapi=lambda: build_asyncapi(parts.name, publishes=list(parts.publishes),
-                                        consumes=list(parts.consumes)),
+        asyncapi=lambda: build_asyncapi(
+            parts.name, publishes=list(parts.publishes), consumes=list(parts.consumes)
+        ),
         routers=parts.routers(auth),
         lifespan=lifespan,
         description=parts.description,
@@ -117,5 +124,11 @@ def run(app_factory: Callable[[], FastAPI], settings: CoreSettings) -> None:
     """Serves the app with uvicorn on the configured port until SIGTERM."""
     import uvicorn
 
-    uvicorn.run(app_factory(), host=os.environ.get("FOLLOWUP_HOST", "127.0.0.1"),
-                port=settings.port, log_config=None, access_log=False, loop="uvloop")
+    uvicorn.run(
+        app_factory(),
+        host=os.environ.get("FOLLOWUP_HOST", "127.0.0.1"),
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        loop="uvloop",
+    )

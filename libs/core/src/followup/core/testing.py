@@ -26,7 +26,7 @@ class Infra:
 
 def _docker_answers() -> bool:
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker
 
         docker.from_env().ping()
         return True
@@ -54,8 +54,8 @@ def infra() -> Iterator[Infra]:
         return
     if not _docker_answers():
         _unavailable("no FOLLOWUP_TEST_* environment and no Docker engine")
-    from testcontainers.community.kafka import KafkaContainer  # type: ignore[import-not-found]
-    from testcontainers.community.postgres import (  # type: ignore[import-not-found]
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.postgres import (
         PostgresContainer,
     )
 

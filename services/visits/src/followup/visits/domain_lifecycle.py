@@ -106,8 +106,9 @@ def evolve(visit: Visit | None, event: VisitEvent) -> Visit | None:
 def receive_visit_due(visit: Visit | None, due: VisitDue) -> Visit:
     """A VisitDue queues the visit; repeats, stale attempts and done visits change nothing."""
     if visit is None:
-        return Visit(visit_id=due.visit_id, customer_id=due.customer_id,
-                     status=VisitStatus.DUE, due=due)
+        return Visit(
+            visit_id=due.visit_id, customer_id=due.customer_id, status=VisitStatus.DUE, due=due
+        )
     if visit.due is None:
         # The log came first (disorder across topics): learn the plan, keep the status it earned.
         return replace(visit, due=due)

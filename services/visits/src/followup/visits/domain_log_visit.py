@@ -61,7 +61,8 @@ class LogVisit(BaseModel):
     outcome: str | None = Field(None, json_schema_extra={"enum": list(OUTCOMES)})
     satisfaction: int | None = Field(None, description="1–5, required when completed")
     checklist: dict[str, int] | None = Field(
-        None, description="1–5 per item: " + ", ".join(CHECKLIST_ITEMS))
+        None, description="1–5 per item: " + ", ".join(CHECKLIST_ITEMS)
+    )
     needs: list[str] | None = Field(None, description="any of " + ", ".join(NEEDS))
     feedback: str | None = Field(None, description=f"at most {FEEDBACK_MAX_CHARS} characters")
     problems: list[ReportedProblem] | None = None
@@ -144,7 +145,8 @@ def _visit_logged(
                 description=(p.description or "").strip(),
             )
             for index, p in enumerate(command.problems or ())
-        ] or None,
+        ]
+        or None,
         issue_id=visit.due.issue_id,
         issue_confirmed=command.issue_confirmed,
     )
@@ -178,8 +180,9 @@ def _score_errors(command: LogVisit, completed: bool, outcome_known: bool) -> li
         errors.append(FieldError("checklist", "only with the outcome completed"))
     for key, score in command.checklist.items():
         if key not in CHECKLIST_ITEMS:
-            errors.append(FieldError(f"checklist.{key}",
-                                     "not one of " + ", ".join(CHECKLIST_ITEMS)))
+            errors.append(
+                FieldError(f"checklist.{key}", "not one of " + ", ".join(CHECKLIST_ITEMS))
+            )
         elif score not in SCORE_RANGE:
             errors.append(FieldError(f"checklist.{key}", "a score from 1 to 5"))
     return errors
@@ -206,8 +209,11 @@ def _problem_errors(problems: list[ReportedProblem] | None) -> list[FieldError]:
         if not description:
             errors.append(FieldError(f"problems.{i}.description", "required, not blank"))
         elif len(description) > DESCRIPTION_MAX_CHARS:
-            errors.append(FieldError(f"problems.{i}.description",
-                                     f"at most {DESCRIPTION_MAX_CHARS} characters"))
+            errors.append(
+                FieldError(
+                    f"problems.{i}.description", f"at most {DESCRIPTION_MAX_CHARS} characters"
+                )
+            )
     return errors
 
 

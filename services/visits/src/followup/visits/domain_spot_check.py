@@ -39,8 +39,7 @@ def completed_by_agent_in_month(visit: Visit, agent_id: str, month: str, tz: tzi
     # Judged on the log history, not the current completion: a visit that failed its check
     # stays in its month's sample instead of making room for another.
     return any(
-        log.outcome == "completed" and log.agent_id == agent_id
-        and start <= log.logged_at < end
+        log.outcome == "completed" and log.agent_id == agent_id and start <= log.logged_at < end
         for log in visit.logs
     )
 
@@ -48,6 +47,7 @@ def completed_by_agent_in_month(visit: Visit, agent_id: str, month: str, tz: tzi
 def sample_for_spot_check(visit_ids: Iterable[str], agent_id: str, month: str) -> list[str]:
     """min(3, n) of the agent's completed visits in the month, the same on every call."""
     _parse_month(month)
+
     # Each visit draws a rank from sha256(agent|month|visit) and the lowest ranks are taken:
     # a random sample seeded by agent and month that ignores input order and duplicates,
     # does not depend on Python's `random` algorithm, and keeps its picks when one more

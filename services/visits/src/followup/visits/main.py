@@ -1,4 +1,4 @@
-"""Builds visits's I/O objects and serves it: `python -m followup.visits.main`."""
+"""Builds visits' I/O objects and serves it: `python -m followup.visits.main`."""
 
 from __future__ import annotations
 
@@ -6,22 +6,34 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from followup.core.crypto import PersonalDataVault, master_key_from_env
 from followup.core.service import ServiceParts, build_service, run
+from followup.visits import api
+from followup.visits.handlers import VisitHandlers
 from followup.visits.settings import VisitsSettings
+from followup.visits.subscriptions import CONSUMES, PUBLISHES, visits_subscription
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
 
 def build_app(settings: VisitsSettings | None = None) -> FastAPI:
-    """The visits app, wired. Its domain arrives with its own issue; it already runs."""
+    """The visits app, wired."""
     settings = settings or VisitsSettings()
-    return build_service(settings, ServiceParts(
-        name="visits",
-        migrations_dir=MIGRATIONS,
-        subscription=None,
-        routers=lambda auth: [],
-        description="The agents' queue of due visits, visit records and spot checks (SPEC §3).",
-    ))
+    vault = PersonalDataVault(master_key_from_env())
+    handlers = VisitHandlers(vault)
+    return build_service(
+        settings,
+        ServiceParts(
+            name="visits",
+            migrations_dir=MIGRATIONS,
+            subscription=lambda clock: visits_subscription(handlers),
+            routers=api.routers,
+            publishes=PUBLISHES,
+            consumes=CONSUMES,
+            description="The agents' queue of due visits, visit records and spot checks (SPEC §3).",
+            extra_state={"handlers": handlers, "vault": vault, "settings": settings},
+        ),
+    )
 
 
 def main() -> None:

@@ -10,3 +10,5 @@ class VisitsSettings(CoreSettings):
 
     service: str = "visits"
     port: int = 8002
+    # Months of spot checks are counted in this zone.
+    default_timezone: str = "Asia/Shanghai"

@@ -1,0 +1,215 @@
+"""Visits' use cases: queue due visits, log contacts, mark missed ones, spot-check."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from followup.core.consumer import Tx
+from followup.core.crypto import PersonalDataVault
+from followup.core.outbox import publish_events
+from followup.events import (
+    CustomerDelivered,
+    Event,
+    VisitDue,
+    VisitLogged,
+    VisitSpotChecked,
+    derived_id,
+    make_event,
+)
+from followup.visits import domain, projections
+
+SOURCE = "followup/visits"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A command's answer: the published event id (202)."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+class CommandRejected(Exception):
+    """A domain rejection or an idempotency conflict, answered as problem+json."""
+
+    def __init__(
+        self, status: int, detail: str, errors: list[dict[str, str]] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.errors, self.extra = status, detail, errors or [], extra
+
+
+_STATUS = {
+    domain.RejectionKind.NOT_FOUND: 404,
+    domain.RejectionKind.FORBIDDEN: 403,
+    domain.RejectionKind.INVALID: 422,
+}
+
+
+def _rejected(r: domain.Rejection) -> CommandRejected:
+    return CommandRejected(
+        _STATUS.get(r.kind, 409),
+        r.detail,
+        [{"loc": e.field, "msg": e.message} for e in r.errors],
+        kind=r.kind.value,
+    )
+
+
+class VisitHandlers:
+    """Consumer handlers and API commands over one personal-data vault."""
+
+    def __init__(self, vault: PersonalDataVault) -> None:
+        self.vault = vault
+
+    async def add_visit_to_due_queue(self, tx: Tx, event: Event[VisitDue]) -> None:
+        """VisitDue: the visit enters (or, for a retry, re-enters) the agents' queue."""
+        await self._apply(tx.conn, event.data.visit_id, event.id, event.data, tx.now)
+
+    async def remember_customer(self, tx: Tx, event: Event[CustomerDelivered]) -> None:
+        """CustomerDelivered: the account manager assigns visits; the contact is sealed."""
+        d = event.data
+        sealed = await self.vault.seal(
+            tx.conn, d.customer_id, orjson.dumps(d.contact.model_dump(exclude_none=True))
+        )
+        await projections.upsert_customer(
+            tx.conn, d.customer_id, d.account_manager_id, sealed, tx.now
+        )
+        for visit_id in await projections.visits_of_customer_needing_agent(tx.conn, d.customer_id):
+            visit = await projections.load_visit(tx.conn, visit_id)
+            if visit is not None:
+                await projections.save_visit_row(tx.conn, visit, tx.now)
+
+    async def mark_missed_visits(self, tx: Tx, now: datetime) -> None:
+        """The clock moved: due visits past their deadline become missed."""
+        for visit_id in await projections.overdue_visit_ids(tx.conn, now):
+            visit = await projections.load_visit(tx.conn, visit_id, lock=True)
+            missed = domain.decide_missed(visit, now) if visit else None
+            if missed is not None:
+                await self._apply(
+                    tx.conn,
+                    visit_id,
+                    derived_id("VisitMissed", visit_id, missed.missed_at.isoformat()),
+                    missed,
+                    now,
+                )
+
+    async def _apply(
+        self,
+        conn: asyncpg.Connection,
+        visit_id: str,
+        event_id: str,
+        event: domain.VisitEvent,
+        now: datetime,
+    ) -> None:
+        if await projections.append_visit_event(conn, visit_id, event_id, event):
+            visit = await projections.load_visit(conn, visit_id)
+            if visit is not None:
+                await projections.save_visit_row(conn, visit, now)
+
+    async def log_visit(
+        self,
+        conn: asyncpg.Connection,
+        visit_id: str,
+        command: domain.LogVisit,
+        acting_agent_id: str | None,
+        now: datetime,
+        idempotency_key: str | None,
+    ) -> Accepted:
+        """POST /log: decide the VisitLogged, publish it through the outbox, answer 202."""
+        request = {"visit_id": visit_id, "body": command.model_dump(mode="json")}
+        async with conn.transaction():
+            replay = await _idempotent_replay(conn, idempotency_key, request)
+            if replay is not None:
+                return replay
+            visit = await projections.load_visit(conn, visit_id, lock=True)
+            event_id = (
+                derived_id("VisitLogged", idempotency_key, visit_id)
+                if idempotency_key
+                else str(uuid.uuid4())
+            )
+            decided = domain.decide_log_visit(visit, command, acting_agent_id, now, event_id)
+            if isinstance(decided, domain.Rejection):
+                raise _rejected(decided)
+            await self._publish(conn, decided, event_id, now)
+            answer = Accepted(202, {"event_id": event_id, "visit_id": visit_id})
+            await _remember(conn, idempotency_key, request, answer, now)
+            return answer
+
+    async def spot_check(
+        self,
+        conn: asyncpg.Connection,
+        visit_id: str,
+        supervisor_id: str,
+        result: str,
+        note: str | None,
+        now: datetime,
+    ) -> Accepted:
+        """POST /spot-checks/{visit_id}: record the re-contact's result, publish it."""
+        async with conn.transaction():
+            visit = await projections.load_visit(conn, visit_id, lock=True)
+            decided = domain.decide_spot_check(visit, supervisor_id, result, note, now)
+            if isinstance(decided, domain.Rejection):
+                raise _rejected(decided)
+            event_id = derived_id("VisitSpotChecked", visit_id)
+            await self._publish(conn, decided, event_id, now)
+            return Accepted(202, {"event_id": event_id, "visit_id": visit_id})
+
+    async def _publish(
+        self,
+        conn: asyncpg.Connection,
+        data: VisitLogged | VisitSpotChecked,
+        event_id: str,
+        now: datetime,
+    ) -> None:
+        event = make_event(data, id=event_id, source=SOURCE, subject=data.customer_id, time=now)
+        await publish_events(conn, [event])
+        await self._apply(conn, data.visit_id, event_id, data, now)
+
+
+def _request_hash(request: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+async def _idempotent_replay(
+    conn: asyncpg.Connection, key: str | None, request: dict[str, Any]
+) -> Accepted | None:
+    """The stored answer of a repeated request; 409 when the key came with another body."""
+    if key is None:
+        return None
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "idem:" + key)
+    row = await conn.fetchrow(
+        "SELECT request_hash, status_code, response FROM idempotent_request WHERE key = $1", key
+    )
+    if row is None:
+        return None
+    if row["request_hash"] != _request_hash(request):
+        raise CommandRejected(409, "this Idempotency-Key was used with a different request")
+    body = row["response"] if isinstance(row["response"], dict) else orjson.loads(row["response"])
+    return Accepted(row["status_code"], body)
+
+
+async def _remember(
+    conn: asyncpg.Connection,
+    key: str | None,
+    request: dict[str, Any],
+    answer: Accepted,
+    now: datetime,
+) -> None:
+    if key is None:
+        return
+    await conn.execute(
+        """INSERT INTO idempotent_request (key, request_hash, status_code, response, created_at)
+           VALUES ($1, $2, $3, $4, $5)""",
+        key,
+        _request_hash(request),
+        answer.status_code,
+        orjson.dumps(answer.body).decode(),
+        now,
+    )
