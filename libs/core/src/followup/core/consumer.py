@@ -756,16 +756,19 @@ class EventConsumer:
         """End offset minus the offset stored in the database, per assigned partition."""
         out: dict[tuple[str, int], int] = {}
         for tp in list(self._assigned):
-            end = None
-            if self._kafka is not None:
-                end = self._kafka.highwater(tp)
-            if end is None:
-                end = self._end_offsets.get(tp)
+            high = self._kafka.highwater(tp) if self._kafka is not None else None
+            known = [e for e in (high, self._end_offsets.get(tp)) if e is not None]
+            end = max(known) if known else None
             stored = self._db_offsets.get(tp)
             if end is None or stored is None:
                 continue
             out[(tp.topic, tp.partition)] = max(0, end - stored)
         return out
+
+    @property
+    def assigned_once(self) -> bool:
+        """True once the group has assigned partitions and their offsets were sought."""
+        return self._assigned_once
 
     def max_lag(self) -> int:
         """The largest partition lag (0 with no partitions)."""

@@ -39,7 +39,7 @@ def publish_sample_delivery(
         order_id=order or f"O-{customer}",
         delivered_at=when,
         product="home cinema 7.1.4",
-        tier=tier,
+        tier=cast(Tier, tier),
         segment="individual",
         timezone="Asia/Shanghai",
         region="CN-31",

@@ -11,13 +11,16 @@ PUBLISHES = [topics.SCHEDULING]
 
 
 def scheduling_subscription(handlers: SchedulingHandlers) -> Subscription:
-    """CustomerDelivered plans visits; VisitLogged closes them; the clock makes them due."""
+    """Facts about a customer re-plan them; VisitLogged closes or retries; the clock makes visits due."""
     return Subscription(
         consumer="scheduling",
         topics=CONSUMES,
         handlers={
             "CustomerDelivered": handlers.plan_visits_for_delivery,
-            "VisitLogged": handlers.record_visit_logged,
+            "IntentSigned": handlers.plan_intent_follow_ups,
+            "ProjectStarted": handlers.stop_intent_follow_ups,
+            "IssueResolved": handlers.plan_issue_follow_up,
+            "VisitLogged": handlers.record_visit_outcome,
         },
         on_tick=handlers.on_tick,
     )
