@@ -28,14 +28,26 @@ CST = timezone(timedelta(hours=8))
 NOW = datetime(2026, 6, 3, 14, 30, tzinfo=CST)
 
 
-def queued(kinds: tuple[str, ...] = ("routine",), agent_id: str | None = "A-7",
-           issue_id: str | None = None) -> Visit:
-    visit = evolve(None, VisitDue.model_validate({
-        "visit_id": "V-9", "customer_id": "C-000456", "order_id": "O-2", "kinds": list(kinds),
-        "due_at": datetime(2026, 6, 1, 9, 0, tzinfo=CST),
-        "deadline": datetime(2026, 6, 8, 23, 59, 59, tzinfo=CST),
-        "attempt": 1, "issue_id": issue_id, "agent_id": agent_id, "reason": "routine visit",
-    }))
+def queued(
+    kinds: tuple[str, ...] = ("routine",), agent_id: str | None = "A-7", issue_id: str | None = None
+) -> Visit:
+    visit = evolve(
+        None,
+        VisitDue.model_validate(
+            {
+                "visit_id": "V-9",
+                "customer_id": "C-000456",
+                "order_id": "O-2",
+                "kinds": list(kinds),
+                "due_at": datetime(2026, 6, 1, 9, 0, tzinfo=CST),
+                "deadline": datetime(2026, 6, 8, 23, 59, 59, tzinfo=CST),
+                "attempt": 1,
+                "issue_id": issue_id,
+                "agent_id": agent_id,
+                "reason": "routine visit",
+            }
+        ),
+    )
     assert visit is not None
     return visit
 
@@ -50,13 +62,15 @@ def log(**fields: Any) -> LogVisit:
     return LogVisit.model_validate({k: v for k, v in body.items() if v is not ...})
 
 
-def decide(visit: Visit | None, command: LogVisit, acting_agent_id: str | None = "A-7"
-           ) -> VisitLogged | Rejection:
+def decide(
+    visit: Visit | None, command: LogVisit, acting_agent_id: str | None = "A-7"
+) -> VisitLogged | Rejection:
     return decide_log_visit(visit, command, acting_agent_id, NOW, event_id="E-100")
 
 
-def rejected(visit: Visit | None, command: LogVisit, acting_agent_id: str | None = "A-7"
-             ) -> Rejection:
+def rejected(
+    visit: Visit | None, command: LogVisit, acting_agent_id: str | None = "A-7"
+) -> Rejection:
     result = decide(visit, command, acting_agent_id)
     assert isinstance(result, Rejection), result
     return result
@@ -76,21 +90,45 @@ def logged(visit: Visit, command: LogVisit, acting_agent_id: str | None = "A-7")
 
 # What a valid log yields.
 
+
 def test_a_full_completed_log_yields_visit_logged_with_exactly_the_contracts_fields() -> None:
-    event = logged(queued(), log(
-        channel="onsite", satisfaction=4, checklist={"equipment": 5, "acoustics": 3},
-        needs=["upgrade", "referral"], feedback="  Happy with the new projector.  ",
-        problems=[{"category": "fault", "severity": "complex",
-                   "description": "left rear speaker hums"}],
-    ))
+    event = logged(
+        queued(),
+        log(
+            channel="onsite",
+            satisfaction=4,
+            checklist={"equipment": 5, "acoustics": 3},
+            needs=["upgrade", "referral"],
+            feedback="  Happy with the new projector.  ",
+            problems=[
+                {
+                    "category": "fault",
+                    "severity": "complex",
+                    "description": "left rear speaker hums",
+                }
+            ],
+        ),
+    )
 
     assert event.model_dump(mode="json", exclude_none=True) == {
-        "visit_id": "V-9", "customer_id": "C-000456", "agent_id": "A-7", "channel": "onsite",
-        "outcome": "completed", "logged_at": "2026-06-03T14:30:00+08:00", "satisfaction": 4,
-        "checklist": {"equipment": 5, "acoustics": 3}, "needs": ["upgrade", "referral"],
+        "visit_id": "V-9",
+        "customer_id": "C-000456",
+        "agent_id": "A-7",
+        "channel": "onsite",
+        "outcome": "completed",
+        "logged_at": "2026-06-03T14:30:00+08:00",
+        "satisfaction": 4,
+        "checklist": {"equipment": 5, "acoustics": 3},
+        "needs": ["upgrade", "referral"],
         "feedback": "Happy with the new projector.",
-        "problems": [{"problem_id": problem_id_for("E-100", 0), "category": "fault",
-                      "severity": "complex", "description": "left rear speaker hums"}],
+        "problems": [
+            {
+                "problem_id": problem_id_for("E-100", 0),
+                "category": "fault",
+                "severity": "complex",
+                "description": "left rear speaker hums",
+            }
+        ],
     }
     assert set(event.model_dump()) == set(VisitLogged.model_fields)
 
@@ -104,8 +142,10 @@ def test_a_minimal_unreachable_log_carries_no_scores() -> None:
 
 
 def test_problem_ids_derive_from_the_log_event_id_and_the_problems_position() -> None:
-    problems = [{"category": "fault", "severity": "general", "description": "remote dead"},
-                {"category": "service", "severity": "general", "description": "late installer"}]
+    problems = [
+        {"category": "fault", "severity": "general", "description": "remote dead"},
+        {"category": "service", "severity": "general", "description": "late installer"},
+    ]
     event = logged(queued(), log(problems=problems))
     again = decide_log_visit(queued(), log(problems=problems), "A-7", NOW, event_id="E-100")
     other = decide_log_visit(queued(), log(problems=problems), "A-7", NOW, event_id="E-101")
@@ -136,17 +176,32 @@ def test_a_late_log_on_a_missed_visit_is_accepted() -> None:
 
 # Validation: every error at once.
 
+
 def test_every_invalid_field_is_reported_in_one_rejection() -> None:
-    errors = field_errors(queued(), log(
-        channel="fax", satisfaction=..., checklist={"equipment": 6, "wifi": 3},
-        needs=["upgrade", "discount"], feedback="x" * (FEEDBACK_MAX_CHARS + 1),
-        problems=[{"category": "noise", "severity": "urgent", "description": "  "}],
-        issue_confirmed=True,
-    ))
+    errors = field_errors(
+        queued(),
+        log(
+            channel="fax",
+            satisfaction=...,
+            checklist={"equipment": 6, "wifi": 3},
+            needs=["upgrade", "discount"],
+            feedback="x" * (FEEDBACK_MAX_CHARS + 1),
+            problems=[{"category": "noise", "severity": "urgent", "description": "  "}],
+            issue_confirmed=True,
+        ),
+    )
 
     assert set(errors) == {
-        "channel", "satisfaction", "checklist.equipment", "checklist.wifi", "needs.1", "feedback",
-        "problems.0.category", "problems.0.severity", "problems.0.description", "issue_confirmed",
+        "channel",
+        "satisfaction",
+        "checklist.equipment",
+        "checklist.wifi",
+        "needs.1",
+        "feedback",
+        "problems.0.category",
+        "problems.0.severity",
+        "problems.0.description",
+        "issue_confirmed",
     }
     assert errors["satisfaction"] == "required when the outcome is completed"
 
@@ -159,8 +214,9 @@ def test_channel_and_outcome_are_required() -> None:
 
 
 def test_an_unknown_outcome_is_one_error_not_a_cascade_of_completion_rules() -> None:
-    errors = field_errors(queued(),
-                          log(outcome="done", satisfaction=5, checklist={"audio_video": 4}))
+    errors = field_errors(
+        queued(), log(outcome="done", satisfaction=5, checklist={"audio_video": 4})
+    )
 
     assert set(errors) == {"outcome"}
 
@@ -177,19 +233,28 @@ def test_satisfaction_at_the_ends_of_the_scale_is_accepted(score: int) -> None:
 
 @pytest.mark.parametrize("outcome", ["unreachable", "declined", "rescheduled"])
 def test_scores_are_refused_when_the_visit_was_not_completed(outcome: str) -> None:
-    errors = field_errors(queued(),
-                          log(outcome=outcome, satisfaction=2, checklist={"equipment": 2}))
+    errors = field_errors(
+        queued(), log(outcome=outcome, satisfaction=2, checklist={"equipment": 2})
+    )
 
-    assert errors == {"satisfaction": "only with the outcome completed",
-                      "checklist": "only with the outcome completed"}
+    assert errors == {
+        "satisfaction": "only with the outcome completed",
+        "checklist": "only with the outcome completed",
+    }
 
 
 def test_problems_and_needs_may_be_reported_when_the_customer_declines() -> None:
-    event = logged(queued(), log(
-        outcome="declined", satisfaction=..., needs=["maintenance_plan"],
-        problems=[{"category": "complaint", "severity": "general",
-                   "description": "too many calls"}],
-    ))
+    event = logged(
+        queued(),
+        log(
+            outcome="declined",
+            satisfaction=...,
+            needs=["maintenance_plan"],
+            problems=[
+                {"category": "complaint", "severity": "general", "description": "too many calls"}
+            ],
+        ),
+    )
 
     assert event.needs == ["maintenance_plan"]
     assert event.problems is not None and event.problems[0].category == "complaint"
@@ -202,8 +267,14 @@ def test_a_problem_missing_every_field_names_each_missing_field() -> None:
 
 
 def test_the_checklist_takes_only_the_six_items() -> None:
-    every_item = {"equipment": 5, "audio_video": 4, "smart_control": 3, "acoustics": 2,
-                  "response_speed": 1, "staff_attitude": 5}
+    every_item = {
+        "equipment": 5,
+        "audio_video": 4,
+        "smart_control": 3,
+        "acoustics": 2,
+        "response_speed": 1,
+        "staff_attitude": 5,
+    }
 
     assert logged(queued(), log(checklist=every_item)).checklist is not None
     assert set(field_errors(queued(), log(checklist={"price": 5}))) == {"checklist.price"}
@@ -229,8 +300,9 @@ def test_a_completed_issue_follow_up_carries_the_confirmation_and_the_issue_id()
 
 
 def test_an_unreachable_customer_confirms_no_fix() -> None:
-    errors = field_errors(follow_up_of_issue(),
-                          log(outcome="unreachable", satisfaction=..., issue_confirmed=True))
+    errors = field_errors(
+        follow_up_of_issue(), log(outcome="unreachable", satisfaction=..., issue_confirmed=True)
+    )
 
     assert errors == {"issue_confirmed": "only with the outcome completed"}
 
@@ -250,6 +322,7 @@ def test_the_command_refuses_wrong_json_types_and_unknown_fields_before_the_rule
 
 # Who may log, and when.
 
+
 def test_an_unknown_visit_is_not_found() -> None:
     assert rejected(None, log()).kind == RejectionKind.NOT_FOUND
 
@@ -262,17 +335,20 @@ def test_a_visit_known_only_from_a_log_ahead_of_its_visit_due_is_not_found() -> 
 
 def test_an_agent_may_not_log_another_agents_visit() -> None:
     assert rejected(queued(agent_id="A-7"), log(), acting_agent_id="A-8").kind == (
-        RejectionKind.FORBIDDEN)
+        RejectionKind.FORBIDDEN
+    )
 
 
 def test_an_agent_may_not_log_an_unassigned_visit() -> None:
     assert rejected(queued(agent_id=None), log(), acting_agent_id="A-7").kind == (
-        RejectionKind.FORBIDDEN)
+        RejectionKind.FORBIDDEN
+    )
 
 
 def test_an_agent_may_not_log_under_another_agents_id() -> None:
     assert rejected(queued(), log(agent_id="A-8"), acting_agent_id="A-7").kind == (
-        RejectionKind.FORBIDDEN)
+        RejectionKind.FORBIDDEN
+    )
 
 
 def test_an_account_manager_logs_the_visits_assigned_to_them() -> None:
@@ -293,7 +369,8 @@ def test_a_supervisor_must_name_the_agent_of_an_unassigned_visit() -> None:
     rejection = rejected(queued(agent_id=None), log(), acting_agent_id=None)
 
     assert rejection.errors == (
-        FieldError("agent_id", "required: the visit is assigned to nobody"),)
+        FieldError("agent_id", "required: the visit is assigned to nobody"),
+    )
 
 
 def test_a_supervisor_naming_a_blank_agent_is_told_the_agent_id_is_invalid() -> None:
@@ -307,12 +384,14 @@ def test_a_log_on_an_already_completed_visit_is_refused() -> None:
     done = evolve(queued(), logged(queued(), log()))
 
     assert rejected(done, log(outcome="unreachable", satisfaction=...)).kind == (
-        RejectionKind.ALREADY_COMPLETED)
+        RejectionKind.ALREADY_COMPLETED
+    )
 
 
 def test_a_forbidden_log_is_refused_as_forbidden_before_its_fields_are_judged() -> None:
     assert rejected(queued(), log(channel="fax"), acting_agent_id="A-8").kind == (
-        RejectionKind.FORBIDDEN)
+        RejectionKind.FORBIDDEN
+    )
 
 
 def test_invalid_input_on_a_completed_visit_is_reported_as_invalid_input() -> None:

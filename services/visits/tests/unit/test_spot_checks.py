@@ -31,21 +31,36 @@ VISITS_OF_JULY = [f"V-2026-07-{n:02d}" for n in range(1, 13)]
 
 
 def visit_due(visit_id: str = "V-1", agent_id: str | None = "A-7") -> VisitDue:
-    return VisitDue.model_validate({
-        "visit_id": visit_id, "customer_id": "C-000789", "kinds": ["routine"],
-        "due_at": datetime(2026, 7, 1, 9, 0, tzinfo=CST),
-        "deadline": datetime(2026, 7, 8, 23, 59, 59, tzinfo=CST),
-        "attempt": 1, "agent_id": agent_id, "reason": "routine visit 3 months after delivery",
-    })
+    return VisitDue.model_validate(
+        {
+            "visit_id": visit_id,
+            "customer_id": "C-000789",
+            "kinds": ["routine"],
+            "due_at": datetime(2026, 7, 1, 9, 0, tzinfo=CST),
+            "deadline": datetime(2026, 7, 8, 23, 59, 59, tzinfo=CST),
+            "attempt": 1,
+            "agent_id": agent_id,
+            "reason": "routine visit 3 months after delivery",
+        }
+    )
 
 
-def visit_log(outcome: str = "completed", agent_id: str = "A-7",
-              at: datetime = datetime(2026, 7, 2, 15, 0, tzinfo=CST)) -> VisitLogged:
-    return VisitLogged.model_validate({
-        "visit_id": "V-1", "customer_id": "C-000789", "agent_id": agent_id, "channel": "video",
-        "outcome": outcome, "logged_at": at,
-        "satisfaction": 4 if outcome == "completed" else None,
-    })
+def visit_log(
+    outcome: str = "completed",
+    agent_id: str = "A-7",
+    at: datetime = datetime(2026, 7, 2, 15, 0, tzinfo=CST),
+) -> VisitLogged:
+    return VisitLogged.model_validate(
+        {
+            "visit_id": "V-1",
+            "customer_id": "C-000789",
+            "agent_id": agent_id,
+            "channel": "video",
+            "outcome": outcome,
+            "logged_at": at,
+            "satisfaction": 4 if outcome == "completed" else None,
+        }
+    )
 
 
 def fold(*events: VisitEvent) -> Visit:
@@ -54,12 +69,14 @@ def fold(*events: VisitEvent) -> Visit:
     return visit
 
 
-def check(visit: Visit | None, result: str = "verified", note: str | None = None
-          ) -> VisitSpotChecked | Rejection:
+def check(
+    visit: Visit | None, result: str = "verified", note: str | None = None
+) -> VisitSpotChecked | Rejection:
     return decide_spot_check(visit, "S-1", result, note, NOW)
 
 
 # The sample.
+
 
 def test_the_sample_takes_three_of_an_agents_completed_visits() -> None:
     sample = sample_for_spot_check(VISITS_OF_JULY, "A-7", "2026-07")
@@ -83,7 +100,10 @@ def test_the_sample_is_the_same_whatever_the_order_or_repetition_of_the_visits()
 def test_the_sample_is_fixed_by_agent_and_month_so_it_can_be_reproduced_later() -> None:
     # Pinned: a change in how the sample is drawn would silently redraw every past month.
     assert sample_for_spot_check(VISITS_OF_JULY, "A-7", "2026-07") == [
-        "V-2026-07-01", "V-2026-07-05", "V-2026-07-12"]
+        "V-2026-07-01",
+        "V-2026-07-05",
+        "V-2026-07-12",
+    ]
 
 
 def test_other_months_and_other_agents_draw_other_samples() -> None:
@@ -113,7 +133,9 @@ def test_a_month_not_written_yyyy_mm_is_refused(month: str) -> None:
 
 def test_december_ends_where_the_next_january_starts() -> None:
     assert month_bounds("2026-12", SHANGHAI) == (
-        datetime(2026, 12, 1, tzinfo=SHANGHAI), datetime(2027, 1, 1, tzinfo=SHANGHAI))
+        datetime(2026, 12, 1, tzinfo=SHANGHAI),
+        datetime(2027, 1, 1, tzinfo=SHANGHAI),
+    )
 
 
 def test_a_visit_counts_in_the_month_of_its_completion_in_local_time() -> None:
@@ -144,6 +166,7 @@ def test_a_visit_that_failed_its_check_stays_in_its_months_population() -> None:
 
 # The check.
 
+
 def test_a_check_of_a_completed_visit_records_exactly_the_contracts_fields() -> None:
     done = fold(visit_due(), visit_log())
 
@@ -151,8 +174,12 @@ def test_a_check_of_a_completed_visit_records_exactly_the_contracts_fields() -> 
 
     assert isinstance(checked, VisitSpotChecked)
     assert checked.model_dump(mode="json") == {
-        "visit_id": "V-1", "customer_id": "C-000789", "agent_id": "A-7", "supervisor_id": "S-1",
-        "checked_at": "2026-08-03T10:00:00+08:00", "result": "verified",
+        "visit_id": "V-1",
+        "customer_id": "C-000789",
+        "agent_id": "A-7",
+        "supervisor_id": "S-1",
+        "checked_at": "2026-08-03T10:00:00+08:00",
+        "result": "verified",
         "note": "customer confirms the video call",
     }
 
@@ -196,8 +223,9 @@ def test_a_visit_is_checked_only_once() -> None:
 def test_a_visit_redone_after_failing_its_check_is_not_checked_again() -> None:
     failed = check(fold(visit_due(), visit_log()), "not_verified")
     assert isinstance(failed, VisitSpotChecked)
-    redone = fold(visit_due(), visit_log(), failed,
-                  visit_log(at=datetime(2026, 8, 4, 11, 0, tzinfo=CST)))
+    redone = fold(
+        visit_due(), visit_log(), failed, visit_log(at=datetime(2026, 8, 4, 11, 0, tzinfo=CST))
+    )
 
     rejection = check(redone)
 
@@ -205,8 +233,9 @@ def test_a_visit_redone_after_failing_its_check_is_not_checked_again() -> None:
 
 
 def test_every_invalid_field_of_a_check_is_reported_at_once() -> None:
-    rejection = decide_spot_check(fold(visit_due(), visit_log()), " ", "maybe",
-                                  "x" * (NOTE_MAX_CHARS + 1), NOW)
+    rejection = decide_spot_check(
+        fold(visit_due(), visit_log()), " ", "maybe", "x" * (NOTE_MAX_CHARS + 1), NOW
+    )
 
     assert isinstance(rejection, Rejection) and rejection.kind == RejectionKind.INVALID
     assert [e.field for e in rejection.errors] == ["supervisor_id", "result", "note"]

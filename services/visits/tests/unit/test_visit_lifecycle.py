@@ -26,28 +26,58 @@ DUE_AT = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
 DEADLINE = datetime(2026, 3, 9, 23, 59, 59, tzinfo=CST)
 
 
-def visit_due(visit_id: str = "V-1", agent_id: str | None = "A-7", attempt: int = 1,
-              due_at: datetime = DUE_AT, deadline: datetime = DEADLINE) -> VisitDue:
-    return VisitDue(visit_id=visit_id, customer_id="C-000123", order_id="O-1", kinds=["routine"],
-                    due_at=due_at, deadline=deadline, attempt=attempt, agent_id=agent_id,
-                    reason="routine visit 1 month after delivery")
+def visit_due(
+    visit_id: str = "V-1",
+    agent_id: str | None = "A-7",
+    attempt: int = 1,
+    due_at: datetime = DUE_AT,
+    deadline: datetime = DEADLINE,
+) -> VisitDue:
+    return VisitDue(
+        visit_id=visit_id,
+        customer_id="C-000123",
+        order_id="O-1",
+        kinds=["routine"],
+        due_at=due_at,
+        deadline=deadline,
+        attempt=attempt,
+        agent_id=agent_id,
+        reason="routine visit 1 month after delivery",
+    )
 
 
-def visit_log(outcome: str = "completed", at: datetime = DUE_AT + timedelta(days=1),
-              visit_id: str = "V-1", agent_id: str = "A-7") -> VisitLogged:
-    return VisitLogged.model_validate({
-        "visit_id": visit_id, "customer_id": "C-000123", "agent_id": agent_id, "channel": "phone",
-        "outcome": outcome, "logged_at": at,
-        "satisfaction": 5 if outcome == "completed" else None,
-    })
+def visit_log(
+    outcome: str = "completed",
+    at: datetime = DUE_AT + timedelta(days=1),
+    visit_id: str = "V-1",
+    agent_id: str = "A-7",
+) -> VisitLogged:
+    return VisitLogged.model_validate(
+        {
+            "visit_id": visit_id,
+            "customer_id": "C-000123",
+            "agent_id": agent_id,
+            "channel": "phone",
+            "outcome": outcome,
+            "logged_at": at,
+            "satisfaction": 5 if outcome == "completed" else None,
+        }
+    )
 
 
-def spot_check(result: str, at: datetime = datetime(2026, 4, 2, 10, 0, tzinfo=CST)
-               ) -> VisitSpotChecked:
-    return VisitSpotChecked.model_validate({
-        "visit_id": "V-1", "customer_id": "C-000123", "agent_id": "A-7", "supervisor_id": "S-1",
-        "checked_at": at, "result": result,
-    })
+def spot_check(
+    result: str, at: datetime = datetime(2026, 4, 2, 10, 0, tzinfo=CST)
+) -> VisitSpotChecked:
+    return VisitSpotChecked.model_validate(
+        {
+            "visit_id": "V-1",
+            "customer_id": "C-000123",
+            "agent_id": "A-7",
+            "supervisor_id": "S-1",
+            "checked_at": at,
+            "result": result,
+        }
+    )
 
 
 def fold(*events: VisitEvent) -> Visit:
@@ -61,12 +91,14 @@ COMPLETED_CALL = LogVisit(channel="phone", outcome="completed", satisfaction=4)
 
 # The three transitions of issue 5, driven through the decisions the API will call.
 
+
 def test_due_becomes_done_when_a_completed_log_arrives_before_the_deadline() -> None:
     visit = fold(visit_due())
     assert visit.status == VisitStatus.DUE
 
-    logged = decide_log_visit(visit, COMPLETED_CALL, "A-7", datetime(2026, 3, 4, 15, 0, tzinfo=CST),
-                              event_id="E-1")
+    logged = decide_log_visit(
+        visit, COMPLETED_CALL, "A-7", datetime(2026, 3, 4, 15, 0, tzinfo=CST), event_id="E-1"
+    )
     assert isinstance(logged, VisitLogged)
     done = fold(visit_due(), logged)
 
@@ -82,8 +114,9 @@ def test_due_becomes_missed_when_the_deadline_passes_and_done_late_when_logged_a
     visit = fold(visit_due(), missed)
     assert visit.status == VisitStatus.MISSED
 
-    late = decide_log_visit(visit, COMPLETED_CALL, "A-7", datetime(2026, 3, 12, 10, 0, tzinfo=CST),
-                            event_id="E-2")
+    late = decide_log_visit(
+        visit, COMPLETED_CALL, "A-7", datetime(2026, 3, 12, 10, 0, tzinfo=CST), event_id="E-2"
+    )
     assert isinstance(late, VisitLogged)
     done = fold(visit_due(), missed, late)
 
@@ -94,8 +127,13 @@ def test_due_becomes_missed_when_the_deadline_passes_and_done_late_when_logged_a
 
 def test_done_becomes_due_again_after_a_not_verified_spot_check() -> None:
     done = fold(visit_due(), visit_log())
-    check = decide_spot_check(done, "S-1", "not_verified", "customer says nobody called",
-                              datetime(2026, 3, 6, 10, 0, tzinfo=CST))
+    check = decide_spot_check(
+        done,
+        "S-1",
+        "not_verified",
+        "customer says nobody called",
+        datetime(2026, 3, 6, 10, 0, tzinfo=CST),
+    )
     assert isinstance(check, VisitSpotChecked)
 
     again = fold(visit_due(), visit_log(), check)
@@ -106,22 +144,29 @@ def test_done_becomes_due_again_after_a_not_verified_spot_check() -> None:
     assert again.logs == (visit_log(),)  # the disputed log stays in the history
 
 
-def test_a_visit_that_failed_its_spot_check_never_counts_as_on_time_even_when_redone_in_time(
-) -> None:
-    redone = fold(visit_due(), visit_log(), spot_check("not_verified"),
-                  visit_log(at=datetime(2026, 3, 8, 10, 0, tzinfo=CST)))
+def test_a_visit_that_failed_its_spot_check_never_counts_as_on_time_even_when_redone_in_time() -> (
+    None
+):
+    redone = fold(
+        visit_due(),
+        visit_log(),
+        spot_check("not_verified"),
+        visit_log(at=datetime(2026, 3, 8, 10, 0, tzinfo=CST)),
+    )
 
     assert redone.status == VisitStatus.DONE
     assert not redone.completed_late
     assert not redone.completed_on_time
 
 
-def test_a_visit_due_again_after_a_failed_check_past_its_deadline_is_missed_on_the_next_tick(
-) -> None:
+def test_a_visit_due_again_after_a_failed_check_past_its_deadline_is_missed_on_the_next_tick() -> (
+    None
+):
     again = fold(visit_due(), visit_log(), spot_check("not_verified"))
 
     assert mark_missed_visits([again], datetime(2026, 4, 2, 11, 0, tzinfo=CST)) == [
-        VisitMissed(visit_id="V-1", missed_at=DEADLINE)]
+        VisitMissed(visit_id="V-1", missed_at=DEADLINE)
+    ]
 
 
 def test_a_verified_spot_check_keeps_the_completion_and_the_on_time_credit() -> None:
@@ -140,6 +185,7 @@ def test_only_the_first_spot_check_of_a_visit_counts() -> None:
 
 
 # Queueing and assignment.
+
 
 def test_a_visit_due_queues_the_visit_as_due_with_what_scheduling_asked_for() -> None:
     visit = fold(visit_due())
@@ -163,8 +209,9 @@ def test_a_visit_due_naming_nobody_goes_to_the_customers_account_manager() -> No
     assert visit.assigned_agent_id == "AM-3"
 
 
-def test_a_visit_due_naming_nobody_for_a_customer_without_account_manager_stays_unassigned(
-) -> None:
+def test_a_visit_due_naming_nobody_for_a_customer_without_account_manager_stays_unassigned() -> (
+    None
+):
     visit = assign_account_manager(fold(visit_due(agent_id=None)), None)
 
     assert visit.assigned_agent_id is None
@@ -178,16 +225,22 @@ def test_a_duplicate_visit_due_changes_nothing() -> None:
 
 def test_a_visit_due_for_an_already_done_visit_changes_nothing() -> None:
     done = fold(visit_due(), visit_log())
-    retry = visit_due(attempt=2, due_at=datetime(2026, 3, 4, 9, 0, tzinfo=CST),
-                      deadline=datetime(2026, 3, 5, 23, 59, 59, tzinfo=CST))
+    retry = visit_due(
+        attempt=2,
+        due_at=datetime(2026, 3, 4, 9, 0, tzinfo=CST),
+        deadline=datetime(2026, 3, 5, 23, 59, 59, tzinfo=CST),
+    )
 
     assert evolve(done, retry) == done
 
 
 def test_a_later_attempt_puts_a_missed_visit_back_in_the_queue_with_its_new_deadline() -> None:
     missed = fold(visit_due(), visit_log("unreachable"), VisitMissed("V-1", DEADLINE))
-    retry = visit_due(attempt=2, due_at=datetime(2026, 3, 10, 9, 0, tzinfo=CST),
-                      deadline=datetime(2026, 3, 11, 23, 59, 59, tzinfo=CST))
+    retry = visit_due(
+        attempt=2,
+        due_at=datetime(2026, 3, 10, 9, 0, tzinfo=CST),
+        deadline=datetime(2026, 3, 11, 23, 59, 59, tzinfo=CST),
+    )
 
     again = fold(visit_due(), visit_log("unreachable"), VisitMissed("V-1", DEADLINE), retry)
 
@@ -200,8 +253,9 @@ def test_a_later_attempt_puts_a_missed_visit_back_in_the_queue_with_its_new_dead
 def test_an_older_attempt_arriving_late_does_not_roll_back_the_plan() -> None:
     retry = visit_due(attempt=2, deadline=datetime(2026, 3, 11, 23, 59, 59, tzinfo=CST))
 
-    assert fold(retry, visit_due(attempt=1)).deadline == datetime(2026, 3, 11, 23, 59, 59,
-                                                                  tzinfo=CST)
+    assert fold(retry, visit_due(attempt=1)).deadline == datetime(
+        2026, 3, 11, 23, 59, 59, tzinfo=CST
+    )
 
 
 def test_a_completed_log_folded_before_its_visit_due_converges_to_the_same_visit() -> None:
@@ -222,14 +276,19 @@ def test_a_spot_check_of_a_visit_never_seen_is_ignored() -> None:
 
 # Logs that do not complete, and logs seen twice.
 
+
 def test_unreachable_declined_and_rescheduled_are_attempts_that_leave_the_visit_due() -> None:
-    tried = fold(visit_due(), visit_log("unreachable"), visit_log("declined"),
-                 visit_log("rescheduled"))
+    tried = fold(
+        visit_due(), visit_log("unreachable"), visit_log("declined"), visit_log("rescheduled")
+    )
 
     assert tried.status == VisitStatus.DUE
     assert tried.completion is None
     assert [log.outcome for log in tried.unsuccessful_attempts] == [
-        "unreachable", "declined", "rescheduled"]
+        "unreachable",
+        "declined",
+        "rescheduled",
+    ]
 
 
 def test_a_redelivered_log_is_recorded_once() -> None:
@@ -248,6 +307,7 @@ def test_a_second_completed_log_is_kept_in_history_but_the_first_completion_coun
 
 
 # The clock.
+
 
 def test_a_visit_logged_at_its_deadline_is_on_time_and_not_missed_at_that_instant() -> None:
     visit = fold(visit_due())
@@ -270,7 +330,8 @@ def test_the_clock_marks_missed_only_due_visits_whose_deadline_has_passed() -> N
     already_missed = fold(visit_due("V-4"), VisitMissed("V-4", DEADLINE))
 
     assert mark_missed_visits([overdue, not_yet, done, already_missed], now) == [
-        VisitMissed("V-1", DEADLINE)]
+        VisitMissed("V-1", DEADLINE)
+    ]
 
 
 def test_a_missed_fact_does_not_move_a_visit_that_was_done_meanwhile() -> None:

@@ -52,7 +52,6 @@ def _problem(exc: CommandRejected) -> Problem:
 def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
     """The /v1 routes behind the bearer-token dependency."""
     router = APIRouter(prefix="/v1", tags=["visits"])
-    Caller = Annotated[Principal, Depends(auth)]
 
     def handlers(request: Request) -> VisitHandlers:
         h: VisitHandlers = request.app.state.handlers
@@ -94,7 +93,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
     @router.get("/visits")
     async def list_visits(
         request: Request,
-        principal: Caller,
+        principal: Principal = Depends(auth),
         status: Status | None = None,
         agent_id: str | None = None,
         customer_id: str | None = None,
@@ -116,7 +115,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
     async def customer_visits(
         customer_id: str,
         request: Request,
-        principal: Caller,
+        principal: Principal = Depends(auth),
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: str | None = None,
     ) -> dict[str, Any]:
@@ -132,7 +131,9 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
         )
 
     @router.get("/visits/{visit_id}")
-    async def get_visit(visit_id: str, request: Request, principal: Caller) -> dict[str, Any]:
+    async def get_visit(
+        visit_id: str, request: Request, principal: Principal = Depends(auth)
+    ) -> dict[str, Any]:
         """One visit with its customer's contact (masked unless the caller may see it)."""
         async with request.app.state.pool.acquire() as conn:
             row = await projections.get_visit_row(conn, visit_id)
@@ -161,7 +162,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
         visit_id: str,
         body: domain.LogVisit,
         request: Request,
-        principal: Caller,
+        principal: Principal = Depends(auth),
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> JSONResponse:
         """Logs a contact: publishes VisitLogged; repeat with the same Idempotency-Key is safe."""
@@ -178,9 +179,9 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
     @router.get("/spot-checks")
     async def spot_check_sample(
         request: Request,
-        principal: Caller,
         agent_id: str,
         month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+        principal: Principal = Depends(auth),
     ) -> dict[str, Any]:
         """The month's reproducible sample of min(3, n) of an agent's completed visits."""
         require_role(principal, Role.SUPERVISOR, Role.ADMIN)
@@ -199,7 +200,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
 
     @router.post("/spot-checks/{visit_id}", status_code=202)
     async def record_spot_check(
-        visit_id: str, body: SpotCheckBody, request: Request, principal: Caller
+        visit_id: str, body: SpotCheckBody, request: Request, principal: Principal = Depends(auth)
     ) -> JSONResponse:
         """Records a supervisor's re-contact: publishes VisitSpotChecked."""
         require_role(principal, Role.SUPERVISOR, Role.ADMIN)
