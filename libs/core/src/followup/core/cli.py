@@ -1,0 +1,277 @@
+"""The `followup` command: migrations, dead letters, blue/green replay, clock, samples.
+
+A service is found by name: `followup.<name>.main` (its `service_parts(settings)` or, for
+migrations alone, its `MIGRATIONS` directory) and `followup.<name>.settings` (its settings
+class, a CoreSettings subclass).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from followup.core.settings import CoreSettings
+
+app = typer.Typer(name="followup", help="Operate the followup services.",
+                  no_args_is_help=True, add_completion=False)
+dead_letters_app = typer.Typer(help="List and replay dead letters.", no_args_is_help=True)
+clock_app = typer.Typer(help="The simulated clock (SPEC §9).", no_args_is_help=True)
+app.add_typer(dead_letters_app, name="dead-letters")
+app.add_typer(clock_app, name="clock")
+
+try:  # the sample publisher is optional tooling of the local stack
+    from followup.core.sample import app as _sample_app
+
+    app.add_typer(_sample_app, name="sample")
+except ImportError:  # pragma: no cover
+    pass
+
+
+@dataclass
+class ServiceHooks:
+    """What the CLI needs from a service."""
+
+    name: str
+    settings: CoreSettings
+    migrations_dir: Path | None
+    subscription: Callable[[Any], Any] | None  # clock -> Subscription
+
+
+def _settings_for(name: str, dsn: str | None) -> CoreSettings:
+    cls: type[CoreSettings] = CoreSettings
+    try:
+        module = importlib.import_module(f"followup.{name}.settings")
+        for value in vars(module).values():
+            if (inspect.isclass(value) and issubclass(value, CoreSettings)
+                    and value is not CoreSettings):
+                cls = value
+                break
+    except ImportError:
+        pass
+    overrides: dict[str, Any] = {"service": name}
+    if dsn:
+        overrides["pg_dsn"] = dsn
+    elif not os.environ.get("FOLLOWUP_PG_DSN"):
+        port = os.environ.get("FOLLOWUP_PG_PORT", "15432")
+        overrides["pg_dsn"] = f"postgresql://postgres@127.0.0.1:{port}/{name}"
+    return cls(**overrides)
+
+
+def _package_migrations(name: str) -> Path | None:
+    """services/<name>/migrations, found from the package without importing it."""
+    spec = importlib.util.find_spec(f"followup.{name}")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    # services/<name>/src/followup/<name> -> services/<name>/migrations
+    candidate = Path(next(iter(spec.submodule_search_locations))).resolve().parents[2]
+    return candidate / "migrations" if (candidate / "migrations").is_dir() else None
+
+
+def load_service(name: str, dsn: str | None = None, *, with_subscription: bool = False
+                 ) -> ServiceHooks:
+    """The hooks of service `name` (its migrations and, when asked, its subscription)."""
+    settings = _settings_for(name, dsn)
+    migrations = _package_migrations(name)
+    subscription = None
+    if with_subscription or migrations is None:
+        try:
+            main = importlib.import_module(f"followup.{name}.main")
+        except ImportError as exc:
+            if with_subscription:
+                raise typer.BadParameter(f"cannot load service {name!r}: {exc}") from exc
+            return ServiceHooks(name, settings, None, None)
+        parts_factory = getattr(main, "service_parts", None)
+        if callable(parts_factory):
+            parts = parts_factory(settings)
+            migrations = getattr(parts, "migrations_dir", None) or migrations
+            subscription = getattr(parts, "subscription", None)
+        if migrations is None and getattr(main, "MIGRATIONS", None) is not None:
+            migrations = Path(main.MIGRATIONS)
+    return ServiceHooks(name, settings, migrations, subscription)
+
+
+def _require_subscription(hooks: ServiceHooks) -> Callable[[Any], Any]:
+    if hooks.subscription is None:
+        raise typer.BadParameter(
+            f"followup.{hooks.name}.main must expose service_parts(settings) returning its "
+            "ServiceParts (with a subscription) for dead-letter replay and rebuilds")
+    return hooks.subscription
+
+
+@app.command()
+def migrate(
+    service: Annotated[str, typer.Argument(help="scheduling | visits | issues | analytics")],
+    dsn: Annotated[str | None, typer.Option(help="PostgreSQL DSN (default: settings)")] = None,
+) -> None:
+    """Applies the core's and the service's migrations (safe to run concurrently)."""
+    from followup.core.db import migrate as run_migrate
+
+    hooks = load_service(service, dsn)
+    applied = asyncio.run(run_migrate(hooks.settings.pg_dsn, service=service,
+                                      migrations_dir=hooks.migrations_dir))
+    typer.echo(f"{service}: {len(applied)} migration(s) applied"
+               + (": " + ", ".join(applied) if applied else ""))
+
+
+@dead_letters_app.command("list")
+def list_letters(
+    service: Annotated[str, typer.Option(help="the service whose database to read")],
+    dsn: Annotated[str | None, typer.Option(help="PostgreSQL DSN (default: settings)")] = None,
+    consumer: Annotated[str | None, typer.Option(help="only this consumer")] = None,
+    include_replayed: Annotated[bool, typer.Option("--all", help="replayed ones too")] = False,
+    limit: int = 100,
+) -> None:
+    """Lists dead letters, oldest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from followup.core.db import create_pool
+    from followup.core.deadletter import list_dead_letters
+
+    hooks = load_service(service, dsn)
+
+    async def run() -> list[dict[str, Any]]:
+        pool = await create_pool(hooks.settings.pg_dsn, min_size=1, max_size=1)
+        try:
+            return await list_dead_letters(pool, consumer=consumer,
+                                           include_replayed=include_replayed, limit=limit)
+        finally:
+            await pool.close()
+
+    rows = asyncio.run(run())
+    table = Table("id", "consumer", "origin", "reason", "error", "event", "created",
+                  "replayed", title=f"{service}: dead letters")
+    for r in rows:
+        table.add_row(
+            str(r["id"]), r["consumer"], f"{r['topic']}[{r['partition']}]@{r['kafka_offset']}",
+            r["reason"], (r["error"] or "")[:60],
+            f"{r['event_type'] or ''} {r['event_id'] or ''}".strip(),
+            r["created_at"].isoformat(timespec="seconds"),
+            r["replayed_at"].isoformat(timespec="seconds") if r["replayed_at"] else "")
+    Console().print(table)
+
+
+@dead_letters_app.command("replay")
+def replay_letters(
+    service: Annotated[str, typer.Option(help="the service whose dead letters to replay")],
+    id: Annotated[list[int] | None, typer.Option("--id", help="a dead letter id")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every open one of the consumer")] = False,
+    dsn: Annotated[str | None, typer.Option(help="PostgreSQL DSN (default: settings)")] = None,
+) -> None:
+    """Replays dead letters through decode and the handler, once the cause is fixed."""
+    if not id and not all_:
+        raise typer.BadParameter("give --id N (repeatable) or --all")
+    from followup.core.clock import clock_from_settings
+    from followup.core.db import create_pool
+    from followup.core.deadletter import replay_dead_letters
+    from followup.core.metrics import Metrics
+
+    hooks = load_service(service, dsn, with_subscription=True)
+    make_subscription = _require_subscription(hooks)
+
+    async def run() -> Any:
+        clock = clock_from_settings(hooks.settings)
+        await clock.start()
+        pool = await create_pool(hooks.settings.pg_dsn, min_size=1, max_size=2)
+        try:
+            return await replay_dead_letters(
+                pool, make_subscription(clock), settings=hooks.settings, clock=clock,
+                metrics=Metrics(), ids=None if all_ else id)
+        finally:
+            await pool.close()
+            await clock.stop()
+
+    report = asyncio.run(run())
+    typer.echo(f"replayed {len(report.replayed)}, duplicates {len(report.duplicates)}, "
+               f"skipped {len(report.skipped)}, still failing {len(report.failed)}")
+    for letter_id, error in report.failed.items():
+        typer.echo(f"  {letter_id}: {error}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def replay(
+    service: Annotated[str, typer.Argument(help="the service whose read model to rebuild")],
+    dsn: Annotated[str | None, typer.Option(help="PostgreSQL DSN (default: settings)")] = None,
+    keep_old: Annotated[bool, typer.Option(help="keep the old tables in a retired schema")]
+    = False,
+    swap: Annotated[bool, typer.Option(help="swap the rebuilt tables in when caught up")]
+    = True,
+) -> None:
+    """Rebuilds the read model from offset 0 into new tables, then swaps them in atomically."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from followup.core.clock import clock_from_settings
+    from followup.core.logging import configure_logging
+    from followup.core.replay import ReplayProgress, rebuild
+
+    hooks = load_service(service, dsn, with_subscription=True)
+    make_subscription = _require_subscription(hooks)
+    configure_logging(f"{service}-replay", "WARNING")
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(),
+               TextColumn("{task.completed:,.0f} events"),
+               TextColumn("{task.fields[eps]:,.0f} events/s"),
+               TextColumn("lag {task.fields[lag]:,}"), TimeElapsedColumn())
+    with Progress(*columns) as progress:
+        task = progress.add_task(f"replay {service}", total=None, eps=0.0, lag=0)
+
+        def show(p: ReplayProgress) -> None:
+            progress.update(task, completed=p.events, total=p.events + p.lag,
+                            eps=p.events_per_s, lag=p.lag)
+
+        async def run() -> Any:
+            clock = clock_from_settings(hooks.settings)
+            await clock.start()
+            try:
+                return await rebuild(make_subscription(clock), settings=hooks.settings,
+                                     migrations_dir=hooks.migrations_dir, clock=clock,
+                                     on_progress=show, swap=swap, keep_old=keep_old)
+            finally:
+                await clock.stop()
+
+        result = asyncio.run(run())
+    rate = result.events / result.elapsed_s if result.elapsed_s else 0.0
+    typer.echo(f"{service}: {result.events:,} events in {result.elapsed_s:.1f} s "
+               f"({rate:,.0f}/s); tables {', '.join(result.tables)}; "
+               + ("swapped in" if result.swapped else "left in schema followup_rebuild")
+               + (f"; old tables in {result.retired_schema}" if result.retired_schema else ""))
+
+
+@clock_app.command("advance")
+def advance(
+    now: Annotated[str, typer.Argument(help="RFC 3339 time with offset")],
+    bootstrap: Annotated[str | None, typer.Option(help="Kafka bootstrap")] = None,
+    topic_prefix: Annotated[str, typer.Option(help="topic prefix")] = "",
+) -> None:
+    """Publishes a ClockAdvanced: simulated-mode services move their clock to `now`."""
+    from followup.core.clock import publish_clock_advance
+    from followup.events import topics
+
+    when = datetime.fromisoformat(now)
+    if when.tzinfo is None:
+        raise typer.BadParameter("the time needs a UTC offset, e.g. 2026-03-01T09:00:00+08:00")
+    servers = bootstrap or os.environ.get("FOLLOWUP_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+    event_id = asyncio.run(publish_clock_advance(servers, when,
+                                                 topic=f"{topic_prefix}{topics.CLOCK}"))
+    typer.echo(f"ClockAdvanced {when.isoformat()} ({event_id})")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
