@@ -13,8 +13,18 @@ from followup.core.http import decode_cursor, encode_cursor
 from followup.core.problems import Problem
 from followup.scheduling import projections
 
-VisitKind = Literal["first_use", "routine", "deep", "key_deep", "quarterly", "holiday_care",
-                    "intent_follow_up", "issue_follow_up", "special", "retry"]
+VisitKind = Literal[
+    "first_use",
+    "routine",
+    "deep",
+    "key_deep",
+    "quarterly",
+    "holiday_care",
+    "intent_follow_up",
+    "issue_follow_up",
+    "special",
+    "retry",
+]
 VisitStatus = Literal["planned", "due", "done", "missed", "cancelled"]
 
 
@@ -58,11 +68,14 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
                 raise Problem(400, "invalid cursor") from exc
         async with request.app.state.pool.acquire() as conn:
             rows = await projections.list_planned_visits(
-                conn, start=from_, end=to, kind=kind, status=status, after=after,
-                limit=limit + 1)
+                conn, start=from_, end=to, kind=kind, status=status, after=after, limit=limit + 1
+            )
         items = [_visit(r) for r in rows[:limit]]
-        next_cursor = (encode_cursor([items[-1]["due_at"].isoformat(), items[-1]["visit_id"]])
-                       if len(rows) > limit else None)
+        next_cursor = (
+            encode_cursor([items[-1]["due_at"].isoformat(), items[-1]["visit_id"]])
+            if len(rows) > limit
+            else None
+        )
         return {"items": items, "next_cursor": next_cursor}
 
     return [router]

@@ -37,8 +37,18 @@ SPECIAL = "special"
 RETRY = "retry"
 
 # Kinds in the order a merged visit lists them.
-KIND_ORDER = (FIRST_USE, SPECIAL, ROUTINE, DEEP, KEY_DEEP, QUARTERLY, HOLIDAY_CARE,
-              INTENT_FOLLOW_UP, ISSUE_FOLLOW_UP, RETRY)
+KIND_ORDER = (
+    FIRST_USE,
+    SPECIAL,
+    ROUTINE,
+    DEEP,
+    KEY_DEEP,
+    QUARTERLY,
+    HOLIDAY_CARE,
+    INTENT_FOLLOW_UP,
+    ISSUE_FOLLOW_UP,
+    RETRY,
+)
 
 
 @dataclass(frozen=True)
@@ -118,8 +128,9 @@ class Candidate:
     @property
     def key(self) -> str:
         """Identifies the component across re-plans: one rule, one occasion."""
-        return "|".join((self.kind, self.order_id or "", self.issue_id or "",
-                         self.due_at.isoformat()))
+        return "|".join(
+            (self.kind, self.order_id or "", self.issue_id or "", self.due_at.isoformat())
+        )
 
 
 @dataclass(frozen=True)
@@ -141,12 +152,19 @@ class PlannedVisit:
 
 def visit_id_for(customer_id: str, anchor: Candidate) -> str:
     """Deterministic visit id from the customer and the visit's earliest component."""
-    return derived_id("visit", customer_id, anchor.kind, anchor.order_id or "",
-                      anchor.issue_id or "", anchor.due_at.isoformat())
+    return derived_id(
+        "visit",
+        customer_id,
+        anchor.kind,
+        anchor.order_id or "",
+        anchor.issue_id or "",
+        anchor.due_at.isoformat(),
+    )
 
 
-def _calendar_deadline(due: datetime, days: int, tz: ZoneInfo,
-                       cal: BusinessCalendar) -> tuple[datetime, bool]:
+def _calendar_deadline(
+    due: datetime, days: int, tz: ZoneInfo, cal: BusinessCalendar
+) -> tuple[datetime, bool]:
     d = end_of_calendar_days(due, days, tz, cal)
     return d.at, d.provisional
 
@@ -156,23 +174,41 @@ def _months_after(delivery: Delivery, months: int, tz: ZoneInfo) -> datetime:
 
 
 def _is_mature(first_delivered_at: datetime, at: datetime, tz: ZoneInfo, policy: Policy) -> bool:
-    """"Older than 12 months", judged at the visit's due date."""
+    """ "Older than 12 months", judged at the visit's due date."""
     return at > add_months_clamped(first_delivered_at, policy.mature_after_months, tz)
 
 
-def delivery_candidates(delivery: Delivery, *, repeat: bool, tier: str, until: datetime,
-                        cal: BusinessCalendar, policy: Policy = DEFAULT_POLICY) -> list[Candidate]:
+def delivery_candidates(
+    delivery: Delivery,
+    *,
+    repeat: bool,
+    tier: str,
+    until: datetime,
+    cal: BusinessCalendar,
+    policy: Policy = DEFAULT_POLICY,
+) -> list[Candidate]:
     """first_use (+ special on a repeat purchase), routine, deep, key_deep and quarterly."""
     tz = ZoneInfo(delivery.timezone)
     order = delivery.order_id
     out: list[Candidate] = []
     at, prov = _calendar_deadline(delivery.delivered_at, policy.first_use_deadline_days, tz, cal)
-    out.append(Candidate(FIRST_USE, delivery.delivered_at, at, prov, order,
-                         reason=f"first use of order {order}"))
+    out.append(
+        Candidate(
+            FIRST_USE, delivery.delivered_at, at, prov, order, reason=f"first use of order {order}"
+        )
+    )
     if repeat:
         at, prov = _calendar_deadline(delivery.delivered_at, policy.special_deadline_days, tz, cal)
-        out.append(Candidate(SPECIAL, delivery.delivered_at, at, prov, order,
-                             reason=f"repeat purchase, order {order}"))
+        out.append(
+            Candidate(
+                SPECIAL,
+                delivery.delivered_at,
+                at,
+                prov,
+                order,
+                reason=f"repeat purchase, order {order}",
+            )
+        )
     months = 1
     while True:
         due = _months_after(delivery, months, tz)
@@ -186,21 +222,36 @@ def delivery_candidates(delivery: Delivery, *, repeat: bool, tier: str, until: d
             kinds.append((ROUTINE, policy.routine_deadline_days))
         if tier in policy.key_deep_tiers and months % policy.key_deep_every_months == 0:
             kinds.append((KEY_DEEP, policy.deep_deadline_days))
-        if (months >= policy.quarterly_from_month
-                and (months - policy.quarterly_from_month) % policy.quarterly_every_months == 0
-                and _is_mature(delivery.delivered_at, due, tz, policy)):
+        if (
+            months >= policy.quarterly_from_month
+            and (months - policy.quarterly_from_month) % policy.quarterly_every_months == 0
+            and _is_mature(delivery.delivered_at, due, tz, policy)
+        ):
             kinds.append((QUARTERLY, policy.quarterly_deadline_days))
         for kind, days in kinds:
             at, prov = _calendar_deadline(due, days, tz, cal)
-            out.append(Candidate(kind, due, at, prov, order,
-                                 reason=f"{kind} visit, month {months} after order {order}"))
+            out.append(
+                Candidate(
+                    kind,
+                    due,
+                    at,
+                    prov,
+                    order,
+                    reason=f"{kind} visit, month {months} after order {order}",
+                )
+            )
         months += 1
     return out
 
 
-def holiday_care_candidates(facts: CustomerFacts, *, since: datetime, until: datetime,
-                            cal: BusinessCalendar,
-                            policy: Policy = DEFAULT_POLICY) -> list[Candidate]:
+def holiday_care_candidates(
+    facts: CustomerFacts,
+    *,
+    since: datetime,
+    until: datetime,
+    cal: BusinessCalendar,
+    policy: Policy = DEFAULT_POLICY,
+) -> list[Candidate]:
     """10 days before Spring Festival and Mid-Autumn, for customers delivered > 12 months ago."""
     if not facts.deliveries:
         return []
@@ -208,21 +259,31 @@ def holiday_care_candidates(facts: CustomerFacts, *, since: datetime, until: dat
     first = min(d.delivered_at for d in facts.deliveries)
     out: list[Candidate] = []
     for year in range(since.astimezone(tz).year, until.astimezone(tz).year + 1):
-        for name, festival in (("Spring Festival", spring_festival(year)),
-                               ("Mid-Autumn", mid_autumn(year))):
+        for name, festival in (
+            ("Spring Festival", spring_festival(year)),
+            ("Mid-Autumn", mid_autumn(year)),
+        ):
             day = festival - timedelta(days=policy.holiday_care_days_before)
             due = datetime.combine(day, policy.holiday_care_at, tz)
             if not (since <= due <= until) or not _is_mature(first, due, tz, policy):
                 continue
             deadline_day = holiday_care_deadline_date(festival, cal)
             deadline = end_of_day(max(deadline_day, day), tz)
-            out.append(Candidate(HOLIDAY_CARE, due, deadline, cal.is_provisional(deadline_day),
-                                 reason=f"{name} {year} care"))
+            out.append(
+                Candidate(
+                    HOLIDAY_CARE,
+                    due,
+                    deadline,
+                    cal.is_provisional(deadline_day),
+                    reason=f"{name} {year} care",
+                )
+            )
     return out
 
 
-def intent_candidates(facts: CustomerFacts, *, until: datetime, cal: BusinessCalendar,
-                      policy: Policy = DEFAULT_POLICY) -> list[Candidate]:
+def intent_candidates(
+    facts: CustomerFacts, *, until: datetime, cal: BusinessCalendar, policy: Policy = DEFAULT_POLICY
+) -> list[Candidate]:
     """At IntentSigned, then every 10 days from the signing date, until ProjectStarted."""
     if facts.intent_signed_at is None:
         return []
@@ -235,30 +296,48 @@ def intent_candidates(facts: CustomerFacts, *, until: datetime, cal: BusinessCal
         if due > until or (stop is not None and due >= stop):
             break
         d = end_of_working_days(due, policy.intent_deadline_working_days, tz, cal)
-        out.append(Candidate(INTENT_FOLLOW_UP, due, d.at, d.provisional,
-                             reason=f"signed intent, follow-up {n + 1}"))
+        out.append(
+            Candidate(
+                INTENT_FOLLOW_UP,
+                due,
+                d.at,
+                d.provisional,
+                reason=f"signed intent, follow-up {n + 1}",
+            )
+        )
         n += 1
     return out
 
 
-def issue_follow_up_candidates(facts: CustomerFacts, *, cal: BusinessCalendar,
-                               policy: Policy = DEFAULT_POLICY) -> list[Candidate]:
+def issue_follow_up_candidates(
+    facts: CustomerFacts, *, cal: BusinessCalendar, policy: Policy = DEFAULT_POLICY
+) -> list[Candidate]:
     """One visit per resolved issue, due at resolution, within 1 working day."""
     tz = ZoneInfo(facts.timezone)
     out = []
     for issue in facts.resolved_issues:
         d = end_of_working_days(issue.resolved_at, policy.issue_follow_up_working_days, tz, cal)
-        out.append(Candidate(ISSUE_FOLLOW_UP, issue.resolved_at, d.at, d.provisional,
-                             issue_id=issue.issue_id,
-                             reason=f"confirm the fix of issue {issue.issue_id}"))
+        out.append(
+            Candidate(
+                ISSUE_FOLLOW_UP,
+                issue.resolved_at,
+                d.at,
+                d.provisional,
+                issue_id=issue.issue_id,
+                reason=f"confirm the fix of issue {issue.issue_id}",
+            )
+        )
     return out
 
 
-def merge_candidates(customer_id: str, candidates: Iterable[Candidate],
-                     policy: Policy = DEFAULT_POLICY) -> list[PlannedVisit]:
+def merge_candidates(
+    customer_id: str, candidates: Iterable[Candidate], policy: Policy = DEFAULT_POLICY
+) -> list[PlannedVisit]:
     """Visits due within 7 days of the group's first merge: earlier due, later deadline."""
-    ordered = sorted(candidates, key=lambda c: (c.due_at, KIND_ORDER.index(c.kind),
-                                                c.order_id or "", c.issue_id or ""))
+    ordered = sorted(
+        candidates,
+        key=lambda c: (c.due_at, KIND_ORDER.index(c.kind), c.order_id or "", c.issue_id or ""),
+    )
     groups: list[list[Candidate]] = []
     for c in ordered:
         if groups and c.due_at - groups[-1][0].due_at <= policy.merge_within:
@@ -286,8 +365,9 @@ def _merge_group(customer_id: str, group: Sequence[Candidate]) -> PlannedVisit:
     )
 
 
-def horizon_end(facts: CustomerFacts, now: datetime,
-                policy: Policy = DEFAULT_POLICY) -> datetime | None:
+def horizon_end(
+    facts: CustomerFacts, now: datetime, policy: Policy = DEFAULT_POLICY
+) -> datetime | None:
     """How far ahead the plan reaches: 24 months past now (or past the first fact)."""
     starts = [d.delivered_at for d in facts.deliveries]
     if facts.intent_signed_at:
@@ -295,13 +375,18 @@ def horizon_end(facts: CustomerFacts, now: datetime,
     starts += [i.resolved_at for i in facts.resolved_issues]
     if not starts:
         return None
-    return add_months_clamped(max(now, min(starts)), policy.horizon_months,
-                              ZoneInfo(facts.timezone))
+    return add_months_clamped(
+        max(now, min(starts)), policy.horizon_months, ZoneInfo(facts.timezone)
+    )
 
 
-def plan_customer(facts: CustomerFacts, cal: BusinessCalendar, now: datetime,
-                  fixed: frozenset[str] = frozenset(),
-                  policy: Policy = DEFAULT_POLICY) -> list[PlannedVisit]:
+def plan_customer(
+    facts: CustomerFacts,
+    cal: BusinessCalendar,
+    now: datetime,
+    fixed: frozenset[str] = frozenset(),
+    policy: Policy = DEFAULT_POLICY,
+) -> list[PlannedVisit]:
     """The customer's open plan up to the rolling horizon; only deadlines still ahead.
 
     `fixed` holds the component keys of visits already published (due, done, missed): they
@@ -313,11 +398,13 @@ def plan_customer(facts: CustomerFacts, cal: BusinessCalendar, now: datetime,
     candidates: list[Candidate] = []
     deliveries = sorted(facts.deliveries, key=lambda d: (d.delivered_at, d.order_id))
     for i, delivery in enumerate(deliveries):
-        candidates += delivery_candidates(delivery, repeat=i > 0, tier=facts.tier, until=until,
-                                          cal=cal, policy=policy)
+        candidates += delivery_candidates(
+            delivery, repeat=i > 0, tier=facts.tier, until=until, cal=cal, policy=policy
+        )
     if deliveries:
-        candidates += holiday_care_candidates(facts, since=deliveries[0].delivered_at,
-                                              until=until, cal=cal, policy=policy)
+        candidates += holiday_care_candidates(
+            facts, since=deliveries[0].delivered_at, until=until, cal=cal, policy=policy
+        )
     candidates += intent_candidates(facts, until=until, cal=cal, policy=policy)
     candidates += issue_follow_up_candidates(facts, cal=cal, policy=policy)
     open_ = [c for c in candidates if c.key not in fixed]
@@ -325,8 +412,13 @@ def plan_customer(facts: CustomerFacts, cal: BusinessCalendar, now: datetime,
     return [v for v in merge_candidates(facts.customer_id, open_, policy) if v.deadline > now]
 
 
-def plan_retry(visit: PlannedVisit, unreachable_at: datetime, timezone: str,
-               cal: BusinessCalendar, policy: Policy = DEFAULT_POLICY) -> PlannedVisit | None:
+def plan_retry(
+    visit: PlannedVisit,
+    unreachable_at: datetime,
+    timezone: str,
+    cal: BusinessCalendar,
+    policy: Policy = DEFAULT_POLICY,
+) -> PlannedVisit | None:
     """After `unreachable`: 09:00 next working day, due by the end of the working day after.
 
     None once the visit has had its 3 attempts.
@@ -337,9 +429,15 @@ def plan_retry(visit: PlannedVisit, unreachable_at: datetime, timezone: str,
     due = next_working_day_at(unreachable_at, policy.retry_at, tz, cal)
     d = end_of_working_days(due, 1, tz, cal)
     kinds = visit.kinds if RETRY in visit.kinds else (*visit.kinds, RETRY)
-    return replace(visit, kinds=kinds, due_at=due, deadline=d.at, deadline_provisional=d.provisional,
-                   attempt=visit.attempt + 1,
-                   reason=f"retry {visit.attempt + 1} of {policy.max_attempts} after unreachable")
+    return replace(
+        visit,
+        kinds=kinds,
+        due_at=due,
+        deadline=d.at,
+        deadline_provisional=d.provisional,
+        attempt=visit.attempt + 1,
+        reason=f"retry {visit.attempt + 1} of {policy.max_attempts} after unreachable",
+    )
 
 
 def local_date(at: datetime, timezone: str) -> date:

@@ -20,15 +20,18 @@ def build_app(settings: SchedulingSettings | None = None) -> FastAPI:
     """The scheduling app, wired."""
     settings = settings or SchedulingSettings()
     handlers = SchedulingHandlers(default_calendar(), settings.default_timezone)
-    return build_service(settings, ServiceParts(
-        name="scheduling",
-        migrations_dir=MIGRATIONS,
-        subscription=lambda clock: scheduling_subscription(handlers),
-        routers=api.routers,
-        publishes=PUBLISHES,
-        consumes=CONSUMES,
-        description="Visit plans: who must be visited, when and why (SPEC §2).",
-    ))
+    return build_service(
+        settings,
+        ServiceParts(
+            name="scheduling",
+            migrations_dir=MIGRATIONS,
+            subscription=lambda clock: scheduling_subscription(handlers),
+            routers=api.routers,
+            publishes=PUBLISHES,
+            consumes=CONSUMES,
+            description="Visit plans: who must be visited, when and why (SPEC §2).",
+        ),
+    )
 
 
 def main() -> None:

@@ -11,10 +11,18 @@ import asyncpg
 from followup.scheduling.domain import CustomerFacts, Delivery, PlannedVisit, ResolvedIssue
 
 
-async def upsert_customer_profile(conn: asyncpg.Connection, *, customer_id: str, tier: str,
-                                  segment: str, timezone: str | None, region: str | None,
-                                  account_manager_id: str | None, at: datetime,
-                                  now: datetime) -> None:
+async def upsert_customer_profile(
+    conn: asyncpg.Connection,
+    *,
+    customer_id: str,
+    tier: str,
+    segment: str,
+    timezone: str | None,
+    region: str | None,
+    account_manager_id: str | None,
+    at: datetime,
+    now: datetime,
+) -> None:
     """The customer's tier, segment and zone as of their latest fact (order-independent)."""
     await conn.execute(
         """
@@ -22,11 +30,14 @@ async def upsert_customer_profile(conn: asyncpg.Connection, *, customer_id: str,
                               account_manager_id, updated_at)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
         ON CONFLICT (customer_id) DO UPDATE SET
-            tier = CASE WHEN customer.profile_at IS NULL OR EXCLUDED.profile_at >= customer.profile_at
+            tier = CASE WHEN (customer.profile_at IS NULL
+                              OR EXCLUDED.profile_at >= customer.profile_at)
                         THEN EXCLUDED.tier ELSE customer.tier END,
-            segment = CASE WHEN customer.profile_at IS NULL OR EXCLUDED.profile_at >= customer.profile_at
+            segment = CASE WHEN (customer.profile_at IS NULL
+                              OR EXCLUDED.profile_at >= customer.profile_at)
                            THEN EXCLUDED.segment ELSE customer.segment END,
-            timezone = CASE WHEN customer.profile_at IS NULL OR EXCLUDED.profile_at >= customer.profile_at
+            timezone = CASE WHEN (customer.profile_at IS NULL
+                              OR EXCLUDED.profile_at >= customer.profile_at)
                             THEN COALESCE(EXCLUDED.timezone, customer.timezone)
                             ELSE COALESCE(customer.timezone, EXCLUDED.timezone) END,
             profile_at = GREATEST(customer.profile_at, EXCLUDED.profile_at),
@@ -34,7 +45,14 @@ async def upsert_customer_profile(conn: asyncpg.Connection, *, customer_id: str,
             account_manager_id = COALESCE(EXCLUDED.account_manager_id, customer.account_manager_id),
             updated_at = EXCLUDED.updated_at
         """,
-        customer_id, tier, segment, timezone, at, region, account_manager_id, now,
+        customer_id,
+        tier,
+        segment,
+        timezone,
+        at,
+        region,
+        account_manager_id,
+        now,
     )
 
 
@@ -42,46 +60,64 @@ async def ensure_customer(conn: asyncpg.Connection, customer_id: str, now: datet
     """A customer row, even before their profile is known."""
     await conn.execute(
         "INSERT INTO customer (customer_id, updated_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        customer_id, now,
+        customer_id,
+        now,
     )
 
 
-async def record_delivery(conn: asyncpg.Connection, *, customer_id: str, order_id: str,
-                          delivered_at: datetime, product: str, tier: str,
-                          event_id: str) -> bool:
+async def record_delivery(
+    conn: asyncpg.Connection,
+    *,
+    customer_id: str,
+    order_id: str,
+    delivered_at: datetime,
+    product: str,
+    tier: str,
+    event_id: str,
+) -> bool:
     """Stores a delivery; False when that order was already known."""
     status = await conn.execute(
         """
         INSERT INTO delivery (customer_id, order_id, delivered_at, product, tier, event_id)
         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING
         """,
-        customer_id, order_id, delivered_at, product, tier, event_id,
+        customer_id,
+        order_id,
+        delivered_at,
+        product,
+        tier,
+        event_id,
     )
     return bool(status.endswith(" 1"))
 
 
-async def record_intent_signed(conn: asyncpg.Connection, customer_id: str,
-                               signed_at: datetime) -> None:
+async def record_intent_signed(
+    conn: asyncpg.Connection, customer_id: str, signed_at: datetime
+) -> None:
     """The first signing counts."""
     await conn.execute(
         """UPDATE customer SET intent_signed_at = LEAST(COALESCE(intent_signed_at, $2), $2)
            WHERE customer_id = $1""",
-        customer_id, signed_at,
+        customer_id,
+        signed_at,
     )
 
 
-async def record_project_started(conn: asyncpg.Connection, customer_id: str,
-                                 started_at: datetime) -> None:
+async def record_project_started(
+    conn: asyncpg.Connection, customer_id: str, started_at: datetime
+) -> None:
     """The first start counts: intent follow-ups stop there."""
     await conn.execute(
         """UPDATE customer SET project_started_at = LEAST(COALESCE(project_started_at, $2), $2)
            WHERE customer_id = $1""",
-        customer_id, started_at,
+        customer_id,
+        started_at,
     )
 
 
-async def record_issue_resolved(conn: asyncpg.Connection, *, issue_id: str, customer_id: str,
-                                resolved_at: datetime) -> None:
+async def record_issue_resolved(
+    conn: asyncpg.Connection, *, issue_id: str, customer_id: str, resolved_at: datetime
+) -> None:
     """The latest resolution of an issue asks for its follow-up visit."""
     await conn.execute(
         """
@@ -89,12 +125,15 @@ async def record_issue_resolved(conn: asyncpg.Connection, *, issue_id: str, cust
         ON CONFLICT (issue_id) DO UPDATE SET
             resolved_at = GREATEST(resolved_issue.resolved_at, EXCLUDED.resolved_at)
         """,
-        issue_id, customer_id, resolved_at,
+        issue_id,
+        customer_id,
+        resolved_at,
     )
 
 
-async def load_customer_facts(conn: asyncpg.Connection, customer_id: str,
-                              default_timezone: str) -> CustomerFacts | None:
+async def load_customer_facts(
+    conn: asyncpg.Connection, customer_id: str, default_timezone: str
+) -> CustomerFacts | None:
     """Everything the policy needs about one customer, locked for the re-plan."""
     row = await conn.fetchrow(
         """SELECT tier, timezone, intent_signed_at, project_started_at
@@ -106,15 +145,19 @@ async def load_customer_facts(conn: asyncpg.Connection, customer_id: str,
     tz = row["timezone"] or default_timezone
     tier = row["tier"] or "bronze"
     deliveries = await conn.fetch(
-        "SELECT order_id, delivered_at, tier FROM delivery WHERE customer_id = $1", customer_id)
+        "SELECT order_id, delivered_at, tier FROM delivery WHERE customer_id = $1", customer_id
+    )
     issues = await conn.fetch(
-        "SELECT issue_id, resolved_at FROM resolved_issue WHERE customer_id = $1", customer_id)
+        "SELECT issue_id, resolved_at FROM resolved_issue WHERE customer_id = $1", customer_id
+    )
     return CustomerFacts(
         customer_id=customer_id,
         tier=tier,
         timezone=tz,
-        deliveries=tuple(Delivery(customer_id, d["order_id"], d["delivered_at"], d["tier"], tz)
-                         for d in deliveries),
+        deliveries=tuple(
+            Delivery(customer_id, d["order_id"], d["delivered_at"], d["tier"], tz)
+            for d in deliveries
+        ),
         intent_signed_at=row["intent_signed_at"],
         project_started_at=row["project_started_at"],
         resolved_issues=tuple(ResolvedIssue(i["issue_id"], i["resolved_at"]) for i in issues),
@@ -131,13 +174,15 @@ async def published_components(conn: asyncpg.Connection, customer_id: str) -> fr
     return frozenset(r["key"] for r in rows)
 
 
-async def replace_open_plan(conn: asyncpg.Connection, customer_id: str,
-                            visits: Sequence[PlannedVisit], now: datetime) -> None:
+async def replace_open_plan(
+    conn: asyncpg.Connection, customer_id: str, visits: Sequence[PlannedVisit], now: datetime
+) -> None:
     """Makes the customer's not-yet-due visits exactly `visits` (published ones stay)."""
     await conn.execute(
         """DELETE FROM planned_visit
            WHERE customer_id = $1 AND status = 'planned' AND NOT (visit_id = ANY($2::text[]))""",
-        customer_id, [v.visit_id for v in visits],
+        customer_id,
+        [v.visit_id for v in visits],
     )
     if not visits:
         return
@@ -154,16 +199,31 @@ async def replace_open_plan(conn: asyncpg.Connection, customer_id: str,
             issue_id = EXCLUDED.issue_id
         WHERE planned_visit.status = 'planned'
         """,
-        [(v.visit_id, v.customer_id, v.order_id, list(v.kinds), v.due_at, v.deadline,
-          v.deadline_provisional, v.attempt, v.issue_id, v.reason, list(v.sources), now)
-         for v in visits],
+        [
+            (
+                v.visit_id,
+                v.customer_id,
+                v.order_id,
+                list(v.kinds),
+                v.due_at,
+                v.deadline,
+                v.deadline_provisional,
+                v.attempt,
+                v.issue_id,
+                v.reason,
+                list(v.sources),
+                now,
+            )
+            for v in visits
+        ],
     )
 
 
 async def load_visit(conn: asyncpg.Connection, visit_id: str) -> asyncpg.Record | None:
     """One visit row, locked."""
-    return await conn.fetchrow("SELECT * FROM planned_visit WHERE visit_id = $1 FOR UPDATE",
-                               visit_id)
+    return await conn.fetchrow(
+        "SELECT * FROM planned_visit WHERE visit_id = $1 FOR UPDATE", visit_id
+    )
 
 
 async def reschedule_visit(conn: asyncpg.Connection, visit: PlannedVisit) -> None:
@@ -172,13 +232,19 @@ async def reschedule_visit(conn: asyncpg.Connection, visit: PlannedVisit) -> Non
         """UPDATE planned_visit SET kinds = $2, due_at = $3, deadline = $4,
                   deadline_provisional = $5, attempt = $6, reason = $7, status = 'planned'
            WHERE visit_id = $1 AND attempt < $6""",
-        visit.visit_id, list(visit.kinds), visit.due_at, visit.deadline,
-        visit.deadline_provisional, visit.attempt, visit.reason,
+        visit.visit_id,
+        list(visit.kinds),
+        visit.due_at,
+        visit.deadline,
+        visit.deadline_provisional,
+        visit.attempt,
+        visit.reason,
     )
 
 
-async def take_due_visits(conn: asyncpg.Connection, now: datetime,
-                          limit: int = 10000) -> list[asyncpg.Record]:
+async def take_due_visits(
+    conn: asyncpg.Connection, now: datetime, limit: int = 10000
+) -> list[asyncpg.Record]:
     """Planned visits whose due time has come, marked `due` in the same statement."""
     return await conn.fetch(
         """
@@ -190,7 +256,8 @@ async def take_due_visits(conn: asyncpg.Connection, now: datetime,
         RETURNING visit_id, customer_id, order_id, kinds, due_at, deadline, attempt, issue_id,
                   agent_id, reason
         """,
-        now, limit,
+        now,
+        limit,
     )
 
 
@@ -226,10 +293,16 @@ async def customer_plan(conn: asyncpg.Connection, customer_id: str) -> dict[str,
     return {**dict(customer), "visits": [dict(v) for v in visits]}
 
 
-async def list_planned_visits(conn: asyncpg.Connection, *, start: datetime | None,
-                              end: datetime | None, kind: str | None, status: str | None,
-                              after: tuple[datetime, str] | None,
-                              limit: int) -> list[asyncpg.Record]:
+async def list_planned_visits(
+    conn: asyncpg.Connection,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    kind: str | None,
+    status: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
     """Planned visits by due time, keyset-paginated."""
     return await conn.fetch(
         """
@@ -244,6 +317,11 @@ async def list_planned_visits(conn: asyncpg.Connection, *, start: datetime | Non
         ORDER BY due_at, visit_id
         LIMIT $7
         """,
-        start, end, kind, status, after[0] if after else None, after[1] if after else None,
+        start,
+        end,
+        kind,
+        status,
+        after[0] if after else None,
+        after[1] if after else None,
         limit,
     )

@@ -11,7 +11,7 @@ PUBLISHES = [topics.SCHEDULING]
 
 
 def scheduling_subscription(handlers: SchedulingHandlers) -> Subscription:
-    """Facts about a customer re-plan them; VisitLogged closes or retries; the clock makes visits due."""
+    """Customer facts re-plan; VisitLogged closes or retries; the clock makes visits due."""
     return Subscription(
         consumer="scheduling",
         topics=CONSUMES,
