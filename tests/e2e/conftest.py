@@ -40,8 +40,9 @@ class RunningService:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
 
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url,
-                                 headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+        return httpx.AsyncClient(
+            base_url=self.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10
+        )
 
 
 @pytest.fixture(scope="session")
@@ -73,9 +74,13 @@ def start_service(contract_topics: Infra, tmp_path: Path) -> Iterator[object]:
             **env,
         }
         with log_path.open("wb") as log_file:
-            proc = subprocess.Popen([sys.executable, "-m", f"followup.{name}.main"],
-                                    cwd=ROOT, env=run_env, stdout=log_file,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", f"followup.{name}.main"],
+                cwd=ROOT,
+                env=run_env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
         svc = RunningService(name, f"http://127.0.0.1:{port}", proc, log_path)
         started.append(svc)
         deadline = time.monotonic() + 60
@@ -119,8 +124,9 @@ async def producer(contract_topics: Infra) -> AsyncIterator[object]:
     """A plain aiokafka producer, as an external system would use."""
     from aiokafka import AIOKafkaProducer
 
-    p = AIOKafkaProducer(bootstrap_servers=contract_topics.kafka_bootstrap, acks="all",
-                         enable_idempotence=True)
+    p = AIOKafkaProducer(
+        bootstrap_servers=contract_topics.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
     await p.start()
     yield p
     await p.stop()

@@ -21,24 +21,44 @@ AGENT_TOKENS = {
 }
 
 
-def visit_due(customer: str, visit_id: str, *, kinds: list[str] | None = None,
-              agent: str = "A-1") -> bytes:
-    data = VisitDue.model_validate_json(orjson.dumps({
-        "visit_id": visit_id, "customer_id": customer, "order_id": "O-1",
-        "kinds": kinds or ["first_use"], "due_at": "2026-03-02T10:00:00+08:00",
-        "deadline": "2099-03-09T23:59:59+08:00", "attempt": 1, "agent_id": agent,
-        "reason": "first use"}))
+def visit_due(
+    customer: str, visit_id: str, *, kinds: list[str] | None = None, agent: str = "A-1"
+) -> bytes:
+    data = VisitDue.model_validate_json(
+        orjson.dumps(
+            {
+                "visit_id": visit_id,
+                "customer_id": customer,
+                "order_id": "O-1",
+                "kinds": kinds or ["first_use"],
+                "due_at": "2026-03-02T10:00:00+08:00",
+                "deadline": "2099-03-09T23:59:59+08:00",
+                "attempt": 1,
+                "agent_id": agent,
+                "reason": "first use",
+            }
+        )
+    )
     from datetime import datetime
 
-    event = make_event(data, id=f"due-{visit_id}", source="test/scheduling", subject=customer,
-                       time=datetime.fromisoformat("2026-03-02T10:00:00+08:00"))
+    event = make_event(
+        data,
+        id=f"due-{visit_id}",
+        source="test/scheduling",
+        subject=customer,
+        time=datetime.fromisoformat("2026-03-02T10:00:00+08:00"),
+    )
     return encode(event)
 
 
 async def visits_logged(bootstrap: str, visit_id: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(topics.VISITS, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False,
-                                group_id=f"probe-{uuid.uuid4().hex[:6]}")
+    consumer = AIOKafkaConsumer(
+        topics.VISITS,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=f"probe-{uuid.uuid4().hex[:6]}",
+    )
     await consumer.start()
     try:
         found: list[Any] = []
@@ -61,10 +81,12 @@ async def test_a_due_visit_is_logged_by_its_agent_and_published_with_the_contrac
     await producer.send_and_wait(topics.SCHEDULING, raw, key=customer.encode())  # duplicate
 
     def client(token: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=svc.url, timeout=10,
-                                 headers={"Authorization": f"Bearer {token}"})
+        return httpx.AsyncClient(
+            base_url=svc.url, timeout=10, headers={"Authorization": f"Bearer {token}"}
+        )
 
     async with client(TOKEN) as admin, client("tok-agent-a") as a, client("tok-agent-b") as b:
+
         async def queued() -> Any:
             r = await admin.get("/v1/visits", params={"customer_id": customer})
             return r.json()["items"] if r.status_code == 200 else None
@@ -73,13 +95,19 @@ async def test_a_due_visit_is_logged_by_its_agent_and_published_with_the_contrac
         assert [v["visit_id"] for v in items] == [visit_id]  # the duplicate created nothing
         assert items[0]["status"] == "due" and items[0]["agent_id"] == "A-1"
 
-        body = {"channel": "phone", "outcome": "completed", "satisfaction": 5,
-                "problems": [{"category": "fault", "severity": "general",
-                              "description": "subwoofer hums"}]}
+        body = {
+            "channel": "phone",
+            "outcome": "completed",
+            "satisfaction": 5,
+            "problems": [
+                {"category": "fault", "severity": "general", "description": "subwoofer hums"}
+            ],
+        }
         assert (await b.post(f"/v1/visits/{visit_id}/log", json=body)).status_code == 403
         assert (await a.post("/v1/visits/V-nope/log", json=body)).status_code == 404
-        bad = await a.post(f"/v1/visits/{visit_id}/log",
-                           json={"channel": "fax", "outcome": "completed"})
+        bad = await a.post(
+            f"/v1/visits/{visit_id}/log", json={"channel": "fax", "outcome": "completed"}
+        )
         assert bad.status_code == 422
         assert bad.headers["content-type"].startswith("application/problem+json")
         assert {e["loc"] for e in bad.json()["errors"]} >= {"channel", "satisfaction"}
@@ -89,8 +117,9 @@ async def test_a_due_visit_is_logged_by_its_agent_and_published_with_the_contrac
         assert first.status_code == 202, first.text
         again = await a.post(f"/v1/visits/{visit_id}/log", json=body, headers=key)
         assert again.status_code == 202 and again.json() == first.json()
-        other = await a.post(f"/v1/visits/{visit_id}/log", json={**body, "satisfaction": 4},
-                             headers=key)
+        other = await a.post(
+            f"/v1/visits/{visit_id}/log", json={**body, "satisfaction": 4}, headers=key
+        )
         assert other.status_code == 409
         done = await a.post(f"/v1/visits/{visit_id}/log", json=body)
         assert done.status_code == 409
@@ -104,6 +133,14 @@ async def test_a_due_visit_is_logged_by_its_agent_and_published_with_the_contrac
     assert event.type == "VisitLogged" and event.id == first.json()["event_id"]
     assert messages[0].key == customer.encode()
     doc = orjson.loads(messages[0].value)["data"]
-    assert set(doc) == {"visit_id", "customer_id", "agent_id", "channel", "outcome",
-                        "logged_at", "satisfaction", "problems"}
+    assert set(doc) == {
+        "visit_id",
+        "customer_id",
+        "agent_id",
+        "channel",
+        "outcome",
+        "logged_at",
+        "satisfaction",
+        "problems",
+    }
     assert doc["problems"][0]["category"] == "fault" and doc["problems"][0]["problem_id"]

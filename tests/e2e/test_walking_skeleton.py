@@ -37,19 +37,26 @@ def delivery_event(customer_id: str, delivered_at: str) -> dict[str, Any]:
 
 
 async def send(producer: Any, customer_id: str, value: bytes) -> None:
-    await producer.send_and_wait(topics.CUSTOMERS, value, key=customer_id.encode(),
-                                 headers=[("content-type", b"application/cloudevents+json")])
+    await producer.send_and_wait(
+        topics.CUSTOMERS,
+        value,
+        key=customer_id.encode(),
+        headers=[("content-type", b"application/cloudevents+json")],
+    )
 
 
 async def dead_letters_for(bootstrap: str, marker: str) -> list[Any]:
     """Every dead letter whose original bytes contain `marker`."""
-    consumer = AIOKafkaConsumer(topics.DEAD_LETTER, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topics.DEAD_LETTER,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         found = []
-        end = await consumer.end_offsets(list(consumer.assignment()) or
-                                         await _partitions(consumer))
+        end = await consumer.end_offsets(list(consumer.assignment()) or await _partitions(consumer))
         while True:
             batch = await consumer.getmany(timeout_ms=500)
             for msgs in batch.values():
@@ -75,29 +82,40 @@ async def test_a_delivery_published_to_kafka_becomes_a_first_use_visit_in_the_pl
     svc = await start_service("scheduling")
     marker = uuid.uuid4().hex[:10]
     customer = f"C-{marker}"
-    # Delivered Friday 2026-01-30: + 7 days = Friday 2026-02-06, a working day.
+    # Delivered Mon 2027-03-01 (ahead of the wall clock): + 7 days = Mon 2027-03-08, a working
+    # day of the provisional 2027 calendar.
     await send(producer, customer, b"{ this is not json " + marker.encode())
-    unknown = delivery_event(f"C-x{marker}", "2026-01-30T10:00:00+08:00")
+    unknown = delivery_event(f"C-x{marker}", "2027-03-01T10:00:00+08:00")
     unknown["type"] = "CustomerTeleported"
     await send(producer, f"C-x{marker}", orjson.dumps(unknown))
-    await send(producer, customer, orjson.dumps(delivery_event(customer, "2026-01-30T10:00:00+08:00")))
+    await send(
+        producer, customer, orjson.dumps(delivery_event(customer, "2027-03-01T10:00:00+08:00"))
+    )
 
     async with svc.client() as client:
+
         async def plan() -> Any:
             r = await client.get(f"/v1/customers/{customer}/plan")
             return r.json() if r.status_code == 200 else None
 
         body = await poll(plan, timeout=30)
     assert body["customer_id"] == customer
-    [visit] = body["visits"]
+    visit = body["visits"][0]
     assert visit["kinds"] == ["first_use"]
-    assert visit["due_at"].startswith("2026-01-30T02:00:00")  # 10:00 +08:00 in UTC
-    assert visit["deadline"] == "2026-02-06T15:59:59Z" or visit["deadline"].startswith(
-        "2026-02-06T23:59:59+08:00") or visit["deadline"].startswith("2026-02-06T15:59:59")
-    assert visit["status"] in ("planned", "due", "missed")
+    assert visit["due_at"] == "2027-03-01T02:00:00Z"  # 10:00 +08:00
+    assert visit["deadline"] == "2027-03-08T15:59:59Z"  # 23:59:59 +08:00
+    assert visit["deadline_provisional"] is True
+    assert visit["status"] == "planned"
+    # Gold: month 6 merges routine with key_deep.
+    assert [v["kinds"] for v in body["visits"][1:4]] == [
+        ["routine"],
+        ["routine"],
+        ["routine", "key_deep"],
+    ]
 
-    letters = await poll(lambda: dead_letters_for(contract_topics.kafka_bootstrap, marker),
-                         timeout=30)
+    letters = await poll(
+        lambda: dead_letters_for(contract_topics.kafka_bootstrap, marker), timeout=30
+    )
     reasons = {dict(m.headers).get("reason", b"").decode() for m in letters}  # type: ignore[union-attr]
     assert {"not_json", "unknown_type"} <= reasons, reasons
     for m in letters:  # type: ignore[union-attr]
