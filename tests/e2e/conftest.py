@@ -74,7 +74,7 @@ def start_service(contract_topics: Infra, tmp_path: Path) -> Iterator[object]:
             **env,
         }
         with log_path.open("wb") as log_file:
-            proc = subprocess.Popen(
+            proc = subprocess.Popen(  # noqa: ASYNC220 (starts at once; nothing to await)
                 [sys.executable, "-m", f"followup.{name}.main"],
                 cwd=ROOT,
                 env=run_env,
@@ -107,16 +107,16 @@ def start_service(contract_topics: Infra, tmp_path: Path) -> Iterator[object]:
             svc.process.kill()
 
 
-async def poll(fn: object, *, timeout: float = 30, every: float = 0.2) -> object:
-    """Calls async `fn` until it returns something truthy; fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+async def poll(fn: object, *, within: float = 30, every: float = 0.2) -> object:
+    """Calls async `fn` until it returns something truthy; fails after `within` seconds."""
+    deadline = time.monotonic() + within
     last = None
     while time.monotonic() < deadline:
         last = await fn()  # type: ignore[operator]
         if last:
             return last
         await asyncio.sleep(every)
-    pytest.fail(f"condition not met in {timeout} s; last value: {last!r}")
+    pytest.fail(f"condition not met in {within} s; last value: {last!r}")
 
 
 @pytest.fixture

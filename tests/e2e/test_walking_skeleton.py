@@ -98,7 +98,7 @@ async def test_a_delivery_published_to_kafka_becomes_a_first_use_visit_in_the_pl
             r = await client.get(f"/v1/customers/{customer}/plan")
             return r.json() if r.status_code == 200 else None
 
-        body = await poll(plan, timeout=30)
+        body = await poll(plan, within=30)
     assert body["customer_id"] == customer
     visit = body["visits"][0]
     assert visit["kinds"] == ["first_use"]

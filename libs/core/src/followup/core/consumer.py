@@ -32,13 +32,16 @@ from followup.core.deadletter import (
     DeadLetterPublisher,
     record_dead_letters,
 )
+from followup.core.decoding import fast_decode
 from followup.core.logging import bind_event, unbind_event
+from followup.core.metrics import observe_many
 from followup.core.outbox import OutboxRow, enqueue, outbox_row
 from followup.core.retry import Backoff, is_transient
-from followup.events import Event, RejectedMessage, decode
+from followup.events import Event, RejectedMessage
 
 if TYPE_CHECKING:
     from aiokafka.structs import ConsumerRecord
+    from asyncpg.pool import PoolConnectionProxy
 
     from followup.core.clock import Clock
     from followup.core.metrics import Metrics
@@ -128,7 +131,7 @@ def decode_records(records: Sequence[ConsumerRecord[Any, Any]]) -> list[Item]:
     items = []
     for record in records:
         try:
-            items.append(Item(record, decode(record.value or b"")))
+            items.append(Item(record, fast_decode(record.value or b"")))
         except RejectedMessage as exc:
             items.append(Item(record, None, exc))
     return items
@@ -141,10 +144,6 @@ class _HandlerFailed(Exception):
 class _Fenced(Exception):
     """The stored offsets are not where this consumer left them (a newer owner, a swap)."""
 
-    def __init__(self, stored: dict[TopicPartition, int]) -> None:
-        super().__init__(f"stored offsets moved: {stored}")
-        self.stored = stored
-
 
 @dataclass
 class BatchResult:
@@ -156,22 +155,27 @@ class BatchResult:
     dead_letter: int = 0
 
 
-_LOCK_OFFSETS = """
-SELECT o.topic, o.partition, o.next_offset
-FROM consumer_offset o
-JOIN unnest($2::text[], $3::int[]) AS u(topic, partition)
-  ON o.topic = u.topic AND o.partition = u.partition
-WHERE o.consumer = $1
-ORDER BY o.topic, o.partition
-FOR UPDATE OF o
-"""
-
-_STORE_OFFSETS = """
-INSERT INTO consumer_offset (consumer, topic, partition, next_offset, updated_at)
-SELECT $1, u.topic, u.partition, u.next_offset, now()
-FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(topic, partition, next_offset)
-ON CONFLICT (consumer, topic, partition)
-DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at
+# One statement opens every batch: a compare-and-set of each partition's stored offset from
+# where this consumer left it to the batch's end (the row stays locked until commit, so a zombie
+# that lost the partition in a rebalance can neither overwrite newer progress nor slip in
+# between), and the dedup of the whole batch's event ids. Fewer rows moved than partitions
+# means someone else moved them: the batch is rolled back and the consumer re-seeks.
+_CLAIM = """
+WITH moved AS (
+    UPDATE consumer_offset o
+    SET next_offset = u.next_offset, updated_at = now()
+    FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[])
+         AS u(topic, partition, expected, next_offset)
+    WHERE o.consumer = $1 AND o.topic = u.topic AND o.partition = u.partition
+      AND o.next_offset = u.expected
+    RETURNING 1
+), fresh AS (
+    INSERT INTO processed_event (consumer, event_id)
+    SELECT $1, unnest($6::text[])
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+)
+SELECT (SELECT count(*) FROM moved) AS moved, ARRAY(SELECT event_id FROM fresh) AS fresh
 """
 
 _DEDUP = """
@@ -323,7 +327,8 @@ class EventConsumer:
     def __init__(self, subscription: Subscription, *, pool: asyncpg.Pool,
                  settings: CoreSettings, clock: Clock, metrics: Metrics,
                  dead_letters: DeadLetterPublisher, run_ticks: bool = True,
-                 group_id: str | None = None) -> None:
+                 group_id: str | None = None,
+                 after_commit: Callable[[list[Item]], None] | None = None) -> None:
         self.sub = subscription
         self.pool = pool
         self.settings = settings
@@ -335,6 +340,8 @@ class EventConsumer:
         self.topics = [settings.topic(t) for t in subscription.topics]
         self.applier = Applier(subscription, settings=settings, clock=clock, metrics=metrics)
         self.run_ticks = run_ticks and subscription.on_tick is not None
+        # Instrumentation (benchmarks, tests): called with each batch right after its commit.
+        self.after_commit = after_commit
         self._kafka: AIOKafkaConsumer | None = None
         # The next offset of each assigned partition as committed in the database: where
         # the next batch must start, and what the fencing check expects to find.
@@ -346,6 +353,7 @@ class EventConsumer:
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: asyncio.Task[None] | None = None
         self._tx_lock = asyncio.Lock()
+        self._conn: PoolConnectionProxy[Any] | None = None
         self._failing: str | None = None
         self._kafka_commit: dict[TopicPartition, int] = {}
         self._kafka_commit_wake = asyncio.Event()
@@ -369,8 +377,8 @@ class EventConsumer:
             fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
             max_partition_fetch_bytes=4 * 1024 * 1024,
             metadata_max_age_ms=10000,
-            session_timeout_ms=15000,
-            heartbeat_interval_ms=3000,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=max(1000, self.settings.kafka_session_timeout_ms // 5),
         )
         self._kafka.subscribe(self.topics, listener=_Listener(self))
         await self._kafka.start()
@@ -407,6 +415,7 @@ class EventConsumer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._kafka.stop(), 15)
             self._kafka = None
+        await self._drop_connection()
         await self.dead_letters.stop()
         log.info("consumer stopped", consumer=self.name, events=self.events_committed)
 
@@ -495,14 +504,13 @@ class EventConsumer:
                 continue
             generation = self._generation
             # Decoding this batch overlaps the database work of the previous one.
-            records = [r for recs in batch.values() for r in recs]
-            items = decode_records(records)
+            decoded = [(tp, decode_records(recs)) for tp, recs in batch.items() if recs]
             await self._await_inflight()
             if generation != self._generation:
                 # A rebalance or a fence happened meanwhile: every partition has been (or will
                 # be) sought to its database offset, so these records are simply dropped.
                 continue
-            items, next_offsets = self._admissible(items)
+            items, next_offsets = self._admissible(decoded)
             if not items:
                 continue
             self._inflight = asyncio.create_task(
@@ -510,7 +518,7 @@ class EventConsumer:
         await self._await_inflight()
 
     def _admissible(
-        self, items: list[Item]
+        self, decoded: list[tuple[TopicPartition, list[Item]]]
     ) -> tuple[list[Item], dict[TopicPartition, int]]:
         """Drops records this consumer must not apply, and gives each partition's next offset.
 
@@ -520,14 +528,16 @@ class EventConsumer:
         """
         kept: list[Item] = []
         next_offsets: dict[TopicPartition, int] = {}
-        for item in items:
-            record = item.record
-            tp = TopicPartition(record.topic, record.partition)
+        for tp, items in decoded:
             stored = self._db_offsets.get(tp)
-            if stored is None or record.offset < stored:
+            if stored is None:
                 continue
-            kept.append(item)
-            next_offsets[tp] = record.offset + 1
+            if items[0].record.offset < stored:
+                items = [i for i in items if i.record.offset >= stored]
+                if not items:
+                    continue
+            kept.extend(items)
+            next_offsets[tp] = items[-1].record.offset + 1
         return kept, next_offsets
 
     async def _await_inflight(self) -> None:
@@ -536,24 +546,47 @@ class EventConsumer:
             return
         try:
             await task
-        except _Fenced as fenced:
-            self._refence(fenced.stored)
+        except _Fenced:
+            await self._refence()
         finally:
             if self._inflight is task:
                 self._inflight = None
 
-    def _refence(self, stored: dict[TopicPartition, int]) -> None:
-        """Seeks every assigned partition back to the offsets the database holds."""
+    async def _refence(self) -> None:
+        """Seeks every assigned partition to the offset the database holds now."""
         assert self._kafka is not None
         self._generation += 1
+        tps = sorted(self._assigned)
+        backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
+        while True:
+            try:
+                stored = await self._load_offsets(tps)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._note_failure("database", exc)
+                await backoff.sleep()
+        moved = {f"{tp.topic}[{tp.partition}]": (self._db_offsets.get(tp), offset)
+                 for tp, offset in stored.items() if self._db_offsets.get(tp) != offset}
         for tp, offset in stored.items():
             if tp in self._assigned:
                 self._db_offsets[tp] = offset
-        for tp in self._assigned:
-            self._kafka.seek(tp, self._db_offsets[tp])
-        log.warning("stored offsets moved under this consumer; re-sought",
-                    consumer=self.name, stored={f"{k.topic}[{k.partition}]": v
-                                                for k, v in stored.items()})
+                self._kafka.seek(tp, offset)
+        log.warning("stored offsets moved under this consumer (another owner, or a swap); "
+                    "re-sought", consumer=self.name, moved=moved)
+
+    async def _connection(self) -> Conn:
+        """The consumer's own connection: no pool round trips on the hot path."""
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await self.pool.acquire()
+        return self._conn
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.pool.release(conn), 5)
 
     async def _process_batch(self, items: list[Item], next_offsets: dict[TopicPartition, int],
                              generation: int) -> None:
@@ -561,10 +594,11 @@ class EventConsumer:
         handled: list[Item] = []
         rejected: list[Item] = []
         skipped = 0
+        handles = self.applier.handles
         for item in items:
             if item.event is None:
                 rejected.append(item)
-            elif self.applier.handles(item.event.type):
+            elif handles(item.event.type):
                 handled.append(item)
             else:
                 skipped += 1
@@ -584,14 +618,13 @@ class EventConsumer:
                 log.warning("handler failed in batch; isolating the event",
                             consumer=self.name, error=str(exc))
                 isolate = True
-            except _Fenced:
-                raise
-            except asyncio.CancelledError:
+            except (_Fenced, asyncio.CancelledError):
                 raise
             except Exception as exc:
                 if not is_transient(exc):
                     log.exception("batch failed unexpectedly; retrying", consumer=self.name)
-                self._note_failure("database" if not _is_kafka_error(exc) else "kafka", exc)
+                self._note_failure("kafka" if _is_kafka_error(exc) else "database", exc)
+                await self._drop_connection()
                 await backoff.sleep()
                 if generation != self._generation:
                     # Lost the partitions while retrying: the new owner redoes this batch.
@@ -606,17 +639,17 @@ class EventConsumer:
                             isolate: bool) -> BatchResult:
         result = BatchResult()
         tps = list(next_offsets)
-        async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(_LOCK_OFFSETS, self.name, [tp.topic for tp in tps],
-                                    [tp.partition for tp in tps])
-            stored = {TopicPartition(r["topic"], r["partition"]): r["next_offset"]
-                      for r in rows}
-            moved = {tp: stored.get(tp, 0) for tp in tps
-                     if stored.get(tp, 0) != self._db_offsets.get(tp)}
-            if moved:
-                raise _Fenced(moved)
-            events = [item.event for item in unique.values() if item.event is not None]
-            new_ids = await self.applier.dedup(conn, events)
+        events = [item.event for item in unique.values() if item.event is not None]
+        conn = await self._connection()
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                _CLAIM, self.name, [tp.topic for tp in tps], [tp.partition for tp in tps],
+                [self._db_offsets.get(tp, -1) for tp in tps], [next_offsets[tp] for tp in tps],
+                [e.id for e in events])
+            assert row is not None
+            if row["moved"] != len(tps):
+                raise _Fenced()
+            new_ids = set(row["fresh"])
             to_apply = [e for e in events if e.id in new_ids]
             result.duplicate = len(events) - len(to_apply)
             tx = self.applier.new_tx(conn, self.clock.now())
@@ -644,8 +677,6 @@ class EventConsumer:
                                     reason=letter.reason, topic=letter.topic,
                                     partition=letter.partition, offset=letter.offset,
                                     error=letter.error[:300])
-            await conn.execute(_STORE_OFFSETS, self.name, [tp.topic for tp in tps],
-                               [tp.partition for tp in tps], [next_offsets[tp] for tp in tps])
         return result
 
     def _after_commit(self, items: list[Item], next_offsets: dict[TopicPartition, int],
@@ -654,6 +685,8 @@ class EventConsumer:
             self._db_offsets[tp] = offset
             self._kafka_commit[tp] = offset
         self._kafka_commit_wake.set()
+        if self.after_commit is not None:
+            self.after_commit(items)
         self.events_committed += len(items)
         self.batches_committed += 1
         m = self.metrics
@@ -664,9 +697,8 @@ class EventConsumer:
                 m.events_consumed.labels(name, outcome).inc(n)
         m.batch_size.labels(name).observe(len(items))
         now_ms = time.time() * 1000
-        latency = m.processing_latency.labels(name)
-        for item in items:
-            latency.observe(max(0.0, (now_ms - item.record.timestamp) / 1000))
+        observe_many(m.processing_latency.labels(name),
+                     [max(0.0, (now_ms - item.record.timestamp) / 1000) for item in items])
         if self._kafka is not None:
             for tp in next_offsets:
                 high = self._kafka.highwater(tp)

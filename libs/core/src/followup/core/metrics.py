@@ -6,6 +6,10 @@ one process never collide.
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 OUTCOMES = ("ok", "duplicate", "skipped", "dead_letter")
@@ -54,3 +58,25 @@ class Metrics:
             "followup_clock_ticks", "Time-driven sweeps run", ["consumer"], registry=r)
         self.clock_now = Gauge(
             "followup_clock_now_seconds", "The service clock's now (Unix seconds)", registry=r)
+
+
+def observe_many(histogram: Any, values: Sequence[float]) -> None:
+    """Observes many values at once: one lock round per bucket instead of one per value.
+
+    Uses the client's histogram internals when present (stable for years), else observes one
+    by one.
+    """
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None:
+        for v in values:
+            histogram.observe(v)
+        return
+    counts = [0] * len(bounds)
+    for v in values:
+        counts[bisect.bisect_left(bounds, v)] += 1
+    for i, n in enumerate(counts):
+        if n:
+            buckets[i].inc(n)
+    total.inc(sum(values))

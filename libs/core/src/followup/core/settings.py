@@ -27,6 +27,8 @@ class CoreSettings(BaseSettings):
     batch_timeout_ms: int = 50
     # How long the broker may hold a fetch when there is nothing new (bounds idle latency).
     fetch_max_wait_ms: int = 50
+    # How long the group waits for a silent member before moving its partitions.
+    kafka_session_timeout_ms: int = 15000
     max_handler_attempts: int = 5
     readiness_max_lag: int = 1000
     tick_interval_s: float = 5.0
