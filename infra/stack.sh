@@ -67,16 +67,17 @@ $(tail -20 "$LOG_DIR/$svc.log")"
   done
 }
 
-up() {
-  local started=$SECONDS
-  infra_up
+all_ready() {
+  local svc
+  pid_alive "$RUN_DIR/kafka.pid" && "$HERE/pg.sh" status | grep -q running || return 1
   for svc in $FOLLOWUP_SERVICES; do
-    $PY followup migrate "$svc" --dsn "$(pg_dsn "$svc")" >>"$LOG_DIR/migrate.log" 2>&1 \
-      || die "migrating $svc failed; see $LOG_DIR/migrate.log"
+    pid_alive "$RUN_DIR/$svc.pid" || return 1
+    curl -fsS "http://127.0.0.1:$(service_port "$svc")/readyz" >/dev/null 2>&1 || return 1
   done
-  for svc in $FOLLOWUP_SERVICES; do start_service "$svc"; done
-  wait_ready
-  log "all up in $((SECONDS - started)) s (clock: ${FOLLOWUP_CLOCK:-wall})"
+}
+
+print_endpoints() {
+  local svc port
   echo
   printf '  %-11s %-28s %s\n' service url "API docs"
   for svc in $FOLLOWUP_SERVICES; do
@@ -85,6 +86,24 @@ up() {
   done
   printf '  %-11s %s\n' kafka "$FOLLOWUP_KAFKA_BOOTSTRAP" postgres "$(pg_dsn postgres)"
   echo "  dev token: Authorization: Bearer ${FOLLOWUP_DEV_TOKEN:-dev-admin}"
+}
+
+up() {
+  local started=$SECONDS
+  if all_ready; then
+    log "already up; nothing to do"
+    print_endpoints
+    return 0
+  fi
+  infra_up
+  for svc in $FOLLOWUP_SERVICES; do
+    $PY followup migrate "$svc" --dsn "$(pg_dsn "$svc")" >>"$LOG_DIR/migrate.log" 2>&1 \
+      || die "migrating $svc failed; see $LOG_DIR/migrate.log"
+  done
+  for svc in $FOLLOWUP_SERVICES; do start_service "$svc"; done
+  wait_ready
+  log "all up in $((SECONDS - started)) s (clock: ${FOLLOWUP_CLOCK:-wall})"
+  print_endpoints
 }
 
 down() {
