@@ -6,8 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from followup.core.service import ServiceParts, build_service, run
 from followup.analytics.settings import AnalyticsSettings
+from followup.core.service import ServiceParts, build_service, run
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
@@ -15,13 +15,16 @@ MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 def build_app(settings: AnalyticsSettings | None = None) -> FastAPI:
     """The analytics app, wired. Its domain arrives with its own issue; it already runs."""
     settings = settings or AnalyticsSettings()
-    return build_service(settings, ServiceParts(
-        name="analytics",
-        migrations_dir=MIGRATIONS,
-        subscription=None,
-        routers=lambda auth: [],
-        description="KPIs, monthly reports and the churn-risk list (SPEC §5).",
-    ))
+    return build_service(
+        settings,
+        ServiceParts(
+            name="analytics",
+            migrations_dir=MIGRATIONS,
+            subscription=None,
+            routers=lambda auth: [],
+            description="KPIs, monthly reports and the churn-risk list (SPEC §5).",
+        ),
+    )
 
 
 def main() -> None:

@@ -15,13 +15,16 @@ MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 def build_app(settings: IssuesSettings | None = None) -> FastAPI:
     """The issues app, wired. Its domain arrives with its own issue; it already runs."""
     settings = settings or IssuesSettings()
-    return build_service(settings, ServiceParts(
-        name="issues",
-        migrations_dir=MIGRATIONS,
-        subscription=None,
-        routers=lambda auth: [],
-        description="The issue ledger with working-time SLA clocks and escalation (SPEC §4).",
-    ))
+    return build_service(
+        settings,
+        ServiceParts(
+            name="issues",
+            migrations_dir=MIGRATIONS,
+            subscription=None,
+            routers=lambda auth: [],
+            description="The issue ledger with working-time SLA clocks and escalation (SPEC §4).",
+        ),
+    )
 
 
 def main() -> None:
