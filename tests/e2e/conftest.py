@@ -35,6 +35,7 @@ class RunningService:
     url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    env: dict[str, str]
 
     def log_tail(self, n: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
@@ -58,10 +59,11 @@ def start_service(contract_topics: Infra, tmp_path: Path) -> Iterator[object]:
     """Starts `python -m followup.<name>.main` on a fresh database; stops it after the test."""
     started: list[RunningService] = []
 
-    async def start(name: str, **env: str) -> RunningService:
-        dsn = await create_database(contract_topics.pg_admin_dsn, prefix=name)
+    async def start(name: str, dsn: str | None = None, **env: str) -> RunningService:
+        """Starts the service on `dsn` (default: a new database) with extra environment."""
+        dsn = dsn or await create_database(contract_topics.pg_admin_dsn, prefix=name)
         port = free_port()
-        log_path = tmp_path / f"{name}.log"
+        log_path = tmp_path / f"{name}-{port}.log"
         run_env = {
             **os.environ,
             "FOLLOWUP_PG_DSN": dsn,
@@ -81,7 +83,7 @@ def start_service(contract_topics: Infra, tmp_path: Path) -> Iterator[object]:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
             )
-        svc = RunningService(name, f"http://127.0.0.1:{port}", proc, log_path)
+        svc = RunningService(name, f"http://127.0.0.1:{port}", proc, log_path, run_env)
         started.append(svc)
         deadline = time.monotonic() + 60
         async with httpx.AsyncClient(base_url=svc.url, timeout=2) as client:

@@ -261,3 +261,17 @@ def test_deadlines_never_precede_due_times_and_no_two_open_visits_within_7_days(
         assert v.deadline >= v.due_at
     dues = sorted(v.due_at for v in plan)
     assert all(b - a > timedelta(days=7) for a, b in itertools.pairwise(dues))
+
+
+def test_a_re_plan_after_the_deadline_keeps_visits_already_planned_but_not_yet_published(
+    cal: BusinessCalendar,
+) -> None:
+    facts = customer(("O-1", at(2026, 3, 2)))
+    first = plan_customer(facts, cal, at(2026, 3, 2))
+    routine = by_kind(first, "routine")[0]  # due 04-02, deadline 04-09
+    planned = frozenset(k for v in first for k in v.sources)
+    later = at(2026, 5, 1)
+    assert routine.visit_id in {
+        v.visit_id for v in plan_customer(facts, cal, later, planned=planned)
+    }
+    assert routine.visit_id not in {v.visit_id for v in plan_customer(facts, cal, later)}

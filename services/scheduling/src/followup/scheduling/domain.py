@@ -385,12 +385,15 @@ def plan_customer(
     cal: BusinessCalendar,
     now: datetime,
     fixed: frozenset[str] = frozenset(),
+    planned: frozenset[str] = frozenset(),
     policy: Policy = DEFAULT_POLICY,
 ) -> list[PlannedVisit]:
     """The customer's open plan up to the rolling horizon; only deadlines still ahead.
 
     `fixed` holds the component keys of visits already published (due, done, missed): they
-    are history, so they are neither planned again nor merged into new visits.
+    are history, so they are neither planned again nor merged into new visits. `planned` holds
+    those of visits already in the open plan: time passing never drops them (the due sweep
+    publishes them); only visits new to the plan must still have their deadline ahead.
     """
     until = horizon_end(facts, now, policy)
     if until is None:
@@ -409,7 +412,11 @@ def plan_customer(
     candidates += issue_follow_up_candidates(facts, cal=cal, policy=policy)
     open_ = [c for c in candidates if c.key not in fixed]
     # Backfill: history that arrives late plans only what can still be done on time.
-    return [v for v in merge_candidates(facts.customer_id, open_, policy) if v.deadline > now]
+    return [
+        v
+        for v in merge_candidates(facts.customer_id, open_, policy)
+        if v.deadline > now or planned.intersection(v.sources)
+    ]
 
 
 def plan_retry(

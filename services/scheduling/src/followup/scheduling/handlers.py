@@ -122,8 +122,8 @@ class SchedulingHandlers:
         facts = await projections.load_customer_facts(tx.conn, customer_id, self.default_timezone)
         if facts is None:
             return
-        fixed = await projections.published_components(tx.conn, customer_id)
-        visits = domain.plan_customer(facts, self.calendar, tx.now, fixed, self.policy)
+        fixed, planned = await projections.plan_components(tx.conn, customer_id)
+        visits = domain.plan_customer(facts, self.calendar, tx.now, fixed, planned, self.policy)
         await projections.replace_open_plan(tx.conn, customer_id, visits, tx.now)
         until = domain.horizon_end(facts, tx.now, self.policy)
         await tx.conn.execute(
@@ -133,7 +133,8 @@ class SchedulingHandlers:
         await publish_due_visits(tx, tx.now, causation=causation)
 
     async def on_tick(self, tx: Tx, now: datetime) -> None:
-        """The clock moved: extend short plans, publish due visits, mark passed ones missed."""
+        """The clock moved: publish due visits, extend short plans, mark passed ones missed."""
+        await publish_due_visits(tx, now)
         short = await tx.conn.fetch(
             """SELECT customer_id FROM customer WHERE planned_until < $1
                ORDER BY planned_until LIMIT 500""",

@@ -16,22 +16,24 @@ from followup.scheduling.subscriptions import CONSUMES, PUBLISHES, scheduling_su
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
 
+def service_parts(settings: SchedulingSettings) -> ServiceParts:
+    """What scheduling is made of (the app and the CLI's replay both build from it)."""
+    handlers = SchedulingHandlers(default_calendar(), settings.default_timezone)
+    return ServiceParts(
+        name="scheduling",
+        migrations_dir=MIGRATIONS,
+        subscription=lambda clock: scheduling_subscription(handlers),
+        routers=api.routers,
+        publishes=PUBLISHES,
+        consumes=CONSUMES,
+        description="Visit plans: who must be visited, when and why (SPEC §2).",
+    )
+
+
 def build_app(settings: SchedulingSettings | None = None) -> FastAPI:
     """The scheduling app, wired."""
     settings = settings or SchedulingSettings()
-    handlers = SchedulingHandlers(default_calendar(), settings.default_timezone)
-    return build_service(
-        settings,
-        ServiceParts(
-            name="scheduling",
-            migrations_dir=MIGRATIONS,
-            subscription=lambda clock: scheduling_subscription(handlers),
-            routers=api.routers,
-            publishes=PUBLISHES,
-            consumes=CONSUMES,
-            description="Visit plans: who must be visited, when and why (SPEC §2).",
-        ),
-    )
+    return build_service(settings, service_parts(settings))
 
 
 def main() -> None:

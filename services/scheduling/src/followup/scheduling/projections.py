@@ -164,14 +164,19 @@ async def load_customer_facts(
     )
 
 
-async def published_components(conn: asyncpg.Connection, customer_id: str) -> frozenset[str]:
-    """Policy components of visits already published: history a re-plan must not touch."""
+async def plan_components(
+    conn: asyncpg.Connection, customer_id: str
+) -> tuple[frozenset[str], frozenset[str]]:
+    """Policy components of the customer's published visits and of their open plan."""
     rows = await conn.fetch(
-        """SELECT unnest(sources) AS key FROM planned_visit
-           WHERE customer_id = $1 AND status <> 'planned'""",
+        """SELECT unnest(sources) AS key, status = 'planned' AS open FROM planned_visit
+           WHERE customer_id = $1""",
         customer_id,
     )
-    return frozenset(r["key"] for r in rows)
+    return (
+        frozenset(r["key"] for r in rows if not r["open"]),
+        frozenset(r["key"] for r in rows if r["open"]),
+    )
 
 
 async def replace_open_plan(

@@ -16,24 +16,26 @@ from followup.visits.subscriptions import CONSUMES, PUBLISHES, visits_subscripti
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
 
+def service_parts(settings: VisitsSettings) -> ServiceParts:
+    """What visits is made of (the app and the CLI's replay both build from it)."""
+    vault = PersonalDataVault(master_key_from_env())
+    handlers = VisitHandlers(vault)
+    return ServiceParts(
+        name="visits",
+        migrations_dir=MIGRATIONS,
+        subscription=lambda clock: visits_subscription(handlers),
+        routers=api.routers,
+        publishes=PUBLISHES,
+        consumes=CONSUMES,
+        description="The agents' queue of due visits, visit records and spot checks (SPEC §3).",
+        extra_state={"handlers": handlers, "vault": vault, "settings": settings},
+    )
+
+
 def build_app(settings: VisitsSettings | None = None) -> FastAPI:
     """The visits app, wired."""
     settings = settings or VisitsSettings()
-    vault = PersonalDataVault(master_key_from_env())
-    handlers = VisitHandlers(vault)
-    return build_service(
-        settings,
-        ServiceParts(
-            name="visits",
-            migrations_dir=MIGRATIONS,
-            subscription=lambda clock: visits_subscription(handlers),
-            routers=api.routers,
-            publishes=PUBLISHES,
-            consumes=CONSUMES,
-            description="The agents' queue of due visits, visit records and spot checks (SPEC §3).",
-            extra_state={"handlers": handlers, "vault": vault, "settings": settings},
-        ),
-    )
+    return build_service(settings, service_parts(settings))
 
 
 def main() -> None:
