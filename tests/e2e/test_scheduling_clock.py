@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import uuid
 from datetime import datetime
@@ -145,14 +144,19 @@ async def test_thirteen_simulated_months_publish_exactly_the_policys_visits_once
         "FOLLOWUP_CLOCK": "simulated",
         "FOLLOWUP_TOPIC_PREFIX": prefix,
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "followup.core.cli", "replay", "scheduling"],
+    replay = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "followup.core.cli",
+        "replay",
+        "scheduling",
         cwd=ROOT,
         env=env,
-        capture_output=True,
-        timeout=180,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    _, stderr = await asyncio.wait_for(replay.communicate(), 180)
+    assert replay.returncode == 0, stderr.decode()[-2000:]
     # The service comes back on the rebuilt tables; its relay and ticks publish nothing new.
     await start_service(
         "scheduling",
