@@ -12,6 +12,7 @@ FOLLOWUP_TEST_PG_DSN (set by `make bench`), else the local stack's defaults.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -190,10 +191,14 @@ async def core_latency(topic: str, dsn: str) -> list[float]:
     """Publish -> commit latencies (ms) at a steady LATENCY_RATE events/s."""
     pool = await create_pool(dsn, min_size=2, max_size=4)
     latencies: list[float] = []
+    total = int(LATENCY_RATE * LATENCY_SECONDS)
+    all_in = asyncio.Event()
 
     def committed(items: list[Item]) -> None:
         now_ms = time.time() * 1000
         latencies.extend(now_ms - item.record.timestamp for item in items)
+        if len(latencies) >= total:
+            all_in.set()
 
     consumer = core_consumer(topic, pool, dsn, committed)
     await consumer.start()
@@ -202,7 +207,6 @@ async def core_latency(topic: str, dsn: str) -> list[float]:
     await producer.start()
     try:
         await asyncio.sleep(2)  # joined and idle
-        total = int(LATENCY_RATE * LATENCY_SECONDS)
         headers = [("content-type", CONTENT_TYPE.encode())]
         start = time.perf_counter()
         futures = []
@@ -215,9 +219,8 @@ async def core_latency(topic: str, dsn: str) -> list[float]:
             futures.append(await producer.send(topic, encode(e), key=e.subject.encode(),
                                                headers=headers))
         await asyncio.gather(*futures)
-        deadline = time.monotonic() + 30
-        while len(latencies) < total and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_in.wait(), 30)
     finally:
         await producer.stop()
         await consumer.stop()
@@ -227,7 +230,7 @@ async def core_latency(topic: str, dsn: str) -> list[float]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def main() -> dict[str, Any]:
