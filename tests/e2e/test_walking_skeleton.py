@@ -114,7 +114,7 @@ async def test_a_delivery_published_to_kafka_becomes_a_first_use_visit_in_the_pl
     ]
 
     letters = await poll(
-        lambda: dead_letters_for(contract_topics.kafka_bootstrap, marker), timeout=30
+        lambda: dead_letters_for(contract_topics.kafka_bootstrap, marker), within=30
     )
     reasons = {dict(m.headers).get("reason", b"").decode() for m in letters}  # type: ignore[union-attr]
     assert {"not_json", "unknown_type"} <= reasons, reasons

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import cache
 
 from lunardate import LunarDate
 
 
+@cache
 def lunar_to_solar(year: int, month: int, day: int) -> date:
     """The Gregorian date of a lunar date in the (lunar) year."""
     solar: date = LunarDate(year, month, day).to_solar_date()
@@ -33,6 +35,7 @@ def mid_autumn(year: int) -> date:
     return lunar_to_solar(year, 8, 15)
 
 
+@cache
 def qingming(year: int) -> date:
     """Qingming (清明) solar term: April 4, 5 or 6; the common 'Y*D+C-L' formula."""
     if not 1900 <= year <= 2099:
