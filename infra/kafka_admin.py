@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import contextlib
 import sys
 import time
@@ -56,6 +57,8 @@ async def ensure_topics(bootstrap: str, partitions: int, timeout_s: float) -> No
 
 
 def main() -> None:
+    # Connection refusals while the broker starts are expected; the timeout reports real trouble.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("command", choices=["wait", "ensure-topics"])
     parser.add_argument("--bootstrap", required=True)
