@@ -8,96 +8,109 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 
-from followup.calendar.festivals import (
-    dragon_boat,
-    mid_autumn,
-    qingming,
-    spring_festival_eve,
-)
+from followup.calendar.data_file import CalendarDataError, YearData, load_region_years
+from followup.calendar.official import chinese_calendar_years
+from followup.calendar.provisional import provisional_holiday_name
 
-
-def provisional_holidays(year: int) -> dict[date, str]:
-    """The statutory holidays of a year with no published schedule (SPEC §2).
-
-    Only the statutory days themselves: New Year's Day, Spring Festival eve and lunar 1/1–1/3,
-    Qingming, Labour Day 5/1–5/2, Dragon Boat, Mid-Autumn, National Day 10/1–10/3. The bridging
-    days and make-up working days of an official schedule are not guessed.
-    """
-    days: dict[date, str] = {date(year, 1, 1): "New Year's Day"}
-    eve = spring_festival_eve(year)
-    for i in range(4):
-        days[eve + timedelta(days=i)] = "Spring Festival"
-    days[qingming(year)] = "Tomb-sweeping Day"
-    days[date(year, 5, 1)] = days[date(year, 5, 2)] = "Labour Day"
-    days[dragon_boat(year)] = "Dragon Boat Festival"
-    days[mid_autumn(year)] = "Mid-autumn Festival"
-    for d in (1, 2, 3):
-        days[date(year, 10, d)] = "National Day"
-    # The eve of a Spring Festival falling on Jan 1..2 belongs to the previous year.
-    return {d: name for d, name in days.items() if d.year == year}
-
-
-@dataclass(frozen=True)
-class YearData:
-    """One region-year of official data: holidays and make-up working days."""
-
-    region: str
-    year: int
-    holidays: Mapping[date, str]
-    workdays: Mapping[date, str]
-    source: str = ""
+DEFAULT_REGION = "CN"
+CALENDAR_DIR_ENV = "FOLLOWUP_CALENDAR_DIR"
 
 
 @dataclass(frozen=True)
 class BusinessCalendar:
-    """Working days of one region: official years from data, other years provisional."""
+    """Working days of one region: years with official data as published, the rest provisional.
 
-    region: str = "CN"
-    official: Mapping[int, YearData] = field(default_factory=dict)
+    Weekends and public holidays are off; official make-up working days (调休) are on.
+    Immutable: every `with_...` method returns a new calendar.
+    """
+
+    region: str = DEFAULT_REGION
+    official: Mapping[int, YearData] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for year, data in self.official.items():
+            if (data.region, data.year) != (self.region, year):
+                raise ValueError(f"{data.region} {data.year} data filed as {self.region} {year}")
+        # A private read-only copy: the caller's dict cannot change this calendar later.
+        object.__setattr__(self, "official", MappingProxyType(dict(self.official)))
+
+    def __repr__(self) -> str:
+        years = sorted(self.official)
+        span = f"{years[0]}..{years[-1]}" if years else "none"
+        return f"BusinessCalendar(region={self.region!r}, official years {span}: {len(years)})"
+
+    @classmethod
+    def load(
+        cls,
+        paths: Iterable[str | Path] = (),
+        region: str = DEFAULT_REGION,
+        *,
+        library: bool = True,
+    ) -> BusinessCalendar:
+        """A region's calendar: chinese-calendar's years (CN) overridden by the files given."""
+        cal = cls(region)
+        if library and region == DEFAULT_REGION:
+            cal = cal.with_years(chinese_calendar_years())
+        return cal.with_data_files(paths)
 
     def with_year(self, data: YearData) -> BusinessCalendar:
-        """A calendar where `data` is the official schedule of its year."""
+        """A calendar where `data` is the official schedule of its year (replacing any other)."""
         if data.region != self.region:
             raise ValueError(f"data for region {data.region}, calendar is {self.region}")
         return BusinessCalendar(self.region, {**self.official, data.year: data})
 
-    def with_data_files(self, paths: Iterable[Path]) -> BusinessCalendar:
-        """A calendar with each file's year made official (see data_file.load_year)."""
-        from followup.calendar.data_file import load_year
+    def with_years(self, years: Iterable[YearData]) -> BusinessCalendar:
+        """A calendar with each of `years` made official."""
+        official = dict(self.official)
+        for data in years:
+            if data.region != self.region:
+                raise ValueError(f"data for region {data.region}, calendar is {self.region}")
+            official[data.year] = data
+        return BusinessCalendar(self.region, official)
 
-        cal = self
-        for path in paths:
-            data = load_year(path)
-            if data.region == self.region:
-                cal = cal.with_year(data)
-        return cal
+    def with_data_file(self, path: str | Path) -> BusinessCalendar:
+        """A calendar with the year of one data file made official (it must be this region's)."""
+        return self.with_data_files([path])
+
+    def with_data_files(self, paths: Iterable[str | Path]) -> BusinessCalendar:
+        """A calendar with the years of these files (and of this region's files in directories)."""
+        return self.with_years(load_region_years(paths, self.region))
 
     def years_official(self) -> set[int]:
         """The years with official data."""
         return set(self.official)
 
+    def year_data(self, year: int) -> YearData | None:
+        """The official data of `year`, if any."""
+        return self.official.get(year)
+
     def is_official(self, year: int) -> bool:
-        """Whether `year` has a published schedule."""
+        """Whether `year` has official data."""
         return year in self.official
 
     def is_provisional(self, d: date) -> bool:
-        """Whether `d` is judged on the provisional calendar."""
+        """Whether `d` is judged on the provisional calendar (its year has no official data)."""
         return d.year not in self.official
 
+    def any_provisional(self, first: date, last: date) -> bool:
+        """Whether any day from `first` to `last` (inclusive) is provisional."""
+        return any(y not in self.official for y in range(first.year, last.year + 1))
+
     def holiday_name(self, d: date) -> str | None:
-        """The public holiday on `d`, if any."""
+        """The public holiday on `d` (official, else provisional), or None."""
         data = self.official.get(d.year)
         if data is not None:
             return data.holidays.get(d)
-        return _provisional(d.year).get(d)
+        return provisional_holiday_name(d, self.region)
 
     def is_holiday(self, d: date) -> bool:
-        """A public holiday (official or provisional)."""
+        """Whether `d` is a public holiday (official or provisional)."""
         return self.holiday_name(d) is not None
 
     def is_make_up_workday(self, d: date) -> bool:
-        """An official weekend day declared a working day (调休)."""
+        """Whether `d` is a Saturday or Sunday officially declared a working day (调休)."""
         data = self.official.get(d.year)
         return data is not None and d in data.workdays
 
@@ -114,41 +127,32 @@ class BusinessCalendar:
             d += timedelta(days=1)
         return d
 
-    def holiday_block_start(self, d: date) -> date:
-        """The first day of the run of days off that contains `d` (`d` itself if working)."""
-        while not self.is_working_day(d - timedelta(days=1)) and not self.is_working_day(d):
+    def previous_working_day(self, d: date) -> date:
+        """The last working day before `d`."""
+        d -= timedelta(days=1)
+        while not self.is_working_day(d):
             d -= timedelta(days=1)
         return d
 
-
-@cache
-def _provisional(year: int) -> dict[date, str]:
-    return provisional_holidays(year)
-
-
-def chinese_calendar_years() -> list[YearData]:
-    """Official mainland China data from the chinese-calendar package, one entry per year."""
-    from chinese_calendar.constants import holidays, workdays
-
-    years: dict[int, tuple[dict[date, str], dict[date, str]]] = {}
-    for d, name in holidays.items():
-        years.setdefault(d.year, ({}, {}))[0][d] = str(name)
-    for d, name in workdays.items():
-        years.setdefault(d.year, ({}, {}))[1][d] = str(name)
-    return [YearData("CN", y, h, w, "chinese-calendar") for y, (h, w) in sorted(years.items())]
+    def holiday_block_start(self, d: date) -> date:
+        """The first day of the run of days off that contains `d` (`d` itself if it works)."""
+        if self.is_working_day(d):
+            return d
+        return self.previous_working_day(d) + timedelta(days=1)
 
 
 @cache
 def _default(directory: str | None) -> BusinessCalendar:
-    cal = BusinessCalendar("CN")
-    for data in chinese_calendar_years():
-        cal = cal.with_year(data)
-    if directory:
-        files = sorted(p for p in Path(directory).iterdir() if p.suffix in (".json", ".toml"))
-        cal = cal.with_data_files(files)
-    return cal
+    if directory is None:
+        return BusinessCalendar.load()
+    if not Path(directory).is_dir():
+        raise CalendarDataError(directory, CALENDAR_DIR_ENV, "not a directory")
+    return BusinessCalendar.load([directory])
 
 
-def default_calendar() -> BusinessCalendar:
-    """Mainland China: chinese-calendar's official years plus files in FOLLOWUP_CALENDAR_DIR."""
-    return _default(os.environ.get("FOLLOWUP_CALENDAR_DIR") or None)
+def default_calendar(*, reload: bool = False) -> BusinessCalendar:
+    """Mainland China: chinese-calendar's years plus the CN files in $FOLLOWUP_CALENDAR_DIR."""
+    # The environment is read here, never at import; `reload` re-reads changed files.
+    if reload:
+        _default.cache_clear()
+    return _default(os.environ.get(CALENDAR_DIR_ENV) or None)
