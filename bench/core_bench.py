@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import os
 import statistics
@@ -256,8 +255,6 @@ async def main() -> dict[str, Any]:
             naive_eps = await naive(topic, naive_dsn, NAIVE_EVENTS)
             print(f"  {naive_eps:,.0f} events/s", flush=True)
             print(f"core consumer: {EVENTS:,} events, one transaction per batch ...", flush=True)
-            gc.collect()
-            gc.freeze()
             core_eps, core_overall = await core_throughput(topic, core_dsn, EVENTS)
             rows = await _count(core_dsn)
             assert rows == EVENTS, f"core projected {rows} rows, expected {EVENTS}"

@@ -206,3 +206,39 @@ async def test_raw_sender_helper_roundtrip(env: Env, producer: AIOKafkaProducer)
     await send_raw(producer, topic, [("k", b"v")], headers=[("x", b"1")])
     [record] = await read_topic(env.infra.kafka_bootstrap, topic)
     assert record.value == b"v" and dict(record.headers)["x"] == b"1"
+
+
+async def test_readiness_fails_while_lag_is_above_the_bound(
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    import asyncio
+
+    gate = asyncio.Event()
+
+    async def slow(tx: Tx, events: list[Event[Any]]) -> None:
+        await gate.wait()
+        await project_started(tx, events)
+
+    await send_events(producer, env.topic(topics.CUSTOMERS),
+                      [started(f"C-{i}", i) for i in range(600)])
+    sub = Subscription(consumer="ready", topics=[topics.CUSTOMERS],
+                       batch_handlers={"ProjectStarted": slow})
+    consumer = make_consumer(env, pool, sub)
+    assert await consumer.readiness(10) == "consumer not running"
+    await consumer.start()
+    try:
+        async def lagging() -> str | None:
+            why = await consumer.readiness(10)
+            return why if why and "lag" in why else None
+
+        assert "above 10" in await wait_until(lagging, what="lag reported")
+        gate.set()
+
+        async def ready() -> bool:
+            return await consumer.readiness(10) is None
+
+        await wait_until(ready, what="ready once caught up")
+        assert consumer.max_lag() == 0
+    finally:
+        gate.set()
+        await consumer.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -370,6 +371,7 @@ class EventConsumer:
 
     async def start(self) -> None:
         """Joins the group and starts consuming (and ticking) in the background."""
+        _tune_gc(self.settings.gc_young_threshold)
         await self.dead_letters.start()
         self._kafka = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,
@@ -868,6 +870,16 @@ class EventConsumer:
         if lag > bound:
             return f"consumer lag {lag} above {bound}"
         return None
+
+
+def _tune_gc(young_threshold: int) -> None:
+    """Fewer, larger young collections; what exists at startup is never scanned again."""
+    if young_threshold <= 0:
+        return
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(max(young_threshold, gc.get_threshold()[0]), older, oldest)
 
 
 def _is_kafka_error(exc: BaseException) -> bool:
