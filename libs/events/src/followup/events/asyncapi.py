@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from followup.events import topics
-from followup.events.registry import MODELS
+from followup.events.envelope import CONTENT_TYPE
+from followup.events.registry import json_schema, latest_version
+
+_KAFKA_BINDING = "0.5.0"
 
 _TOPIC_DESCRIPTIONS = {
     topics.CUSTOMERS: "Deliveries, signed intents and project starts from external systems.",
@@ -16,14 +19,51 @@ _TOPIC_DESCRIPTIONS = {
     topics.CLOCK: "ClockAdvanced control events (simulated mode only).",
 }
 
+_HEADERS = {
+    "type": "object",
+    "properties": {"content-type": {"const": CONTENT_TYPE}},
+}
+
+_DEAD_LETTER_HEADERS = {
+    "type": "object",
+    "description": "The original message's headers, followed by these.",
+    "required": ["consumer", "reason", "original_topic", "original_partition", "original_offset"],
+    "properties": {
+        "consumer": {"type": "string", "description": "the consumer that rejected it"},
+        "reason": {
+            "type": "string",
+            "description": "not_json, not_cloudevent, unknown_type, unsupported_dataversion,"
+            " invalid_data, or a consumer's own reason (a handler that kept failing)",
+        },
+        "error_type": {"type": "string"},
+        "error": {"type": "string", "description": "the error, truncated"},
+        "original_topic": {"type": "string"},
+        "original_partition": {"type": "string", "description": "decimal"},
+        "original_offset": {"type": "string", "description": "decimal"},
+        "original_timestamp": {"type": "string", "description": "milliseconds, decimal"},
+        "event_id": {"type": "string"},
+        "event_type": {"type": "string"},
+    },
+}
+
 
 def _channel_id(topic: str) -> str:
     return topic.replace(".", "_").replace("-", "_")
 
 
-def _envelope_schema(type_name: str, version: int) -> dict[str, Any]:
+def _key_binding(topic: str) -> dict[str, Any]:
+    key = (
+        {"type": "string", "const": topics.CLOCK_KEY}
+        if topic == topics.CLOCK
+        else {"type": "string", "description": "customer_id (the CloudEvent's subject)"}
+    )
+    return {"kafka": {"key": key, "bindingVersion": _KAFKA_BINDING}}
+
+
+def _envelope_schema(type_name: str, latest: int) -> dict[str, Any]:
     return {
         "type": "object",
+        "description": "A CloudEvents 1.0 document in structured mode.",
         "required": ["specversion", "id", "source", "type", "time", "subject", "data"],
         "properties": {
             "specversion": {"const": "1.0"},
@@ -33,49 +73,86 @@ def _envelope_schema(type_name: str, version: int) -> dict[str, Any]:
             "time": {"type": "string", "format": "date-time"},
             "subject": {"type": "string", "description": "the customer id (also the key)"},
             "datacontenttype": {"const": "application/json"},
-            "dataversion": {"const": version},
+            "dataversion": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": latest,
+                "description": f"written at {latest}; readers accept 1 to {latest}"
+                " (later versions only add optional fields)",
+            },
             "correlationid": {"type": "string"},
-            "causationid": {"type": "string"},
-            "data": {"$ref": f"#/components/schemas/{type_name}.v{version}"},
+            "causationid": {"type": "string", "description": "id of the event that caused it"},
+            "data": {"$ref": f"#/components/schemas/{type_name}"},
         },
     }
+
+
+def _event_messages(
+    topic: str, messages: dict[str, Any], schemas: dict[str, Any]
+) -> dict[str, Any]:
+    """Adds the messages (and data schemas) of a topic's event types; returns channel refs."""
+    channel_messages: dict[str, Any] = {}
+    for type_name in topics.types_on(topic):
+        latest = latest_version(type_name)
+        # Nested models are named per event type (`VisitLogged.Problem`), so two types can
+        # never overwrite each other's.
+        schema = json_schema(type_name, ref_template=f"#/components/schemas/{type_name}.{{model}}")
+        for name, sub in schema.pop("$defs", {}).items():
+            schemas[f"{type_name}.{name}"] = sub
+        schemas[type_name] = schema
+        messages[type_name] = {
+            "name": type_name,
+            "title": f"{type_name} (dataversion {latest})",
+            "contentType": CONTENT_TYPE,
+            "headers": _HEADERS,
+            "payload": _envelope_schema(type_name, latest),
+            "bindings": _key_binding(topic),
+        }
+        channel_messages[type_name] = {"$ref": f"#/components/messages/{type_name}"}
+    return channel_messages
 
 
 def build_asyncapi(
     service: str, *, publishes: list[str], consumes: list[str], version: str = "0.1.0"
 ) -> dict[str, Any]:
-    """The AsyncAPI 3.0 document of one service: its channels, messages and operations."""
+    """The AsyncAPI 3.0 document of one service: its channels, messages and operations.
+
+    `publishes` and `consumes` are topic names (`followup.events.topics`); ValueError for one
+    outside the contract.
+    """
+    unknown = [t for t in [*publishes, *consumes] if t not in topics.ALL_TOPICS]
+    if unknown:
+        raise ValueError(f"topics outside the contract: {unknown}")
     channels: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for topic in dict.fromkeys([*publishes, *consumes]):
-        channel_messages = {}
-        for type_name, versions in MODELS.items():
-            if topics.topic_for(type_name) != topic:
-                continue
-            for v, model in versions.items():
-                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                for name, sub in schema.pop("$defs", {}).items():
-                    schemas[name] = sub
-                schemas[f"{type_name}.v{v}"] = schema
-                msg_id = f"{type_name}.v{v}"
-                messages[msg_id] = {
-                    "name": type_name,
-                    "contentType": "application/cloudevents+json",
-                    "payload": _envelope_schema(type_name, v),
-                    "bindings": {
-                        "kafka": {"key": {"type": "string", "description": "customer_id"}}
-                    },
-                }
-                channel_messages[msg_id] = {"$ref": f"#/components/messages/{msg_id}"}
+        if topic == topics.DEAD_LETTER:
+            messages["DeadLetter"] = {
+                "name": "DeadLetter",
+                "title": "A rejected message, kept as it was",
+                "description": "The original key and value bytes, unchanged.",
+                "headers": _DEAD_LETTER_HEADERS,
+                "payload": {},
+            }
+            channel_messages = {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}}
+        else:
+            channel_messages = _event_messages(topic, messages, schemas)
         channels[_channel_id(topic)] = {
             "address": topic,
-            "description": _TOPIC_DESCRIPTIONS.get(topic, ""),
+            "description": _TOPIC_DESCRIPTIONS[topic],
             "messages": channel_messages,
+            "bindings": {
+                "kafka": {
+                    "topic": topic,
+                    "topicConfiguration": {"retention.ms": -1},
+                    "bindingVersion": _KAFKA_BINDING,
+                }
+            },
         }
     operations: dict[str, Any] = {}
     for action, names in (("send", publishes), ("receive", consumes)):
-        for topic in names:
+        for topic in dict.fromkeys(names):
             cid = _channel_id(topic)
             operations[f"{action}_{cid}"] = {
                 "action": action,
@@ -92,7 +169,7 @@ def build_asyncapi(
             "description": "Every message is a CloudEvents 1.0 document in structured mode,"
             " keyed by customer_id.",
         },
-        "defaultContentType": "application/cloudevents+json",
+        "defaultContentType": CONTENT_TYPE,
         "channels": channels,
         "operations": operations,
         "components": {"messages": messages, "schemas": schemas},

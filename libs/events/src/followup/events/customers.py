@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from followup.events.base import EventData, Id, Instant, Text
+from followup.events.base import ContractModel, EventData, Id, Instant, Text
 
 Tier = Literal["gold", "silver", "bronze"]
 Segment = Literal["individual", "enterprise", "institution"]
 
 
-class Contact(BaseModel):
+class Contact(ContractModel):
     """Personal data (SPEC §8): never copied into derived events or logs."""
-
-    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
 
     name: Text
     phone: Text

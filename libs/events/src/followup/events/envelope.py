@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from followup.events.base import EventData, Id, Instant
+from followup.events.base import ContractModel, EventData, Id, Instant
 
 CONTENT_TYPE = "application/cloudevents+json"
 SPECVERSION = "1.0"
@@ -16,10 +16,13 @@ SPECVERSION = "1.0"
 DataT = TypeVar("DataT", covariant=True)
 
 
-class Envelope(BaseModel):
-    """The envelope's attributes; `data` is validated separately against its type's model."""
+class Envelope(ContractModel):
+    """The envelope's attributes; `data` is validated against its type's model by the codec.
 
-    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
+    Unknown attributes (CloudEvents extensions such as `traceparent`) are ignored. A missing
+    `dataversion` reads as 1; one the registry does not know is the codec's
+    `unsupported_dataversion`, not an envelope error.
+    """
 
     specversion: Literal["1.0"]
     id: Id

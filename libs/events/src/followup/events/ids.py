@@ -1,13 +1,30 @@
-"""Deterministic ids for derived events: the same input always yields the same id."""
+"""Deterministic ids for derived events: the same input always yields the same id.
+
+A service that derives an event from others (a VisitDue from a delivery, an IssueRaised from
+a visit log) names it `derived_id(<what it is>, <the inputs that make it unique>...)`, so a
+replay of the topics produces the same ids and consumers drop the duplicates (SPEC §6).
+"""
 
 from __future__ import annotations
 
 import uuid
 
-# Fixed forever: changing it would give every derived event a new id on replay.
+# Fixed forever: changing it (or the joining below) would give every derived event a new id on
+# replay. tests/contract pins known outputs.
 NAMESPACE = uuid.UUID("6f1c2b9e-4a57-5d0e-9b1f-0f0110a0b5e1")
+
+_SEP = "\x1f"  # ASCII unit separator between parts
+# Inside a part the two control characters are escaped, so no two different tuples of parts
+# join to the same name; parts without them (every real id) are joined as they are.
+_ESCAPES = str.maketrans({"\x1e": "\x1e\x1e", "\x1f": "\x1e_"})
 
 
 def derived_id(*parts: str) -> str:
-    """A UUIDv5 over the parts (joined unambiguously) under the project's namespace."""
-    return str(uuid.uuid5(NAMESPACE, "\x1f".join(p.replace("\x1f", "") for p in parts)))
+    """A UUIDv5 (str) over the parts, in order, under the project's namespace.
+
+    >>> derived_id("VisitDue", "V-1", "1")
+    'bfabdb8d-d6a7-5a89-befb-121ed3a95207'
+    """
+    if not parts:
+        raise ValueError("derived_id needs at least one part")
+    return str(uuid.uuid5(NAMESPACE, _SEP.join(p.translate(_ESCAPES) for p in parts)))

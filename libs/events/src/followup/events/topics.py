@@ -11,6 +11,9 @@ CLOCK = "followup.clock"
 
 ALL_TOPICS: tuple[str, ...] = (CUSTOMERS, SCHEDULING, VISITS, ISSUES, DEAD_LETTER, CLOCK)
 
+# Every topic is keyed by the customer id (the envelope's `subject`); followup.clock by "clock".
+CLOCK_KEY = "clock"
+
 TOPIC_OF_TYPE: dict[str, str] = {
     "CustomerDelivered": CUSTOMERS,
     "IntentSigned": CUSTOMERS,
@@ -28,5 +31,10 @@ TOPIC_OF_TYPE: dict[str, str] = {
 
 
 def topic_for(type_name: str) -> str:
-    """The topic that carries events of this type."""
+    """The topic that carries events of this type; KeyError for a type outside the contract."""
     return TOPIC_OF_TYPE[type_name]
+
+
+def types_on(topic: str) -> tuple[str, ...]:
+    """The event types a topic carries, in contract order (none on the dead-letter topic)."""
+    return tuple(t for t, tp in TOPIC_OF_TYPE.items() if tp == topic)

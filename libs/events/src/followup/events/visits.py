@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from followup.events.base import EventData, Id, Instant, Text
+from followup.events.base import ContractModel, EventData, Id, Instant, Text
 
 Channel = Literal["phone", "onsite", "video", "message"]
 Outcome = Literal["completed", "unreachable", "declined", "rescheduled"]
@@ -17,10 +17,8 @@ SpotCheckResult = Literal["verified", "not_verified"]
 Score = Annotated[int, Field(ge=1, le=5)]
 
 
-class Checklist(BaseModel):
-    """Optional 1–5 scores of a completed visit (SPEC §3)."""
-
-    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+class Checklist(ContractModel):
+    """Optional 1–5 scores of a completed visit (SPEC §3); unknown keys are ignored on read."""
 
     equipment: Score | None = None
     audio_video: Score | None = None
@@ -30,10 +28,8 @@ class Checklist(BaseModel):
     staff_attitude: Score | None = None
 
 
-class Problem(BaseModel):
+class Problem(ContractModel):
     """A problem found on a visit; each becomes an issue."""
-
-    model_config = ConfigDict(frozen=True, strict=True, extra="ignore")
 
     problem_id: Id
     category: ProblemCategory
