@@ -56,22 +56,28 @@ CREATE TABLE started (
 
 def event(i: int) -> Event[Any]:
     customer = f"C-{i % 5000:05d}"
-    return make_event(ProjectStarted(customer_id=customer, started_at=T0 + timedelta(seconds=i)),
-                      id=str(uuid.uuid4()), source="bench", subject=customer,
-                      time=T0 + timedelta(seconds=i))
+    return make_event(
+        ProjectStarted(customer_id=customer, started_at=T0 + timedelta(seconds=i)),
+        id=str(uuid.uuid4()),
+        source="bench",
+        subject=customer,
+        time=T0 + timedelta(seconds=i),
+    )
 
 
 async def produce(topic: str, n: int) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all",
-                                enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=5
+    )
     await producer.start()
     try:
         headers = [("content-type", CONTENT_TYPE.encode())]
         pending = []
         for i in range(n):
             e = event(i)
-            pending.append(await producer.send(topic, encode(e), key=e.subject.encode(),
-                                               headers=headers))
+            pending.append(
+                await producer.send(topic, encode(e), key=e.subject.encode(), headers=headers)
+            )
             if len(pending) >= 5000:
                 await asyncio.gather(*pending)
                 pending.clear()
@@ -100,9 +106,13 @@ async def drop_db(dsn: str) -> None:
 async def naive(topic: str, dsn: str, limit: int) -> float:
     """One transaction per event: dedup id, projection row, offset."""
     conn = await asyncpg.connect(dsn)
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP,
-                                group_id=f"naive-{uuid.uuid4().hex[:8]}",
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=f"naive-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     try:
         done = 0
@@ -115,17 +125,26 @@ async def naive(topic: str, dsn: str, limit: int) -> float:
             async with conn.transaction():
                 new = await conn.fetchval(
                     """INSERT INTO processed_event (consumer, event_id) VALUES ('naive', $1)
-                       ON CONFLICT DO NOTHING RETURNING event_id""", e.id)
+                       ON CONFLICT DO NOTHING RETURNING event_id""",
+                    e.id,
+                )
                 if new:
                     await conn.execute(
                         "INSERT INTO started (event_id, customer_id, started_at) "
-                        "VALUES ($1, $2, $3)", e.id, e.subject, e.data.started_at)
+                        "VALUES ($1, $2, $3)",
+                        e.id,
+                        e.subject,
+                        e.data.started_at,
+                    )
                 await conn.execute(
                     """INSERT INTO consumer_offset (consumer, topic, partition, next_offset)
                        VALUES ('naive', $1, $2, $3)
                        ON CONFLICT (consumer, topic, partition)
                        DO UPDATE SET next_offset = excluded.next_offset""",
-                    record.topic, record.partition, record.offset + 1)
+                    record.topic,
+                    record.partition,
+                    record.offset + 1,
+                )
             done += 1
         return done / (time.perf_counter() - started)
     finally:
@@ -138,20 +157,31 @@ async def project(tx: Tx, events: list[Event[Any]]) -> None:
     await tx.conn.execute(
         """INSERT INTO started (event_id, customer_id, started_at)
            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])""",
-        [e.id for e in events], [e.subject for e in events],
-        [e.data.started_at for e in events])
+        [e.id for e in events],
+        [e.subject for e in events],
+        [e.data.started_at for e in events],
+    )
 
 
-def core_consumer(topic: str, pool: asyncpg.Pool, dsn: str,
-                  after_commit: Any) -> EventConsumer:
-    settings = CoreSettings(service="bench", kafka_bootstrap=BOOTSTRAP, pg_dsn=dsn,
-                            consumer_group_suffix=f"-{uuid.uuid4().hex[:8]}", log_level="WARNING")
+def core_consumer(topic: str, pool: asyncpg.Pool, dsn: str, after_commit: Any) -> EventConsumer:
+    settings = CoreSettings(
+        service="bench",
+        kafka_bootstrap=BOOTSTRAP,
+        pg_dsn=dsn,
+        consumer_group_suffix=f"-{uuid.uuid4().hex[:8]}",
+        log_level="WARNING",
+    )
     metrics = Metrics()
-    sub = Subscription(consumer="core", topics=[topic],
-                       batch_handlers={"ProjectStarted": project})
-    return EventConsumer(sub, pool=pool, settings=settings, clock=WallClock(), metrics=metrics,
-                         dead_letters=DeadLetterPublisher(settings, metrics),
-                         after_commit=after_commit)
+    sub = Subscription(consumer="core", topics=[topic], batch_handlers={"ProjectStarted": project})
+    return EventConsumer(
+        sub,
+        pool=pool,
+        settings=settings,
+        clock=WallClock(),
+        metrics=metrics,
+        dead_letters=DeadLetterPublisher(settings, metrics),
+        after_commit=after_commit,
+    )
 
 
 async def core_throughput(topic: str, dsn: str, n: int) -> tuple[float, float]:
@@ -201,8 +231,9 @@ async def core_latency(topic: str, dsn: str) -> list[float]:
 
     consumer = core_consumer(topic, pool, dsn, committed)
     await consumer.start()
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all",
-                                enable_idempotence=True, linger_ms=0)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=0
+    )
     await producer.start()
     try:
         await asyncio.sleep(2)  # joined and idle
@@ -215,8 +246,9 @@ async def core_latency(topic: str, dsn: str) -> list[float]:
             if delay > 0:
                 await asyncio.sleep(delay)
             e = event(i)
-            futures.append(await producer.send(topic, encode(e), key=e.subject.encode(),
-                                               headers=headers))
+            futures.append(
+                await producer.send(topic, encode(e), key=e.subject.encode(), headers=headers)
+            )
         await asyncio.gather(*futures)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(all_in.wait(), 30)
@@ -246,22 +278,24 @@ async def main() -> dict[str, Any]:
     await produce(topic, EVENTS)
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        naive_dsn, core_dsn, latency_dsn = (await new_db(tmp, "naive"),
-                                            await new_db(tmp, "core"),
-                                            await new_db(tmp, "latency"))
+        naive_dsn, core_dsn, latency_dsn = (
+            await new_db(tmp, "naive"),
+            await new_db(tmp, "core"),
+            await new_db(tmp, "latency"),
+        )
         try:
-            print(f"naive consumer: {NAIVE_EVENTS:,} events, one transaction each ...",
-                  flush=True)
+            print(f"naive consumer: {NAIVE_EVENTS:,} events, one transaction each ...", flush=True)
             naive_eps = await naive(topic, naive_dsn, NAIVE_EVENTS)
             print(f"  {naive_eps:,.0f} events/s", flush=True)
             print(f"core consumer: {EVENTS:,} events, one transaction per batch ...", flush=True)
             core_eps, core_overall = await core_throughput(topic, core_dsn, EVENTS)
             rows = await _count(core_dsn)
             assert rows == EVENTS, f"core projected {rows} rows, expected {EVENTS}"
-            print(f"  {core_eps:,.0f} events/s steady ({core_overall:,.0f}/s including "
-                  "group join)", flush=True)
-            print(f"latency: {LATENCY_RATE} events/s for {LATENCY_SECONDS:.0f} s ...",
-                  flush=True)
+            print(
+                f"  {core_eps:,.0f} events/s steady ({core_overall:,.0f}/s including group join)",
+                flush=True,
+            )
+            print(f"latency: {LATENCY_RATE} events/s for {LATENCY_SECONDS:.0f} s ...", flush=True)
             latencies = await core_latency(latency_topic, latency_dsn)
         finally:
             for dsn in (naive_dsn, core_dsn, latency_dsn):
@@ -298,12 +332,13 @@ if __name__ == "__main__":
     out = ROOT / ".local" / "bench" / "core.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"naive {figures['naive_eps']:,.0f} events/s | core {figures['core_eps']:,.0f} "
-          f"events/s | ratio {figures['ratio']:.1f}x | latency p50 "
-          f"{figures['latency_p50_ms']:.1f} ms, p99 {figures['latency_p99_ms']:.1f} ms "
-          f"at {LATENCY_RATE}/s")
+    print(
+        f"naive {figures['naive_eps']:,.0f} events/s | core {figures['core_eps']:,.0f} "
+        f"events/s | ratio {figures['ratio']:.1f}x | latency p50 "
+        f"{figures['latency_p50_ms']:.1f} ms, p99 {figures['latency_p99_ms']:.1f} ms "
+        f"at {LATENCY_RATE}/s"
+    )
     print(f"wrote {out}")
-    goals = (figures["core_eps"] >= 15000, figures["ratio"] >= 50,
-             figures["latency_p99_ms"] <= 50)
+    goals = (figures["core_eps"] >= 15000, figures["ratio"] >= 50, figures["latency_p99_ms"] <= 50)
     print("goals (>=15k/s, >=50x, p99<=50ms):", ["met" if g else "MISSED" for g in goals])
     sys.exit(0)

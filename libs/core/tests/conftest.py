@@ -34,10 +34,19 @@ from .projection import (  # re-exported for the tests
     write_migrations,
 )
 
-__all__ = ["PROJECTION_SQL", "T0", "assigned", "fold", "project_started",
-           "projection_subscription", "started", "write_migrations"]
+__all__ = [
+    "PROJECTION_SQL",
+    "T0",
+    "assigned",
+    "fold",
+    "project_started",
+    "projection_subscription",
+    "started",
+    "write_migrations",
+]
 
 HERE = Path(__file__).resolve().parent
+
 
 @dataclass
 class Env:
@@ -60,10 +69,17 @@ class Env:
 def settings_for(infra: Infra, dsn: str, prefix: str, **kw: Any) -> CoreSettings:
     """Settings pointed at the test infrastructure, with fast retries."""
     base: dict[str, Any] = {
-        "service": "coretest", "kafka_bootstrap": infra.kafka_bootstrap, "pg_dsn": dsn,
-        "topic_prefix": prefix, "consumer_group_suffix": f"-{uuid.uuid4().hex[:8]}",
-        "batch_timeout_ms": 20, "fetch_max_wait_ms": 20, "retry_initial_s": 0.05,
-        "retry_max_s": 1.0, "tick_interval_s": 0.2, "stop_timeout_s": 10.0,
+        "service": "coretest",
+        "kafka_bootstrap": infra.kafka_bootstrap,
+        "pg_dsn": dsn,
+        "topic_prefix": prefix,
+        "consumer_group_suffix": f"-{uuid.uuid4().hex[:8]}",
+        "batch_timeout_ms": 20,
+        "fetch_max_wait_ms": 20,
+        "retry_initial_s": 0.05,
+        "retry_max_s": 1.0,
+        "tick_interval_s": 0.2,
+        "stop_timeout_s": 10.0,
         "outbox_poll_interval_s": 0.2,
     }
     base.update(kw)
@@ -74,8 +90,9 @@ def settings_for(infra: Infra, dsn: str, prefix: str, **kw: Any) -> CoreSettings
 async def env(infra: Infra, fresh_db: str, tmp_path: Path) -> Env:
     """A prefix with the contract topics (6 partitions, clock 1), a migrated database."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    await create_topics(infra.kafka_bootstrap,
-                        [f"{prefix}{t}" for t in topics.ALL_TOPICS if t != topics.CLOCK])
+    await create_topics(
+        infra.kafka_bootstrap, [f"{prefix}{t}" for t in topics.ALL_TOPICS if t != topics.CLOCK]
+    )
     await create_topics(infra.kafka_bootstrap, [f"{prefix}{topics.CLOCK}"], partitions=1)
     migrations = write_migrations(tmp_path / "migrations")
     await migrate(fresh_db, service="coretest", migrations_dir=migrations)
@@ -93,31 +110,40 @@ async def pool(env: Env) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
     """An idempotent producer, as an external system would use."""
-    p = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, acks="all",
-                         enable_idempotence=True, linger_ms=2)
+    p = AIOKafkaProducer(
+        bootstrap_servers=infra.kafka_bootstrap, acks="all", enable_idempotence=True, linger_ms=2
+    )
     await p.start()
     yield p
     await p.stop()
 
 
-async def send_raw(producer: AIOKafkaProducer, topic: str,
-                   messages: Iterable[tuple[str, bytes]],
-                   headers: list[tuple[str, bytes]] | None = None) -> None:
+async def send_raw(
+    producer: AIOKafkaProducer,
+    topic: str,
+    messages: Iterable[tuple[str, bytes]],
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
     """Sends (key, value) pairs and waits for every ack."""
     hdrs = headers if headers is not None else [("content-type", CONTENT_TYPE.encode())]
-    futures = [await producer.send(topic, value, key=key.encode(), headers=hdrs)
-               for key, value in messages]
+    futures = [
+        await producer.send(topic, value, key=key.encode(), headers=hdrs) for key, value in messages
+    ]
     await asyncio.gather(*futures)
 
 
-async def send_events(producer: AIOKafkaProducer, topic: str,
-                      events: Iterable[Event[Any]]) -> None:
+async def send_events(producer: AIOKafkaProducer, topic: str, events: Iterable[Event[Any]]) -> None:
     """Sends events keyed by subject."""
     await send_raw(producer, topic, ((e.subject, encode(e)) for e in events))
 
 
-async def wait_until(fn: Callable[[], Awaitable[Any]], *, timeout: float = 30,  # noqa: ASYNC109
-                     every: float = 0.1, what: str = "condition") -> Any:
+async def wait_until(
+    fn: Callable[[], Awaitable[Any]],
+    *,
+    timeout: float = 30,  # noqa: ASYNC109
+    every: float = 0.1,
+    what: str = "condition",
+) -> Any:
     """Polls `fn` until truthy; fails after `timeout` s."""
     deadline = time.monotonic() + timeout
     last = None
@@ -131,8 +157,12 @@ async def wait_until(fn: Callable[[], Awaitable[Any]], *, timeout: float = 30,  
 
 async def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every record currently on a topic (all partitions), in partition then offset order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     try:
         consumer.subscribe([topic])
@@ -154,14 +184,26 @@ async def read_topic(bootstrap: str, topic: str) -> list[Any]:
         await consumer.stop()
 
 
-def make_consumer(env: Env, pool: asyncpg.Pool, subscription: Subscription, *,
-                  clock: Clock | None = None, settings: CoreSettings | None = None,
-                  **kw: Any) -> EventConsumer:
+def make_consumer(
+    env: Env,
+    pool: asyncpg.Pool,
+    subscription: Subscription,
+    *,
+    clock: Clock | None = None,
+    settings: CoreSettings | None = None,
+    **kw: Any,
+) -> EventConsumer:
     """An EventConsumer on the test world."""
     s = settings or env.settings
-    return EventConsumer(subscription, pool=pool, settings=s, clock=clock or WallClock(0.2),
-                         metrics=env.metrics, dead_letters=DeadLetterPublisher(s, env.metrics),
-                         **kw)
+    return EventConsumer(
+        subscription,
+        pool=pool,
+        settings=s,
+        clock=clock or WallClock(0.2),
+        metrics=env.metrics,
+        dead_letters=DeadLetterPublisher(s, env.metrics),
+        **kw,
+    )
 
 
 async def table_count(pool: asyncpg.Pool, table: str) -> int:

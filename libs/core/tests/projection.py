@@ -39,17 +39,30 @@ def write_migrations(directory: Path, sql: str = PROJECTION_SQL) -> Path:
 
 def started(customer: str, n: int = 0, *, event_id: str | None = None) -> Event[Any]:
     """A ProjectStarted event for a customer."""
-    return make_event(ProjectStarted(customer_id=customer, started_at=T0 + timedelta(minutes=n)),
-                      id=event_id or str(uuid.uuid4()), source="test", subject=customer,
-                      time=T0 + timedelta(minutes=n))
+    return make_event(
+        ProjectStarted(customer_id=customer, started_at=T0 + timedelta(minutes=n)),
+        id=event_id or str(uuid.uuid4()),
+        source="test",
+        subject=customer,
+        time=T0 + timedelta(minutes=n),
+    )
 
 
 def assigned(customer: str, issue: str, *, event_id: str | None = None) -> Event[Any]:
     """An IssueAssigned event (a type the test projection skips)."""
     return make_event(
-        IssueAssigned(issue_id=issue, customer_id=customer, assignee_id="A-1",
-                      department="technical", assigned_at=T0),
-        id=event_id or str(uuid.uuid4()), source="test", subject=customer, time=T0)
+        IssueAssigned(
+            issue_id=issue,
+            customer_id=customer,
+            assignee_id="A-1",
+            department="technical",
+            assigned_at=T0,
+        ),
+        id=event_id or str(uuid.uuid4()),
+        source="test",
+        subject=customer,
+        time=T0,
+    )
 
 
 async def project_started(tx: Tx, events: list[Event[Any]]) -> None:
@@ -57,8 +70,10 @@ async def project_started(tx: Tx, events: list[Event[Any]]) -> None:
     await tx.conn.execute(
         """INSERT INTO started (event_id, customer_id, started_at)
            SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])""",
-        [e.id for e in events], [e.subject for e in events],
-        [e.data.started_at for e in events])
+        [e.id for e in events],
+        [e.subject for e in events],
+        [e.data.started_at for e in events],
+    )
     counts: dict[str, list[Any]] = {}
     for e in events:
         c = counts.setdefault(e.subject, [0, ""])
@@ -69,15 +84,20 @@ async def project_started(tx: Tx, events: list[Event[Any]]) -> None:
            SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[])
            ON CONFLICT (customer_id) DO UPDATE
            SET n = tally.n + excluded.n, last_event = excluded.last_event""",
-        list(counts), [c[0] for c in counts.values()], [c[1] for c in counts.values()])
+        list(counts),
+        [c[0] for c in counts.values()],
+        [c[1] for c in counts.values()],
+    )
 
 
 def projection_subscription(consumer: str, **kw: Any) -> Subscription:
     """The test projection over followup.customers."""
-    return Subscription(consumer=consumer, topics=[topics.CUSTOMERS],
-                        batch_handlers={"ProjectStarted": project_started}, **kw)
-
-
+    return Subscription(
+        consumer=consumer,
+        topics=[topics.CUSTOMERS],
+        batch_handlers={"ProjectStarted": project_started},
+        **kw,
+    )
 
 
 def fold(values: list[bytes]) -> tuple[set[str], dict[str, tuple[int, str]]]:

@@ -33,8 +33,9 @@ async def test_simulated_clock_starts_at_epoch_moves_forward_only_and_restarts_a
         await publish_clock_advance(bootstrap, T1, topic=topic)
         later = T1 + timedelta(hours=5)
         # Offsets need not be UTC: the clock still reads UTC.
-        await publish_clock_advance(bootstrap, later.astimezone(timezone(timedelta(hours=8))),
-                                    topic=topic)
+        await publish_clock_advance(
+            bootstrap, later.astimezone(timezone(timedelta(hours=8))), topic=topic
+        )
         assert await clock.wait_advance(T1, timeout=10) == later
         assert clock.now().tzinfo is not None and clock.now().utcoffset() == timedelta(0)
     finally:
@@ -76,8 +77,13 @@ async def test_ticks_run_on_clock_advances_in_a_transaction_with_the_outbox(
     clock = SimulatedClock(bootstrap, topic)
     await clock.start()
     settings = env.with_settings(clock="simulated")
-    consumer = make_consumer(env, pool, projection_subscription("ticker", on_tick=on_tick),
-                             clock=clock, settings=settings)
+    consumer = make_consumer(
+        env,
+        pool,
+        projection_subscription("ticker", on_tick=on_tick),
+        clock=clock,
+        settings=settings,
+    )
     await consumer.start()
     try:
         await wait_until(lambda: _ran(seen, 1), what="first tick at start")
@@ -92,8 +98,11 @@ async def test_ticks_run_on_clock_advances_in_a_transaction_with_the_outbox(
         await consumer.stop()
         await clock.stop()
     rows = await pool.fetch("SELECT event_id FROM outbox ORDER BY id")
-    assert [r["event_id"] for r in rows] == ["tick-1970-01-01", "tick-2026-03-01",
-                                            "tick-2026-03-02"]
+    assert [r["event_id"] for r in rows] == [
+        "tick-1970-01-01",
+        "tick-2026-03-01",
+        "tick-2026-03-02",
+    ]
 
 
 async def _ran(seen: list[datetime], n: int) -> bool:

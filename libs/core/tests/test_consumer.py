@@ -40,14 +40,19 @@ async def test_batches_are_applied_once_and_offsets_resume_from_the_database(
     finally:
         await consumer.stop()
     stored = await pool.fetchval(
-        "SELECT sum(next_offset) FROM consumer_offset WHERE consumer = 'proj'")
+        "SELECT sum(next_offset) FROM consumer_offset WHERE consumer = 'proj'"
+    )
     assert stored == 700
 
     # A new instance (another process, say) resumes where the database says, not earlier.
     second = [started(f"C-{i % 37}", i) for i in range(300)]
     await send_events(producer, topic, second)
-    again = make_consumer(env, pool, projection_subscription("proj"),
-                          settings=env.with_settings(consumer_group_suffix="-other"))
+    again = make_consumer(
+        env,
+        pool,
+        projection_subscription("proj"),
+        settings=env.with_settings(consumer_group_suffix="-other"),
+    )
     await again.start()
     try:
         await wait_until(lambda: _count_is(pool, 1000), what="1000 rows")
@@ -55,10 +60,13 @@ async def test_batches_are_applied_once_and_offsets_resume_from_the_database(
     finally:
         await again.stop()
     assert await pool.fetchval("SELECT sum(n) FROM tally") == 1000
-    assert metric(env.metrics, "followup_events_consumed_total", consumer="proj",
-                  outcome="ok") == 1000
-    assert metric(env.metrics, "followup_events_consumed_total", consumer="proj",
-                  outcome="duplicate") == 0
+    assert (
+        metric(env.metrics, "followup_events_consumed_total", consumer="proj", outcome="ok") == 1000
+    )
+    assert (
+        metric(env.metrics, "followup_events_consumed_total", consumer="proj", outcome="duplicate")
+        == 0
+    )
 
 
 async def _lag_zero(consumer: Any) -> bool:
@@ -90,16 +98,17 @@ async def test_the_same_event_at_two_offsets_has_one_effect(
     finally:
         await consumer.stop()
     assert await pool.fetchval("SELECT n FROM tally WHERE customer_id = 'C-dup'") == 5
-    assert metric(env.metrics, "followup_events_consumed_total", consumer="dedup",
-                  outcome="duplicate") == 2
-    assert await pool.fetchval(
-        "SELECT count(*) FROM processed_event WHERE consumer = 'dedup'") == 5
+    assert (
+        metric(env.metrics, "followup_events_consumed_total", consumer="dedup", outcome="duplicate")
+        == 2
+    )
+    assert await pool.fetchval("SELECT count(*) FROM processed_event WHERE consumer = 'dedup'") == 5
 
 
 async def _offsets_sum(pool: asyncpg.Pool, consumer: str, n: int) -> bool:
     got = await pool.fetchval(
-        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offset WHERE consumer = $1",
-        consumer)
+        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offset WHERE consumer = $1", consumer
+    )
     return bool(got == n)
 
 
@@ -108,16 +117,21 @@ async def test_known_types_without_a_handler_are_skipped_not_dead_lettered(
 ) -> None:
     issues = env.topic(topics.ISSUES)
     await send_events(producer, issues, [assigned("C-1", f"I-{i}") for i in range(10)])
-    sub = Subscription(consumer="skipper", topics=[topics.ISSUES],
-                       batch_handlers={"ProjectStarted": project_started})
+    sub = Subscription(
+        consumer="skipper",
+        topics=[topics.ISSUES],
+        batch_handlers={"ProjectStarted": project_started},
+    )
     consumer = make_consumer(env, pool, sub)
     await consumer.start()
     try:
         await wait_until(lambda: _offsets_sum(pool, "skipper", 10), what="offsets")
     finally:
         await consumer.stop()
-    assert metric(env.metrics, "followup_events_consumed_total", consumer="skipper",
-                  outcome="skipped") == 10
+    assert (
+        metric(env.metrics, "followup_events_consumed_total", consumer="skipper", outcome="skipped")
+        == 10
+    )
     assert await table_count(pool, "dead_letter") == 0
 
 
@@ -132,7 +146,10 @@ async def test_handler_that_keeps_failing_is_dead_lettered_and_the_rest_committe
         calls[event.id] = calls.get(event.id, 0) + 1
         await tx.conn.execute(
             "INSERT INTO started (event_id, customer_id, started_at) VALUES ($1, $2, $3)",
-            event.id, event.subject, event.data.started_at)
+            event.id,
+            event.subject,
+            event.data.started_at,
+        )
         if event.id == poison_id:
             # A database error mid-transaction: only a savepoint can keep the others.
             await tx.conn.execute("SELECT 1/0")
@@ -141,8 +158,9 @@ async def test_handler_that_keeps_failing_is_dead_lettered_and_the_rest_committe
     events.insert(7, started("C-p", 99, event_id=poison_id))
     await send_events(producer, topic, events)
     settings = env.with_settings(max_handler_attempts=3)
-    sub = Subscription(consumer="poisoned", topics=[topics.CUSTOMERS],
-                       handlers={"ProjectStarted": handler})
+    sub = Subscription(
+        consumer="poisoned", topics=[topics.CUSTOMERS], handlers={"ProjectStarted": handler}
+    )
     consumer = make_consumer(env, pool, sub, settings=settings)
     await consumer.start()
     try:
@@ -156,11 +174,23 @@ async def test_handler_that_keeps_failing_is_dead_lettered_and_the_rest_committe
     assert row["error_type"] == "DivisionByZeroError"
     assert row["event_id"] == poison_id
     assert not await pool.fetchval(
-        "SELECT count(*) FROM processed_event WHERE event_id = $1", poison_id)
-    assert metric(env.metrics, "followup_dead_letters_total", consumer="poisoned",
-                  reason="handler_failed") == 1
-    assert metric(env.metrics, "followup_handler_failures_total", consumer="poisoned",
-                  event_type="ProjectStarted") == 3
+        "SELECT count(*) FROM processed_event WHERE event_id = $1", poison_id
+    )
+    assert (
+        metric(
+            env.metrics, "followup_dead_letters_total", consumer="poisoned", reason="handler_failed"
+        )
+        == 1
+    )
+    assert (
+        metric(
+            env.metrics,
+            "followup_handler_failures_total",
+            consumer="poisoned",
+            event_type="ProjectStarted",
+        )
+        == 3
+    )
     from .conftest import read_topic
 
     letters = await read_topic(env.infra.kafka_bootstrap, env.topic(topics.DEAD_LETTER))
@@ -183,8 +213,9 @@ async def test_publish_from_a_handler_goes_to_the_outbox_once(
 
     await send_events(producer, topic, [started(f"C-{i}", i) for i in range(5)])
     await send_events(producer, topic, [started("C-1", 50)])  # derives the same id again
-    sub = Subscription(consumer="pub", topics=[topics.CUSTOMERS],
-                       handlers={"ProjectStarted": handler})
+    sub = Subscription(
+        consumer="pub", topics=[topics.CUSTOMERS], handlers={"ProjectStarted": handler}
+    )
     consumer = make_consumer(env, pool, sub)
     await consumer.start()
     try:
@@ -193,7 +224,8 @@ async def test_publish_from_a_handler_goes_to_the_outbox_once(
         await consumer.stop()
     rows = await pool.fetch("SELECT event_id, topic, key FROM outbox ORDER BY id")
     assert [r["event_id"] for r in rows] == [f"d-C-{i}" for i in range(5)] or sorted(
-        r["event_id"] for r in rows) == sorted(f"d-C-{i}" for i in range(5))
+        r["event_id"] for r in rows
+    ) == sorted(f"d-C-{i}" for i in range(5))
     assert {r["topic"] for r in rows} == {env.topic(topics.ISSUES)}
     assert all(r["key"] == r["event_id"][2:] for r in rows)
 
@@ -219,14 +251,17 @@ async def test_readiness_fails_while_lag_is_above_the_bound(
         await gate.wait()
         await project_started(tx, events)
 
-    await send_events(producer, env.topic(topics.CUSTOMERS),
-                      [started(f"C-{i}", i) for i in range(600)])
-    sub = Subscription(consumer="ready", topics=[topics.CUSTOMERS],
-                       batch_handlers={"ProjectStarted": slow})
+    await send_events(
+        producer, env.topic(topics.CUSTOMERS), [started(f"C-{i}", i) for i in range(600)]
+    )
+    sub = Subscription(
+        consumer="ready", topics=[topics.CUSTOMERS], batch_handlers={"ProjectStarted": slow}
+    )
     consumer = make_consumer(env, pool, sub)
     assert await consumer.readiness(10) == "consumer not running"
     await consumer.start()
     try:
+
         async def lagging() -> str | None:
             why = await consumer.readiness(10)
             return why if why and "lag" in why else None
@@ -242,3 +277,74 @@ async def test_readiness_fails_while_lag_is_above_the_bound(
     finally:
         gate.set()
         await consumer.stop()
+
+
+async def test_sigterm_path_finishes_the_batch_flushes_the_outbox_and_resumes_exactly(
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    """§6: stop() mid-stream, then a new instance: nothing lost, nothing applied twice."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from followup.core.metrics import Metrics
+    from followup.core.outbox import OutboxRelay
+
+    async def derive(tx: Tx, events: list[Event[Any]]) -> None:
+        await project_started(tx, events)
+        for e in events:
+            tx.publish(assigned(e.subject, "I", event_id=f"d-{e.id}"))
+
+    topic = env.topic(topics.CUSTOMERS)
+    sub = Subscription(
+        consumer="term", topics=[topics.CUSTOMERS], batch_handlers={"ProjectStarted": derive}
+    )
+    sending = asyncio.create_task(
+        send_events(producer, topic, [started(f"C-{i % 13}", i) for i in range(4000)])
+    )
+    relay = OutboxRelay(pool, env.settings, Metrics())
+    await relay.start()
+    first = make_consumer(env, pool, sub)
+    await first.start()
+    await wait_until(lambda: _count_at_least(pool, 500), what="some progress")
+    await first.stop()
+    await relay.stop()
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+    # Kafka's committed offsets (for lag tools) caught up with the database's.
+    stored = {
+        (r["topic"], r["partition"]): r["next_offset"]
+        for r in await pool.fetch(
+            "SELECT topic, partition, next_offset FROM consumer_offset WHERE consumer = 'term'"
+        )
+    }
+    probe = AIOKafkaConsumer(
+        bootstrap_servers=env.infra.kafka_bootstrap,
+        group_id=first.group_id,
+        enable_auto_commit=False,
+    )
+    await probe.start()
+    try:
+        for (t, p), offset in stored.items():
+            if offset:
+                assert await probe.committed(TopicPartition(t, p)) == offset
+    finally:
+        await probe.stop()
+
+    await sending
+    second = make_consumer(env, pool, sub)
+    relay = OutboxRelay(pool, env.settings, Metrics())
+    await relay.start()
+    await second.start()
+    try:
+        await wait_until(lambda: _count_is(pool, 4000), what="all 4000")
+        await wait_until(lambda: _offsets_sum(pool, "term", 4000), what="offsets")
+    finally:
+        await second.stop()
+        await relay.stop()
+    assert await pool.fetchval("SELECT sum(n) FROM tally") == 4000
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 4000
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def _count_at_least(pool: asyncpg.Pool, n: int) -> bool:
+    return await table_count(pool, "started") >= n

@@ -33,17 +33,29 @@ EVENTS = int(os.environ.get("CORE_PROOF_EVENTS", "50000"))
 class Worker:
     """One consumer process."""
 
-    def __init__(self, env: Env, *, group_suffix: str, log_dir: Path,
-                 stall_ms: int = 0) -> None:
+    def __init__(self, env: Env, *, group_suffix: str, log_dir: Path, stall_ms: int = 0) -> None:
         self.app_name = f"w{uuid.uuid4().hex[:10]}"
         self.log_path = log_dir / f"{self.app_name}.log"
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, str(WORKER), "--dsn", env.dsn,
-                 "--bootstrap", env.infra.kafka_bootstrap, "--prefix", env.prefix,
-                 f"--group-suffix={group_suffix}", "--app-name", self.app_name,
-                 "--stall-ms", str(stall_ms)],
-                stdout=log, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    str(WORKER),
+                    "--dsn",
+                    env.dsn,
+                    "--bootstrap",
+                    env.infra.kafka_bootstrap,
+                    "--prefix",
+                    env.prefix,
+                    f"--group-suffix={group_suffix}",
+                    "--app-name",
+                    self.app_name,
+                    "--stall-ms",
+                    str(stall_ms),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def signal(self, sig: int) -> None:
         if self.proc.poll() is None:
@@ -70,14 +82,17 @@ class Worker:
 async def in_transaction(pool: asyncpg.Pool, app_name: str) -> bool:
     """True while the worker's connection is inside a batch transaction (between statements,
     or running one of the batch's statements), not in a single-statement one."""
-    return bool(await pool.fetchval(
-        """SELECT count(*) FROM pg_stat_activity
+    return bool(
+        await pool.fetchval(
+            """SELECT count(*) FROM pg_stat_activity
            WHERE application_name = $1 AND xact_start IS NOT NULL
              AND (state = 'idle in transaction'
                   OR (state = 'active' AND (query LIKE '%WITH moved AS%'
                                             OR query LIKE '%INSERT INTO started%'
                                             OR query LIKE '%INSERT INTO tally%')))""",
-        app_name))
+            app_name,
+        )
+    )
 
 
 async def kill_mid_batch(pool: asyncpg.Pool, worker: Worker, timeout: float = 30) -> bool:
@@ -97,8 +112,11 @@ async def kill_mid_batch(pool: asyncpg.Pool, worker: Worker, timeout: float = 30
 
 
 async def stored_total(pool: asyncpg.Pool) -> int:
-    return int(await pool.fetchval(
-        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offset WHERE consumer = 'crashy'"))
+    return int(
+        await pool.fetchval(
+            "SELECT coalesce(sum(next_offset), 0) FROM consumer_offset WHERE consumer = 'crashy'"
+        )
+    )
 
 
 async def wait_stored(pool: asyncpg.Pool, total: int, timeout: float) -> None:
@@ -109,8 +127,9 @@ async def wait_stored(pool: asyncpg.Pool, total: int, timeout: float) -> None:
         await asyncio.sleep(0.2)
 
 
-async def produce_steadily(producer: AIOKafkaProducer, topic: str, n: int, *,
-                           chunk: int, pause: float, rng: random.Random) -> int:
+async def produce_steadily(
+    producer: AIOKafkaProducer, topic: str, n: int, *, chunk: int, pause: float, rng: random.Random
+) -> int:
     """Sends n events (and re-sends ~2% of them later: same id, new offset); returns the count."""
     sent = 0
     history: list[tuple[str, bytes]] = []
@@ -131,11 +150,14 @@ async def check_against_fold(env: Env, pool: asyncpg.Pool) -> None:
     rows = await pool.fetch("SELECT event_id FROM started")
     assert len(rows) == len(ids), "a duplicate or a missing effect"
     assert {r["event_id"] for r in rows} == ids
-    got = {r["customer_id"]: (r["n"], r["last_event"])
-           for r in await pool.fetch("SELECT customer_id, n, last_event FROM tally")}
+    got = {
+        r["customer_id"]: (r["n"], r["last_event"])
+        for r in await pool.fetch("SELECT customer_id, n, last_event FROM tally")
+    }
     assert got == tally
     assert await pool.fetchval(
-        "SELECT count(*) FROM processed_event WHERE consumer = 'crashy'") == len(ids)
+        "SELECT count(*) FROM processed_event WHERE consumer = 'crashy'"
+    ) == len(ids)
 
 
 @pytest.mark.slow
@@ -146,13 +168,13 @@ async def test_kill_9_mid_batch_ten_times_and_the_read_model_equals_the_fold(
     rng = random.Random(7)
     topic = env.topic(topics.CUSTOMERS)
     production = asyncio.create_task(
-        produce_steadily(producer, topic, EVENTS, chunk=1000, pause=0.25, rng=rng))
+        produce_steadily(producer, topic, EVENTS, chunk=1000, pause=0.25, rng=rng)
+    )
     mid_batch_kills = kills = 0
     while kills < 12 or not production.done():
         # A new group each time: offsets come from the database, and a fresh group does not
         # wait out the dead member's session.
-        worker = Worker(env, group_suffix=f"-{uuid.uuid4().hex[:6]}", log_dir=tmp_path,
-                        stall_ms=15)
+        worker = Worker(env, group_suffix=f"-{uuid.uuid4().hex[:6]}", log_dir=tmp_path, stall_ms=15)
         await asyncio.sleep(rng.uniform(0.0, 1.5))
         mid_batch_kills += await kill_mid_batch(pool, worker)
         kills += 1
@@ -178,10 +200,10 @@ async def test_three_instances_one_killed_one_frozen_totals_exact(
     rng = random.Random(11)
     topic = env.topic(topics.CUSTOMERS)
     suffix = f"-{uuid.uuid4().hex[:6]}"
-    workers = [Worker(env, group_suffix=suffix, log_dir=tmp_path, stall_ms=10)
-               for _ in range(3)]
+    workers = [Worker(env, group_suffix=suffix, log_dir=tmp_path, stall_ms=10) for _ in range(3)]
     production = asyncio.create_task(
-        produce_steadily(producer, topic, 30000, chunk=1000, pause=0.3, rng=rng))
+        produce_steadily(producer, topic, 30000, chunk=1000, pause=0.3, rng=rng)
+    )
     try:
         # All three members are applying batches before anything happens to them.
         for w in workers:

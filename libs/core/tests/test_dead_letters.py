@@ -38,10 +38,18 @@ def malformed_messages(rng: random.Random, n: int) -> list[bytes | None]:
     """n messages of every kind SPEC §6 rejects, plus byte-level fuzz of valid ones."""
 
     def not_json() -> bytes | None:
-        return rng.choice([
-            b"", b"{", b"not json at all", bytes(rng.randrange(256) for _ in range(40)),
-            encode(started("C-1"))[:-7], b"\xff\xfe{}", b"{'single': 'quotes'}", b"NaN",
-        ])
+        return rng.choice(
+            [
+                b"",
+                b"{",
+                b"not json at all",
+                bytes(rng.randrange(256) for _ in range(40)),
+                encode(started("C-1"))[:-7],
+                b"\xff\xfe{}",
+                b"{'single': 'quotes'}",
+                b"NaN",
+            ]
+        )
 
     def not_cloudevent() -> bytes:
         doc = _valid_doc(rng)
@@ -117,17 +125,23 @@ async def test_a_thousand_malformed_messages_are_dead_lettered_and_valid_ones_pr
     mixed: list[tuple[str, bytes | None]] = [(f"C-{i % 50}", v) for i, v in enumerate(valid)]
     for i, value in enumerate(bad):
         mixed.insert(rng.randrange(len(mixed) + 1), (f"C-{i % 50}", value))
-    futures = [await producer.send(topic, value, key=key.encode(),
-                                   headers=[("content-type", b"application/cloudevents+json"),
-                                            ("trace", str(n).encode())])
-               for n, (key, value) in enumerate(mixed)]
+    futures = [
+        await producer.send(
+            topic,
+            value,
+            key=key.encode(),
+            headers=[("content-type", b"application/cloudevents+json"), ("trace", str(n).encode())],
+        )
+        for n, (key, value) in enumerate(mixed)
+    ]
     for f in futures:
         await f
     consumer = make_consumer(env, pool, projection_subscription("fuzzed"))
     await consumer.start()
     try:
-        await wait_until(lambda: _stored(pool, "fuzzed", len(mixed)), timeout=60,
-                         what="every offset stored")
+        await wait_until(
+            lambda: _stored(pool, "fuzzed", len(mixed)), timeout=60, what="every offset stored"
+        )
     finally:
         await consumer.stop()
 
@@ -142,11 +156,25 @@ async def test_a_thousand_malformed_messages_are_dead_lettered_and_valid_ones_pr
     for row in rows:
         assert row["reason"] in by_value[row["value"] or None]
         assert row["error_type"] == "RejectedMessage"
-    assert sum(metric(env.metrics, "followup_dead_letters_total", consumer="fuzzed",
-                      reason=r) for r in ("not_json", "not_cloudevent", "unknown_type",
-                                          "unsupported_dataversion", "invalid_data")) == 1000
-    assert metric(env.metrics, "followup_events_consumed_total", consumer="fuzzed",
-                  outcome="dead_letter") == 1000
+    assert (
+        sum(
+            metric(env.metrics, "followup_dead_letters_total", consumer="fuzzed", reason=r)
+            for r in (
+                "not_json",
+                "not_cloudevent",
+                "unknown_type",
+                "unsupported_dataversion",
+                "invalid_data",
+            )
+        )
+        == 1000
+    )
+    assert (
+        metric(
+            env.metrics, "followup_events_consumed_total", consumer="fuzzed", outcome="dead_letter"
+        )
+        == 1000
+    )
 
     letters = await read_topic(env.infra.kafka_bootstrap, env.topic(topics.DEAD_LETTER))
     assert len(letters) == 1000
@@ -161,14 +189,21 @@ async def test_a_thousand_malformed_messages_are_dead_lettered_and_valid_ones_pr
         assert letter.value == original[1] or (not letter.value and not original[1])
         assert letter.key == original[0].encode()
         assert headers["content-type"] == b"application/cloudevents+json"
-    assert len({(dict(m.headers)["original_partition"], dict(m.headers)["original_offset"])
-                for m in letters}) == 1000
+    assert (
+        len(
+            {
+                (dict(m.headers)["original_partition"], dict(m.headers)["original_offset"])
+                for m in letters
+            }
+        )
+        == 1000
+    )
 
 
 async def _stored(pool: asyncpg.Pool, consumer: str, n: int) -> bool:
     got = await pool.fetchval(
-        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offset WHERE consumer = $1",
-        consumer)
+        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offset WHERE consumer = $1", consumer
+    )
     return bool(got == n)
 
 
@@ -186,10 +221,10 @@ async def test_dead_letters_replay_once_the_cause_is_fixed(
     events = [started("C-ok", i) for i in range(5)] + [started("C-bad", 9)]
     await send_events(producer, topic, events)
     await producer.send_and_wait(topic, b"garbage", key=b"C-ok")
-    sub = Subscription(consumer="dl", topics=[topics.CUSTOMERS],
-                       batch_handlers={"ProjectStarted": flaky})
-    consumer = make_consumer(env, pool, sub,
-                             settings=env.with_settings(max_handler_attempts=2))
+    sub = Subscription(
+        consumer="dl", topics=[topics.CUSTOMERS], batch_handlers={"ProjectStarted": flaky}
+    )
+    consumer = make_consumer(env, pool, sub, settings=env.with_settings(max_handler_attempts=2))
     await consumer.start()
     try:
         await wait_until(lambda: _stored(pool, "dl", 7), what="offsets")
@@ -200,12 +235,14 @@ async def test_dead_letters_replay_once_the_cause_is_fixed(
     assert sorted(d["reason"] for d in open_letters) == ["handler_failed", "not_json"]
 
     broken = False  # the fix is deployed
-    report = await replay_dead_letters(pool, sub, settings=env.settings, clock=WallClock(),
-                                       metrics=env.metrics)
+    report = await replay_dead_letters(
+        pool, sub, settings=env.settings, clock=WallClock(), metrics=env.metrics
+    )
     assert len(report.replayed) == 1 and len(report.failed) == 1
     assert await table_count(pool, "started") == 6
-    again = await replay_dead_letters(pool, sub, settings=env.settings, clock=WallClock(),
-                                      metrics=env.metrics)
+    again = await replay_dead_letters(
+        pool, sub, settings=env.settings, clock=WallClock(), metrics=env.metrics
+    )
     assert not again.replayed  # a replayed letter is closed; the undecodable one stays open
     assert await table_count(pool, "started") == 6
     [still_open] = await list_dead_letters(pool, consumer="dl")
@@ -221,8 +258,12 @@ async def test_a_redelivered_bad_message_is_dead_lettered_once(
     for suffix in ("-a", "-b"):
         # Two groups over one database: the second re-reads nothing (offsets from the DB),
         # and even a forced rewind would not send the letter twice.
-        consumer = make_consumer(env, pool, projection_subscription("once"),
-                                 settings=env.with_settings(consumer_group_suffix=suffix))
+        consumer = make_consumer(
+            env,
+            pool,
+            projection_subscription("once"),
+            settings=env.with_settings(consumer_group_suffix=suffix),
+        )
         await consumer.start()
         try:
             await wait_until(lambda: _stored(pool, "once", 1), what="offset")

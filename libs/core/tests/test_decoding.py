@@ -33,21 +33,54 @@ NOW = datetime(2026, 5, 1, 8, 30, tzinfo=UTC)
 def samples() -> list[Event[Any]]:
     """One valid event of several contract types."""
     datas: list[Any] = [
-        CustomerDelivered(customer_id="C-1", order_id="O-1", delivered_at=NOW, product="p",
-                          tier="gold", segment="individual",
-                          contact=Contact(name="Li Lei", phone="+86 1")),
-        VisitDue(visit_id="V-1", customer_id="C-1", kinds=["first_use"], due_at=NOW,
-                 deadline=NOW, attempt=1, reason="delivery"),
-        VisitLogged(visit_id="V-1", customer_id="C-1", agent_id="A-1", channel="phone",
-                    outcome="completed", logged_at=NOW, satisfaction=5),
-        IssueRaised(issue_id="I-1", customer_id="C-1", source="complaint", category="fault",
-                    severity="general", description="noise", raised_at=NOW,
-                    department="after_sales", handover_by=NOW, respond_by=NOW,
-                    resolve_by=NOW),
+        CustomerDelivered(
+            customer_id="C-1",
+            order_id="O-1",
+            delivered_at=NOW,
+            product="p",
+            tier="gold",
+            segment="individual",
+            contact=Contact(name="Li Lei", phone="+86 1"),
+        ),
+        VisitDue(
+            visit_id="V-1",
+            customer_id="C-1",
+            kinds=["first_use"],
+            due_at=NOW,
+            deadline=NOW,
+            attempt=1,
+            reason="delivery",
+        ),
+        VisitLogged(
+            visit_id="V-1",
+            customer_id="C-1",
+            agent_id="A-1",
+            channel="phone",
+            outcome="completed",
+            logged_at=NOW,
+            satisfaction=5,
+        ),
+        IssueRaised(
+            issue_id="I-1",
+            customer_id="C-1",
+            source="complaint",
+            category="fault",
+            severity="general",
+            description="noise",
+            raised_at=NOW,
+            department="after_sales",
+            handover_by=NOW,
+            respond_by=NOW,
+            resolve_by=NOW,
+        ),
         ClockAdvanced(now=NOW),
     ]
-    return [make_event(d, id=str(uuid.uuid4()), source="t", subject="C-1", time=NOW,
-                       correlationid="corr") for d in datas]
+    return [
+        make_event(
+            d, id=str(uuid.uuid4()), source="t", subject="C-1", time=NOW, correlationid="corr"
+        )
+        for d in datas
+    ]
 
 
 def verdict(fn: Any, raw: bytes) -> Any:

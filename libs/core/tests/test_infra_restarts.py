@@ -72,8 +72,13 @@ def free_port_pair() -> int:
 
 
 def _run(script: str, action: str, env: dict[str, str]) -> None:
-    subprocess.run(["bash", str(ROOT / "infra" / script), action], env={**os.environ, **env},
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        ["bash", str(ROOT / "infra" / script), action],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 @dataclass
@@ -89,8 +94,11 @@ class OwnKafka:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"FOLLOWUP_HOME": str(self.home), "FOLLOWUP_KAFKA_PORT": str(self.port),
-                "FOLLOWUP_KAFKA_HEAP": "512m"}
+        return {
+            "FOLLOWUP_HOME": str(self.home),
+            "FOLLOWUP_KAFKA_PORT": str(self.port),
+            "FOLLOWUP_KAFKA_HEAP": "512m",
+        }
 
     async def start(self) -> None:
         await asyncio.to_thread(_run, "kafka.sh", "start", self.env)
@@ -165,11 +173,18 @@ async def own_postgres() -> AsyncIterator[OwnPostgres]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _consumer(pool: asyncpg.Pool, settings: CoreSettings,
-              subscription: Subscription) -> EventConsumer:
+def _consumer(
+    pool: asyncpg.Pool, settings: CoreSettings, subscription: Subscription
+) -> EventConsumer:
     metrics = Metrics()
-    return EventConsumer(subscription, pool=pool, settings=settings, clock=WallClock(),
-                         metrics=metrics, dead_letters=DeadLetterPublisher(settings, metrics))
+    return EventConsumer(
+        subscription,
+        pool=pool,
+        settings=settings,
+        clock=WallClock(),
+        metrics=metrics,
+        dead_letters=DeadLetterPublisher(settings, metrics),
+    )
 
 
 async def _until(fn: Any, timeout: float, what: str) -> None:
@@ -181,9 +196,12 @@ async def _until(fn: Any, timeout: float, what: str) -> None:
 
 
 async def _stored(pool: asyncpg.Pool, consumer: str) -> int:
-    return int(await pool.fetchval(
-        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offset WHERE consumer = $1",
-        consumer))
+    return int(
+        await pool.fetchval(
+            "SELECT coalesce(sum(next_offset), 0) FROM consumer_offset WHERE consumer = $1",
+            consumer,
+        )
+    )
 
 
 async def _check_fold(pool: asyncpg.Pool, bootstrap: str, topic: str, expect: int) -> None:
@@ -192,8 +210,10 @@ async def _check_fold(pool: asyncpg.Pool, bootstrap: str, topic: str, expect: in
     assert len(ids) == expect
     rows = await pool.fetch("SELECT event_id FROM started")
     assert len(rows) == len(ids) and {r["event_id"] for r in rows} == ids
-    got = {r["customer_id"]: (r["n"], r["last_event"])
-           for r in await pool.fetch("SELECT customer_id, n, last_event FROM tally")}
+    got = {
+        r["customer_id"]: (r["n"], r["last_event"])
+        for r in await pool.fetch("SELECT customer_id, n, last_event FROM tally")
+    }
     assert got == tally
 
 
@@ -203,8 +223,9 @@ async def test_broker_restart_while_producing_and_consuming_loses_nothing(
 ) -> None:
     """§7b: the relay publishes and a consumer consumes through a broker stop and start."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    await create_topics(own_kafka.bootstrap,
-                        [f"{prefix}{t}" for t in (topics.CUSTOMERS, topics.DEAD_LETTER)])
+    await create_topics(
+        own_kafka.bootstrap, [f"{prefix}{t}" for t in (topics.CUSTOMERS, topics.DEAD_LETTER)]
+    )
     own = Infra(own_kafka.bootstrap, infra.pg_admin_dsn)
     migrations = write_migrations(tmp_path / "migrations")
     source_dsn = fresh_db  # the publishing service's database (outbox)
@@ -216,9 +237,15 @@ async def test_broker_restart_while_producing_and_consuming_loses_nothing(
     source = await create_pool(source_dsn, min_size=1, max_size=4)
     sink = await create_pool(sink_dsn, min_size=1, max_size=4)
     relay = OutboxRelay(source, source_settings, Metrics())
-    consumer = _consumer(sink, sink_settings, Subscription(
-        consumer="sink", topics=[topics.CUSTOMERS],
-        batch_handlers={"ProjectStarted": project_started}))
+    consumer = _consumer(
+        sink,
+        sink_settings,
+        Subscription(
+            consumer="sink",
+            topics=[topics.CUSTOMERS],
+            batch_handlers={"ProjectStarted": project_started},
+        ),
+    )
 
     async def write() -> None:
         for start in range(0, EVENTS, 200):
@@ -239,7 +266,8 @@ async def test_broker_restart_while_producing_and_consuming_loses_nothing(
 
         async def published() -> bool:
             return not await source.fetchval(
-                "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            )
 
         await _until(published, 120, "outbox drained")
         end = len(await read_topic(own_kafka.bootstrap, f"{prefix}{topics.CUSTOMERS}"))
@@ -277,24 +305,37 @@ async def test_postgres_restart_under_load_loses_nothing_and_recovers_by_itself(
 ) -> None:
     """§7c: consumer and relay through a PostgreSQL stop and start, recovering by themselves."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    await create_topics(infra.kafka_bootstrap, [f"{prefix}{t}" for t in (
-        topics.CUSTOMERS, topics.ISSUES, topics.DEAD_LETTER)])
+    await create_topics(
+        infra.kafka_bootstrap,
+        [f"{prefix}{t}" for t in (topics.CUSTOMERS, topics.ISSUES, topics.DEAD_LETTER)],
+    )
     dsn = await create_database(own_postgres.admin_dsn)
     migrations = write_migrations(tmp_path / "migrations")
     await migrate(dsn, service="coretest", migrations_dir=migrations)
     settings = settings_for(infra, dsn, prefix)
     pool = await create_pool(dsn, min_size=1, max_size=6)
-    consumer = _consumer(pool, settings, Subscription(
-        consumer="pgload", topics=[topics.CUSTOMERS],
-        batch_handlers={"ProjectStarted": project_and_derive}))
+    consumer = _consumer(
+        pool,
+        settings,
+        Subscription(
+            consumer="pgload",
+            topics=[topics.CUSTOMERS],
+            batch_handlers={"ProjectStarted": project_and_derive},
+        ),
+    )
     relay = OutboxRelay(pool, settings, Metrics())
     topic = f"{prefix}{topics.CUSTOMERS}"
 
     async def produce() -> None:
         for start in range(0, EVENTS, 250):
-            await send_raw(producer, topic, [
-                (e.subject, encode(e))
-                for e in (started(f"C-{i % 301}", i) for i in range(start, start + 250))])
+            await send_raw(
+                producer,
+                topic,
+                [
+                    (e.subject, encode(e))
+                    for e in (started(f"C-{i % 301}", i) for i in range(start, start + 250))
+                ],
+            )
             await asyncio.sleep(0.08)
 
     await relay.start()
@@ -320,7 +361,8 @@ async def test_postgres_restart_under_load_loses_nothing_and_recovers_by_itself(
         async def caught_up() -> bool:
             try:
                 return await _stored(pool, "pgload") == EVENTS and not await pool.fetchval(
-                    "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+                )
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 return False
 
@@ -333,10 +375,13 @@ async def test_postgres_restart_under_load_loses_nothing_and_recovers_by_itself(
         await relay.stop()
     assert saw_unready, "readiness never reported the database outage"
     await _check_fold(pool, infra.kafka_bootstrap, topic, EVENTS)
-    derived = [orjson.loads(r.value)["id"] for r in
-               await read_topic(infra.kafka_bootstrap, f"{prefix}{topics.ISSUES}")]
-    expected = {derived_id("pg", r["event_id"]) for r in await pool.fetch(
-        "SELECT event_id FROM started")}
+    derived = [
+        orjson.loads(r.value)["id"]
+        for r in await read_topic(infra.kafka_bootstrap, f"{prefix}{topics.ISSUES}")
+    ]
+    expected = {
+        derived_id("pg", r["event_id"]) for r in await pool.fetch("SELECT event_id FROM started")
+    }
     assert set(derived) == expected  # every derived event published, at least once
     assert await pool.fetchval("SELECT count(*) FROM outbox") == EVENTS
     await pool.close()

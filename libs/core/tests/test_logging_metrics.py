@@ -31,9 +31,13 @@ def test_log_lines_are_json_with_event_context_and_no_personal_data(
     configure_logging("scheduling", "INFO")
     log = structlog.get_logger("t")
     bind_event("E-1", "CustomerDelivered", "corr-1", "C-9")
-    log.info("planned", contact={"name": "Li Lei", "phone": "+86 138", "address": "x"},
-             email="li@example.com", data={"customer": {"Name": "Li", "tier": "gold"}},
-             visits=[{"phone": "1"}])
+    log.info(
+        "planned",
+        contact={"name": "Li Lei", "phone": "+86 138", "address": "x"},
+        email="li@example.com",
+        data={"customer": {"Name": "Li", "tier": "gold"}},
+        visits=[{"phone": "1"}],
+    )
     unbind_event()
     log.debug("hidden at INFO")
     logging.getLogger("aiokafka").warning("from the standard library, phone=%s", "kept?")
@@ -59,8 +63,13 @@ def test_metrics_are_prefixed_and_registered_per_instance() -> None:
     assert 'followup_processing_latency_seconds_bucket{consumer="c",le="0.005"} 1.0' in text
     assert 'followup_processing_latency_seconds_bucket{consumer="c",le="0.025"} 3.0' in text
     assert 'followup_processing_latency_seconds_count{consumer="c"} 4.0' in text
-    for name in ("followup_consumer_lag", "followup_outbox_pending_rows",
-                 "followup_outbox_oldest_age_seconds", "followup_dead_letters_total",
-                 "followup_consumer_batch_size", "followup_handler_failures_total"):
+    for name in (
+        "followup_consumer_lag",
+        "followup_outbox_pending_rows",
+        "followup_outbox_oldest_age_seconds",
+        "followup_dead_letters_total",
+        "followup_consumer_batch_size",
+        "followup_handler_failures_total",
+    ):
         assert name in text or f"# HELP {name}" in text, name
     assert "followup_events_consumed_total{" not in generate_latest(b.registry).decode()

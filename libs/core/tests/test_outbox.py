@@ -16,13 +16,12 @@ from .conftest import Env, assigned, read_topic, wait_until
 
 
 async def _published(pool: asyncpg.Pool, n: int) -> bool:
-    return bool(await pool.fetchval(
-        "SELECT count(*) FROM outbox WHERE published_at IS NOT NULL") == n)
+    return bool(
+        await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL") == n
+    )
 
 
-async def test_relay_publishes_each_row_once_in_order_per_key(
-    env: Env, pool: asyncpg.Pool
-) -> None:
+async def test_relay_publishes_each_row_once_in_order_per_key(env: Env, pool: asyncpg.Pool) -> None:
     written: list[str] = []
 
     # Four concurrent writers, each the only writer of its customers (as a consumer is of its
@@ -31,8 +30,10 @@ async def test_relay_publishes_each_row_once_in_order_per_key(
     async def writer(w: int) -> None:
         for batch in range(10):
             async with pool.acquire() as conn, conn.transaction():
-                events = [assigned(f"C-{w}-{i % 3}", f"I-{w}-{batch}-{i}",
-                                   event_id=f"e-{w}-{batch}-{i}") for i in range(6)]
+                events = [
+                    assigned(f"C-{w}-{i % 3}", f"I-{w}-{batch}-{i}", event_id=f"e-{w}-{batch}-{i}")
+                    for i in range(6)
+                ]
                 await publish_events(conn, events, topic_prefix=env.prefix)
                 # The same ids again in the same transaction: nothing new.
                 assert await publish_events(conn, events, topic_prefix=env.prefix) == 0
@@ -49,8 +50,9 @@ async def test_relay_publishes_each_row_once_in_order_per_key(
     records = await read_topic(env.infra.kafka_bootstrap, env.topic(topics.ISSUES))
     ids = [orjson.loads(r.value)["id"] for r in records]
     assert sorted(ids) == sorted(written) and len(set(ids)) == 240
-    outbox_order = [r["event_id"] for r in await pool.fetch(
-        "SELECT event_id FROM outbox ORDER BY id")]
+    outbox_order = [
+        r["event_id"] for r in await pool.fetch("SELECT event_id FROM outbox ORDER BY id")
+    ]
     rank = {event_id: i for i, event_id in enumerate(outbox_order)}
     per_key: dict[bytes, list[str]] = defaultdict(list)
     for r in records:  # sorted by partition, offset: a key's records in topic order
@@ -71,11 +73,13 @@ async def test_a_row_committed_late_behind_a_higher_id_is_still_published(
         slow = await pool.acquire()
         tx = slow.transaction()
         await tx.start()
-        await publish_events(slow, [assigned("C-1", "I-1", event_id="late")],
-                             topic_prefix=env.prefix)  # takes the lower id
+        await publish_events(
+            slow, [assigned("C-1", "I-1", event_id="late")], topic_prefix=env.prefix
+        )  # takes the lower id
         async with pool.acquire() as conn, conn.transaction():
-            await publish_events(conn, [assigned("C-2", "I-2", event_id="early")],
-                                 topic_prefix=env.prefix)
+            await publish_events(
+                conn, [assigned("C-2", "I-2", event_id="early")], topic_prefix=env.prefix
+            )
         await wait_until(lambda: _published(pool, 1), what="early published")
         await tx.commit()
         await pool.release(slow)
@@ -98,14 +102,20 @@ async def test_a_second_relay_waits_on_the_lock_and_takes_over(
         await asyncio.sleep(1.5)
         assert first.active and not second.active
         async with pool.acquire() as conn, conn.transaction():
-            await publish_events(conn, [assigned("C-1", f"I-{i}", event_id=f"a-{i}")
-                                        for i in range(20)], topic_prefix=env.prefix)
+            await publish_events(
+                conn,
+                [assigned("C-1", f"I-{i}", event_id=f"a-{i}") for i in range(20)],
+                topic_prefix=env.prefix,
+            )
         await wait_until(lambda: _published(pool, 20), what="first batch")
         await first.stop()
         await wait_until(lambda: _is_active(second), timeout=15, what="second takes over")
         async with pool.acquire() as conn, conn.transaction():
-            await publish_events(conn, [assigned("C-1", f"J-{i}", event_id=f"b-{i}")
-                                        for i in range(20)], topic_prefix=env.prefix)
+            await publish_events(
+                conn,
+                [assigned("C-1", f"J-{i}", event_id=f"b-{i}") for i in range(20)],
+                topic_prefix=env.prefix,
+            )
         await wait_until(lambda: _published(pool, 40), what="second batch")
     finally:
         await first.stop()

@@ -43,14 +43,20 @@ async def project_and_derive(tx: Tx, events: list[Event[Any]]) -> None:
 
 
 def subscription() -> Subscription:
-    return Subscription(consumer="rebuilt", topics=[topics.CUSTOMERS],
-                        batch_handlers={"ProjectStarted": project_and_derive})
+    return Subscription(
+        consumer="rebuilt",
+        topics=[topics.CUSTOMERS],
+        batch_handlers={"ProjectStarted": project_and_derive},
+    )
 
 
 async def _caught_up(pool: asyncpg.Pool, n: int) -> bool:
-    return bool(await pool.fetchval(
-        "SELECT coalesce(sum(next_offset), 0) FROM consumer_offset WHERE consumer = 'rebuilt'")
-        == n)
+    return bool(
+        await pool.fetchval(
+            "SELECT coalesce(sum(next_offset), 0) FROM consumer_offset WHERE consumer = 'rebuilt'"
+        )
+        == n
+    )
 
 
 async def test_replay_twice_gives_identical_checksums_and_emits_nothing_again(
@@ -78,29 +84,32 @@ async def test_replay_twice_gives_identical_checksums_and_emits_nothing_again(
         assert dead == 2
 
         progress: list[Any] = []
-        first = await rebuild(subscription(), settings=env.settings,
-                              migrations_dir=env.migrations, on_progress=progress.append,
-                              keep_old=True)
+        first = await rebuild(
+            subscription(),
+            settings=env.settings,
+            migrations_dir=env.migrations,
+            on_progress=progress.append,
+            keep_old=True,
+        )
         assert first.swapped and first.events == total
         assert set(first.tables) == {"started", "tally", "consumer_offset", "processed_event"}
         assert progress and progress[-1].lag == 0
         assert await pool.fetchval(CHECKSUM) == checksum
         # The old tables are kept aside on request, identical.
-        old = await pool.fetchval(
-            f"SELECT count(*) FROM {first.retired_schema}.started")
+        old = await pool.fetchval(f"SELECT count(*) FROM {first.retired_schema}.started")
         assert old == 2000
 
         # The live consumer carries on in the new tables, without a second effect.
         more = [started(f"C-{i % 40}", 5000 + i) for i in range(150)]
         await send_raw(producer, topic, [(e.subject, encode(e)) for e in more])
-        await wait_until(lambda: _caught_up(pool, total + 150), timeout=30,
-                         what="live continues after the swap")
+        await wait_until(
+            lambda: _caught_up(pool, total + 150), timeout=30, what="live continues after the swap"
+        )
         assert await table_count(pool, "started") == 2150
         assert await pool.fetchval("SELECT sum(n) FROM tally") == 2150
         checksum2 = await pool.fetchval(CHECKSUM)
 
-        second = await rebuild(subscription(), settings=env.settings,
-                               migrations_dir=env.migrations)
+        second = await rebuild(subscription(), settings=env.settings, migrations_dir=env.migrations)
         assert second.events == total + 150
         assert await pool.fetchval(CHECKSUM) == checksum2
         await wait_until(lambda: _all_published(pool), what="outbox drained")
@@ -112,10 +121,13 @@ async def test_replay_twice_gives_identical_checksums_and_emits_nothing_again(
     assert await table_count(pool, "outbox") == 2150
     derived = await read_topic(env.infra.kafka_bootstrap, env.topic(topics.ISSUES))
     assert len(derived) == 2150
-    assert len(await read_topic(env.infra.kafka_bootstrap,
-                                env.topic(topics.DEAD_LETTER))) == dead
-    schemas = {r[0] for r in await pool.fetch(
-        "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'followup_re%'")}
+    assert len(await read_topic(env.infra.kafka_bootstrap, env.topic(topics.DEAD_LETTER))) == dead
+    schemas = {
+        r[0]
+        for r in await pool.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'followup_re%'"
+        )
+    }
     assert "followup_rebuild" not in schemas
 
 
@@ -123,11 +135,11 @@ async def _all_published(pool: asyncpg.Pool) -> bool:
     return not await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
 
 
-async def test_cli_lists_and_migrates(env: Env, pool: asyncpg.Pool,
-                                      producer: AIOKafkaProducer) -> None:
+async def test_cli_lists_and_migrates(
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
     await producer.send_and_wait(env.topic(topics.CUSTOMERS), b"junk", key=b"C-1")
-    consumer = make_consumer(env, pool, Subscription(consumer="clitest",
-                                                     topics=[topics.CUSTOMERS]))
+    consumer = make_consumer(env, pool, Subscription(consumer="clitest", topics=[topics.CUSTOMERS]))
     await consumer.start()
     try:
         await wait_until(lambda: _has_letter(pool), what="dead letter")
@@ -135,11 +147,11 @@ async def test_cli_lists_and_migrates(env: Env, pool: asyncpg.Pool,
         await consumer.stop()
     runner = CliRunner()
     result = await asyncio.to_thread(
-        runner.invoke, cli, ["dead-letters", "list", "--service", "coretest", "--dsn", env.dsn])
+        runner.invoke, cli, ["dead-letters", "list", "--service", "coretest", "--dsn", env.dsn]
+    )
     assert result.exit_code == 0, result.output
     assert "not_json" in result.output and "clitest" in result.output
-    result = await asyncio.to_thread(
-        runner.invoke, cli, ["migrate", "coretest", "--dsn", env.dsn])
+    result = await asyncio.to_thread(runner.invoke, cli, ["migrate", "coretest", "--dsn", env.dsn])
     assert result.exit_code == 0, result.output
     assert "0 migration(s) applied" in result.output
 

@@ -29,10 +29,17 @@ from followup.events import Event, topics
 
 async def main(args: argparse.Namespace) -> None:
     settings = CoreSettings(
-        service="worker", kafka_bootstrap=args.bootstrap, pg_dsn=args.dsn,
-        topic_prefix=args.prefix, consumer_group_suffix=args.group_suffix,
-        kafka_session_timeout_ms=args.session_timeout_ms, batch_max_records=args.batch,
-        retry_initial_s=0.05, retry_max_s=1.0, log_level="INFO")
+        service="worker",
+        kafka_bootstrap=args.bootstrap,
+        pg_dsn=args.dsn,
+        topic_prefix=args.prefix,
+        consumer_group_suffix=args.group_suffix,
+        kafka_session_timeout_ms=args.session_timeout_ms,
+        batch_max_records=args.batch,
+        retry_initial_s=0.05,
+        retry_max_s=1.0,
+        log_level="INFO",
+    )
     stall = args.stall_ms / 1000
 
     async def handler(tx: Tx, events: list[Event[Any]]) -> None:
@@ -41,13 +48,23 @@ async def main(args: argparse.Namespace) -> None:
             # Work that takes a while inside the transaction: kills land mid-batch.
             await asyncio.sleep(stall)
 
-    pool = await create_pool(args.dsn, min_size=1, max_size=3,
-                             server_settings={"application_name": args.app_name})
+    pool = await create_pool(
+        args.dsn, min_size=1, max_size=3, server_settings={"application_name": args.app_name}
+    )
     metrics = Metrics()
-    sub = Subscription(consumer=args.consumer, topics=[topics.CUSTOMERS],
-                       batch_handlers={"ProjectStarted": handler})
-    consumer = EventConsumer(sub, pool=pool, settings=settings, clock=WallClock(),
-                             metrics=metrics, dead_letters=DeadLetterPublisher(settings, metrics))
+    sub = Subscription(
+        consumer=args.consumer,
+        topics=[topics.CUSTOMERS],
+        batch_handlers={"ProjectStarted": handler},
+    )
+    consumer = EventConsumer(
+        sub,
+        pool=pool,
+        settings=settings,
+        clock=WallClock(),
+        metrics=metrics,
+        dead_letters=DeadLetterPublisher(settings, metrics),
+    )
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await consumer.start()

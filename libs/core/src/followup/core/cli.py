@@ -22,8 +22,12 @@ import typer
 
 from followup.core.settings import CoreSettings
 
-app = typer.Typer(name="followup", help="Operate the followup services.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    name="followup",
+    help="Operate the followup services.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 dead_letters_app = typer.Typer(help="List and replay dead letters.", no_args_is_help=True)
 clock_app = typer.Typer(help="The simulated clock (SPEC §9).", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
@@ -52,8 +56,11 @@ def _settings_for(name: str, dsn: str | None) -> CoreSettings:
     try:
         module = importlib.import_module(f"followup.{name}.settings")
         for value in vars(module).values():
-            if (inspect.isclass(value) and issubclass(value, CoreSettings)
-                    and value is not CoreSettings):
+            if (
+                inspect.isclass(value)
+                and issubclass(value, CoreSettings)
+                and value is not CoreSettings
+            ):
                 cls = value
                 break
     except ImportError:
@@ -77,8 +84,9 @@ def _package_migrations(name: str) -> Path | None:
     return candidate / "migrations" if (candidate / "migrations").is_dir() else None
 
 
-def load_service(name: str, dsn: str | None = None, *, with_subscription: bool = False
-                 ) -> ServiceHooks:
+def load_service(
+    name: str, dsn: str | None = None, *, with_subscription: bool = False
+) -> ServiceHooks:
     """The hooks of service `name` (its migrations and, when asked, its subscription)."""
     settings = _settings_for(name, dsn)
     migrations = _package_migrations(name)
@@ -104,7 +112,8 @@ def _require_subscription(hooks: ServiceHooks) -> Callable[[Any], Any]:
     if hooks.subscription is None:
         raise typer.BadParameter(
             f"followup.{hooks.name}.main must expose service_parts(settings) returning its "
-            "ServiceParts (with a subscription) for dead-letter replay and rebuilds")
+            "ServiceParts (with a subscription) for dead-letter replay and rebuilds"
+        )
     return hooks.subscription
 
 
@@ -117,10 +126,13 @@ def migrate(
     from followup.core.db import migrate as run_migrate
 
     hooks = load_service(service, dsn)
-    applied = asyncio.run(run_migrate(hooks.settings.pg_dsn, service=service,
-                                      migrations_dir=hooks.migrations_dir))
-    typer.echo(f"{service}: {len(applied)} migration(s) applied"
-               + (": " + ", ".join(applied) if applied else ""))
+    applied = asyncio.run(
+        run_migrate(hooks.settings.pg_dsn, service=service, migrations_dir=hooks.migrations_dir)
+    )
+    typer.echo(
+        f"{service}: {len(applied)} migration(s) applied"
+        + (": " + ", ".join(applied) if applied else "")
+    )
 
 
 @dead_letters_app.command("list")
@@ -143,21 +155,35 @@ def list_letters(
     async def run() -> list[dict[str, Any]]:
         pool = await create_pool(hooks.settings.pg_dsn, min_size=1, max_size=1)
         try:
-            return await list_dead_letters(pool, consumer=consumer,
-                                           include_replayed=include_replayed, limit=limit)
+            return await list_dead_letters(
+                pool, consumer=consumer, include_replayed=include_replayed, limit=limit
+            )
         finally:
             await pool.close()
 
     rows = asyncio.run(run())
-    table = Table("id", "consumer", "origin", "reason", "error", "event", "created",
-                  "replayed", title=f"{service}: dead letters")
+    table = Table(
+        "id",
+        "consumer",
+        "origin",
+        "reason",
+        "error",
+        "event",
+        "created",
+        "replayed",
+        title=f"{service}: dead letters",
+    )
     for r in rows:
         table.add_row(
-            str(r["id"]), r["consumer"], f"{r['topic']}[{r['partition']}]@{r['kafka_offset']}",
-            r["reason"], (r["error"] or "")[:60],
+            str(r["id"]),
+            r["consumer"],
+            f"{r['topic']}[{r['partition']}]@{r['kafka_offset']}",
+            r["reason"],
+            (r["error"] or "")[:60],
             f"{r['event_type'] or ''} {r['event_id'] or ''}".strip(),
             r["created_at"].isoformat(timespec="seconds"),
-            r["replayed_at"].isoformat(timespec="seconds") if r["replayed_at"] else "")
+            r["replayed_at"].isoformat(timespec="seconds") if r["replayed_at"] else "",
+        )
     Console().print(table)
 
 
@@ -185,15 +211,22 @@ def replay_letters(
         pool = await create_pool(hooks.settings.pg_dsn, min_size=1, max_size=2)
         try:
             return await replay_dead_letters(
-                pool, make_subscription(clock), settings=hooks.settings, clock=clock,
-                metrics=Metrics(), ids=None if all_ else id)
+                pool,
+                make_subscription(clock),
+                settings=hooks.settings,
+                clock=clock,
+                metrics=Metrics(),
+                ids=None if all_ else id,
+            )
         finally:
             await pool.close()
             await clock.stop()
 
     report = asyncio.run(run())
-    typer.echo(f"replayed {len(report.replayed)}, duplicates {len(report.duplicates)}, "
-               f"skipped {len(report.skipped)}, still failing {len(report.failed)}")
+    typer.echo(
+        f"replayed {len(report.replayed)}, duplicates {len(report.duplicates)}, "
+        f"skipped {len(report.skipped)}, still failing {len(report.failed)}"
+    )
     for letter_id, error in report.failed.items():
         typer.echo(f"  {letter_id}: {error}")
     if report.failed:
@@ -204,10 +237,8 @@ def replay_letters(
 def replay(
     service: Annotated[str, typer.Argument(help="the service whose read model to rebuild")],
     dsn: Annotated[str | None, typer.Option(help="PostgreSQL DSN (default: settings)")] = None,
-    keep_old: Annotated[bool, typer.Option(help="keep the old tables in a retired schema")]
-    = False,
-    swap: Annotated[bool, typer.Option(help="swap the rebuilt tables in when caught up")]
-    = True,
+    keep_old: Annotated[bool, typer.Option(help="keep the old tables in a retired schema")] = False,
+    swap: Annotated[bool, typer.Option(help="swap the rebuilt tables in when caught up")] = True,
 ) -> None:
     """Rebuilds the read model from offset 0 into new tables, then swaps them in atomically."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -220,33 +251,46 @@ def replay(
     make_subscription = _require_subscription(hooks)
     configure_logging(f"{service}-replay", "WARNING")
 
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(),
-               TextColumn("{task.completed:,.0f} events"),
-               TextColumn("{task.fields[eps]:,.0f} events/s"),
-               TextColumn("lag {task.fields[lag]:,}"), TimeElapsedColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} events"),
+        TextColumn("{task.fields[eps]:,.0f} events/s"),
+        TextColumn("lag {task.fields[lag]:,}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns) as progress:
         task = progress.add_task(f"replay {service}", total=None, eps=0.0, lag=0)
 
         def show(p: ReplayProgress) -> None:
-            progress.update(task, completed=p.events, total=p.events + p.lag,
-                            eps=p.events_per_s, lag=p.lag)
+            progress.update(
+                task, completed=p.events, total=p.events + p.lag, eps=p.events_per_s, lag=p.lag
+            )
 
         async def run() -> Any:
             clock = clock_from_settings(hooks.settings)
             await clock.start()
             try:
-                return await rebuild(make_subscription(clock), settings=hooks.settings,
-                                     migrations_dir=hooks.migrations_dir, clock=clock,
-                                     on_progress=show, swap=swap, keep_old=keep_old)
+                return await rebuild(
+                    make_subscription(clock),
+                    settings=hooks.settings,
+                    migrations_dir=hooks.migrations_dir,
+                    clock=clock,
+                    on_progress=show,
+                    swap=swap,
+                    keep_old=keep_old,
+                )
             finally:
                 await clock.stop()
 
         result = asyncio.run(run())
     rate = result.events / result.elapsed_s if result.elapsed_s else 0.0
-    typer.echo(f"{service}: {result.events:,} events in {result.elapsed_s:.1f} s "
-               f"({rate:,.0f}/s); tables {', '.join(result.tables)}; "
-               + ("swapped in" if result.swapped else "left in schema followup_rebuild")
-               + (f"; old tables in {result.retired_schema}" if result.retired_schema else ""))
+    typer.echo(
+        f"{service}: {result.events:,} events in {result.elapsed_s:.1f} s "
+        f"({rate:,.0f}/s); tables {', '.join(result.tables)}; "
+        + ("swapped in" if result.swapped else "left in schema followup_rebuild")
+        + (f"; old tables in {result.retired_schema}" if result.retired_schema else "")
+    )
 
 
 @clock_app.command("advance")
@@ -263,8 +307,9 @@ def advance(
     if when.tzinfo is None:
         raise typer.BadParameter("the time needs a UTC offset, e.g. 2026-03-01T09:00:00+08:00")
     servers = bootstrap or os.environ.get("FOLLOWUP_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-    event_id = asyncio.run(publish_clock_advance(servers, when,
-                                                 topic=f"{topic_prefix}{topics.CLOCK}"))
+    event_id = asyncio.run(
+        publish_clock_advance(servers, when, topic=f"{topic_prefix}{topics.CLOCK}")
+    )
     typer.echo(f"ClockAdvanced {when.isoformat()} ({event_id})")
 
 

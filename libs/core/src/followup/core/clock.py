@@ -93,8 +93,11 @@ class SimulatedClock:
             return False
         now = now.astimezone(UTC)
         if now < self._now:
-            log.warning("clock: ClockAdvanced earlier than now ignored",
-                        requested=now.isoformat(), now=self._now.isoformat())
+            log.warning(
+                "clock: ClockAdvanced earlier than now ignored",
+                requested=now.isoformat(),
+                now=self._now.isoformat(),
+            )
             return False
         if now == self._now:
             return False
@@ -119,8 +122,12 @@ class SimulatedClock:
         from aiokafka import AIOKafkaConsumer
 
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-            auto_offset_reset="earliest", metadata_max_age_ms=5000)
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=5000,
+        )
         await self._consumer.start()
         # No group: every partition is assigned to this reader, now or once the topic exists.
         exists = self.topic in await self._consumer.topics()
@@ -128,8 +135,9 @@ class SimulatedClock:
         if exists:
             await self._catch_up()
         else:
-            log.warning("clock topic does not exist yet; time stays put until it does",
-                        topic=self.topic)
+            log.warning(
+                "clock topic does not exist yet; time stays put until it does", topic=self.topic
+            )
         self._task = asyncio.create_task(self._follow(), name="simulated-clock")
         log.info("simulated clock started", now=self._now.isoformat(), topic=self.topic)
 
@@ -198,13 +206,19 @@ async def publish_clock_advance(
     """Publishes one ClockAdvanced (tests, demos); returns its event id."""
     from aiokafka import AIOKafkaProducer
 
-    event = _make_event(ClockAdvanced(now=now), id=event_id or str(uuid.uuid4()),
-                        source="followup/clock", subject="clock", time=now)
+    event = _make_event(
+        ClockAdvanced(now=now),
+        id=event_id or str(uuid.uuid4()),
+        source="followup/clock",
+        subject="clock",
+        time=now,
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, encode(event), key=b"clock",
-                                     headers=[("content-type", CONTENT_TYPE.encode())])
+        await producer.send_and_wait(
+            topic, encode(event), key=b"clock", headers=[("content-type", CONTENT_TYPE.encode())]
+        )
     finally:
         await producer.stop()
     return event.id

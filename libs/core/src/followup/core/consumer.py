@@ -85,8 +85,7 @@ class Tx:
 
     __slots__ = ("_outbox", "_topic_prefix", "conn", "consumer", "event", "now")
 
-    def __init__(self, conn: Conn, now: datetime, consumer: str,
-                 topic_prefix: str = "") -> None:
+    def __init__(self, conn: Conn, now: datetime, consumer: str, topic_prefix: str = "") -> None:
         # Typed as a plain connection: handlers need not care that it came from a pool.
         self.conn = cast(asyncpg.Connection, conn)
         self.now = now
@@ -99,8 +98,7 @@ class Tx:
     def publish(self, event: Event[Any], topic: str | None = None) -> None:
         """Publishes through the outbox in this transaction; once per event id."""
         if event.id not in self._outbox:
-            self._outbox[event.id] = outbox_row(event, topic=topic,
-                                                topic_prefix=self._topic_prefix)
+            self._outbox[event.id] = outbox_row(event, topic=topic, topic_prefix=self._topic_prefix)
 
     @property
     def pending(self) -> list[OutboxRow]:
@@ -197,8 +195,9 @@ class Applier:
     Shared by the live consumer, the blue/green replay and the dead-letter replay.
     """
 
-    def __init__(self, subscription: Subscription, *, settings: CoreSettings, clock: Clock,
-                 metrics: Metrics) -> None:
+    def __init__(
+        self, subscription: Subscription, *, settings: CoreSettings, clock: Clock, metrics: Metrics
+    ) -> None:
         self.sub = subscription
         self.settings = settings
         self.clock = clock
@@ -279,12 +278,17 @@ class Applier:
                             raise
                         self.metrics.handler_failures.labels(self.name, event.type).inc()
                         if attempt == attempts_bound:
-                            log.error("handler failed; event dead-lettered", attempts=attempt,
-                                      error=repr(exc), error_type=type(exc).__name__)
+                            log.error(
+                                "handler failed; event dead-lettered",
+                                attempts=attempt,
+                                error=repr(exc),
+                                error_type=type(exc).__name__,
+                            )
                             failed.append((event, exc))
                         else:
-                            log.warning("handler failed; retrying", attempt=attempt,
-                                        error=repr(exc))
+                            log.warning(
+                                "handler failed; retrying", attempt=attempt, error=repr(exc)
+                            )
                             await asyncio.sleep(min(1.0, 0.05 * 2 ** (attempt - 1)))
                     finally:
                         tx.event = None
@@ -293,15 +297,23 @@ class Applier:
         if failed:
             await tx.conn.execute(
                 "DELETE FROM processed_event WHERE consumer = $1 AND event_id = ANY($2::text[])",
-                self.name, [e.id for e, _ in failed])
+                self.name,
+                [e.id for e, _ in failed],
+            )
         return failed
 
 
 def _handler_dead_letter(consumer: str, item: Item, exc: BaseException) -> DeadLetter:
     assert item.event is not None
     return DeadLetter.from_record(
-        consumer, item.record, reason=HANDLER_FAILED, error_type=type(exc).__name__,
-        error=str(exc) or repr(exc), event_id=item.event.id, event_type=item.event.type)
+        consumer,
+        item.record,
+        reason=HANDLER_FAILED,
+        error_type=type(exc).__name__,
+        error=str(exc) or repr(exc),
+        event_id=item.event.id,
+        event_type=item.event.type,
+    )
 
 
 def _reject_dead_letter(consumer: str, item: Item) -> DeadLetter:
@@ -311,8 +323,8 @@ def _reject_dead_letter(consumer: str, item: Item) -> DeadLetter:
     if rej.errors:
         detail = f"{detail}: {rej.errors[:5]}"
     return DeadLetter.from_record(
-        consumer, item.record, reason=rej.reason.value, error_type=type(rej).__name__,
-        error=detail)
+        consumer, item.record, reason=rej.reason.value, error_type=type(rej).__name__, error=detail
+    )
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -329,11 +341,19 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 class EventConsumer:
     """Consumes a subscription's topics in batches, applying each event's effect once."""
 
-    def __init__(self, subscription: Subscription, *, pool: asyncpg.Pool,
-                 settings: CoreSettings, clock: Clock, metrics: Metrics,
-                 dead_letters: DeadLetterPublisher, run_ticks: bool = True,
-                 group_id: str | None = None,
-                 after_commit: Callable[[list[Item]], None] | None = None) -> None:
+    def __init__(
+        self,
+        subscription: Subscription,
+        *,
+        pool: asyncpg.Pool,
+        settings: CoreSettings,
+        clock: Clock,
+        metrics: Metrics,
+        dead_letters: DeadLetterPublisher,
+        run_ticks: bool = True,
+        group_id: str | None = None,
+        after_commit: Callable[[list[Item]], None] | None = None,
+    ) -> None:
         self.sub = subscription
         self.pool = pool
         self.settings = settings
@@ -392,11 +412,11 @@ class EventConsumer:
         self._tasks = [
             asyncio.create_task(self._consume_loop(), name=f"consume-{self.name}"),
             asyncio.create_task(self._kafka_commit_loop(), name=f"kafka-commit-{self.name}"),
+            asyncio.create_task(self._lag_loop(), name=f"lag-{self.name}"),
         ]
         if self.run_ticks:
             self._tasks.append(asyncio.create_task(self._tick_loop(), name=f"tick-{self.name}"))
-        log.info("consumer started", consumer=self.name, group=self.group_id,
-                 topics=self.topics)
+        log.info("consumer started", consumer=self.name, group=self.group_id, topics=self.topics)
 
     async def stop(self) -> None:
         """Finishes the batch in progress, commits, leaves the group (the SIGTERM path)."""
@@ -407,8 +427,7 @@ class EventConsumer:
         try:
             await asyncio.wait_for(asyncio.shield(consume), self.settings.stop_timeout_s)
         except (TimeoutError, Exception) as exc:
-            log.warning("consumer did not finish its batch in time; abandoning it",
-                        error=repr(exc))
+            log.warning("consumer did not finish its batch in time; abandoning it", error=repr(exc))
             consume.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await consume
@@ -467,9 +486,11 @@ class EventConsumer:
         # positions before the seek and must not be applied (they are fetched again).
         self._generation += 1
         self._assigned_once = True
-        log.info("partitions assigned", consumer=self.name,
-                 partitions=sorted(f"{tp.topic}[{tp.partition}]@{offsets[tp]}"
-                                   for tp in assigned))
+        log.info(
+            "partitions assigned",
+            consumer=self.name,
+            partitions=sorted(f"{tp.topic}[{tp.partition}]@{offsets[tp]}" for tp in assigned),
+        )
 
     async def _load_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         """The stored next offset of each partition, creating rows at 0 for new ones.
@@ -483,12 +504,20 @@ class EventConsumer:
             await conn.execute(
                 """INSERT INTO consumer_offset (consumer, topic, partition, next_offset)
                    SELECT $1, t, p, 0 FROM unnest($2::text[], $3::int[]) AS u(t, p)
-                   ON CONFLICT DO NOTHING""", self.name, topics_, parts)
+                   ON CONFLICT DO NOTHING""",
+                self.name,
+                topics_,
+                parts,
+            )
             rows = await conn.fetch(
                 """SELECT o.topic, o.partition, o.next_offset FROM consumer_offset o
                    JOIN unnest($2::text[], $3::int[]) AS u(t, p)
                      ON o.topic = u.t AND o.partition = u.p
-                   WHERE o.consumer = $1""", self.name, topics_, parts)
+                   WHERE o.consumer = $1""",
+                self.name,
+                topics_,
+                parts,
+            )
         return {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
     # -- the loop ----------------------------------------------------------------------------
@@ -499,8 +528,10 @@ class EventConsumer:
         backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
         while self._running:
             try:
-                batch = await kafka.getmany(timeout_ms=self.settings.batch_timeout_ms,
-                                            max_records=self.settings.batch_max_records)
+                batch = await kafka.getmany(
+                    timeout_ms=self.settings.batch_timeout_ms,
+                    max_records=self.settings.batch_max_records,
+                )
                 backoff.reset()
             except asyncio.CancelledError:
                 raise
@@ -518,7 +549,7 @@ class EventConsumer:
             for tp, recs in batch.items():
                 for start in range(0, len(recs), _DECODE_SLICE):
                     await asyncio.sleep(0)
-                    items = decode_records(recs[start:start + _DECODE_SLICE])
+                    items = decode_records(recs[start : start + _DECODE_SLICE])
                     if start:
                         decoded[-1][1].extend(items)
                     else:
@@ -532,7 +563,8 @@ class EventConsumer:
             if not items:
                 continue
             self._inflight = asyncio.create_task(
-                self._process_batch(items, next_offsets, generation))
+                self._process_batch(items, next_offsets, generation)
+            )
         await self._await_inflight()
 
     def _admissible(
@@ -558,8 +590,14 @@ class EventConsumer:
             elif first > stored:
                 # Only transaction markers or compaction leave gaps; neither is expected on
                 # the contract's topics, so say so.
-                log.warning("offset gap in a partition", consumer=self.name, topic=tp.topic,
-                            partition=tp.partition, stored=stored, first=first)
+                log.warning(
+                    "offset gap in a partition",
+                    consumer=self.name,
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    stored=stored,
+                    first=first,
+                )
             kept.extend(items)
             next_offsets[tp] = items[-1].record.offset + 1
         return kept, next_offsets
@@ -591,15 +629,21 @@ class EventConsumer:
             except Exception as exc:
                 self._note_failure("database", exc)
                 await backoff.sleep()
-        moved = {f"{tp.topic}[{tp.partition}]": (self._db_offsets.get(tp), offset)
-                 for tp, offset in stored.items() if self._db_offsets.get(tp) != offset}
+        moved = {
+            f"{tp.topic}[{tp.partition}]": (self._db_offsets.get(tp), offset)
+            for tp, offset in stored.items()
+            if self._db_offsets.get(tp) != offset
+        }
         for tp, offset in stored.items():
             if tp in self._assigned:
                 self._db_offsets[tp] = offset
                 self._kafka.seek(tp, offset)
         self._generation += 1
-        log.warning("stored offsets moved under this consumer (another owner, or a swap); "
-                    "re-sought", consumer=self.name, moved=moved)
+        log.warning(
+            "stored offsets moved under this consumer (another owner, or a swap); re-sought",
+            consumer=self.name,
+            moved=moved,
+        )
 
     async def _connection(self) -> Conn:
         """The consumer's own connection: no pool round trips on the hot path."""
@@ -613,8 +657,9 @@ class EventConsumer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.pool.release(conn), 5)
 
-    async def _process_batch(self, items: list[Item], next_offsets: dict[TopicPartition, int],
-                             generation: int) -> None:
+    async def _process_batch(
+        self, items: list[Item], next_offsets: dict[TopicPartition, int], generation: int
+    ) -> None:
         """Commits one batch, retrying transient failures until it is done (or fenced)."""
         handled: list[Item] = []
         rejected: list[Item] = []
@@ -640,8 +685,11 @@ class EventConsumer:
                     result = await self._commit_batch(unique, rejected, next_offsets, isolate)
                 break
             except _HandlerFailed as exc:
-                log.warning("handler failed in batch; isolating the event",
-                            consumer=self.name, error=str(exc))
+                log.warning(
+                    "handler failed in batch; isolating the event",
+                    consumer=self.name,
+                    error=str(exc),
+                )
                 isolate = True
             except (_Fenced, asyncio.CancelledError):
                 raise
@@ -659,18 +707,27 @@ class EventConsumer:
         result.skipped = skipped
         self._after_commit(items, next_offsets, result)
 
-    async def _commit_batch(self, unique: dict[str, Item], rejected: list[Item],
-                            next_offsets: dict[TopicPartition, int],
-                            isolate: bool) -> BatchResult:
+    async def _commit_batch(
+        self,
+        unique: dict[str, Item],
+        rejected: list[Item],
+        next_offsets: dict[TopicPartition, int],
+        isolate: bool,
+    ) -> BatchResult:
         result = BatchResult()
         tps = list(next_offsets)
         events = [item.event for item in unique.values() if item.event is not None]
         conn = await self._connection()
         async with conn.transaction():
             row = await conn.fetchrow(
-                _CLAIM, self.name, [tp.topic for tp in tps], [tp.partition for tp in tps],
-                [self._db_offsets.get(tp, -1) for tp in tps], [next_offsets[tp] for tp in tps],
-                [e.id for e in events])
+                _CLAIM,
+                self.name,
+                [tp.topic for tp in tps],
+                [tp.partition for tp in tps],
+                [self._db_offsets.get(tp, -1) for tp in tps],
+                [next_offsets[tp] for tp in tps],
+                [e.id for e in events],
+            )
             assert row is not None
             if row["moved"] != len(tps):
                 raise _Fenced()
@@ -686,8 +743,9 @@ class EventConsumer:
                 else:
                     failed = await self.applier.run_isolated(tx, to_apply)
                     result.ok = len(to_apply) - len(failed)
-                    letters += [_handler_dead_letter(self.name, unique[e.id], exc)
-                                for e, exc in failed]
+                    letters += [
+                        _handler_dead_letter(self.name, unique[e.id], exc) for e, exc in failed
+                    ]
             letters += [_reject_dead_letter(self.name, item) for item in rejected]
             result.dead_letter = len(letters)
             if letters:
@@ -698,14 +756,20 @@ class EventConsumer:
                 for letter in letters:
                     self.metrics.dead_letters.labels(self.name, letter.reason).inc()
                     if letter.reason != HANDLER_FAILED:
-                        log.warning("message dead-lettered", consumer=self.name,
-                                    reason=letter.reason, topic=letter.topic,
-                                    partition=letter.partition, offset=letter.offset,
-                                    error=letter.error[:300])
+                        log.warning(
+                            "message dead-lettered",
+                            consumer=self.name,
+                            reason=letter.reason,
+                            topic=letter.topic,
+                            partition=letter.partition,
+                            offset=letter.offset,
+                            error=letter.error[:300],
+                        )
         return result
 
-    def _after_commit(self, items: list[Item], next_offsets: dict[TopicPartition, int],
-                      result: BatchResult) -> None:
+    def _after_commit(
+        self, items: list[Item], next_offsets: dict[TopicPartition, int], result: BatchResult
+    ) -> None:
         for tp, offset in next_offsets.items():
             self._db_offsets[tp] = offset
             self._kafka_commit[tp] = offset
@@ -722,15 +786,18 @@ class EventConsumer:
                 m.events_consumed.labels(name, outcome).inc(n)
         m.batch_size.labels(name).observe(len(items))
         now_ms = time.time() * 1000
-        observe_many(m.processing_latency.labels(name),
-                     [max(0.0, (now_ms - item.record.timestamp) / 1000) for item in items])
+        observe_many(
+            m.processing_latency.labels(name),
+            [max(0.0, (now_ms - item.record.timestamp) / 1000) for item in items],
+        )
         if self._kafka is not None:
             for tp in next_offsets:
                 high = self._kafka.highwater(tp)
                 if high is not None:
                     self._end_offsets[tp] = high
                     m.consumer_lag.labels(name, tp.topic, str(tp.partition)).set(
-                        max(0, high - self._db_offsets[tp]))
+                        max(0, high - self._db_offsets[tp])
+                    )
 
     # -- Kafka offsets (for lag tools only) ---------------------------------------------------
 
@@ -750,6 +817,15 @@ class EventConsumer:
             await self._kafka.commit({tp: OffsetAndMetadata(o, "") for tp, o in pending.items()})
         except Exception as exc:  # only lag tools read these: never worth failing over
             log.debug("kafka offset commit skipped", error=repr(exc))
+
+    async def _lag_loop(self) -> None:
+        """Keeps every assigned partition's lag gauge fresh, idle partitions included."""
+        while True:
+            await asyncio.sleep(5.0)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.refresh_end_offsets(), 5.0)
+            for (topic, partition), lag in self.lag().items():
+                self.metrics.consumer_lag.labels(self.name, topic, str(partition)).set(lag)
 
     # -- time --------------------------------------------------------------------------------
 
@@ -776,7 +852,8 @@ class EventConsumer:
                     # One instance of a group sweeps at a time; the others skip this tick.
                     got = await conn.fetchval(
                         "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
-                        f"followup:tick:{self.name}")
+                        f"followup:tick:{self.name}",
+                    )
                     if not got:
                         return False
                     tx = self.applier.new_tx(conn, now)
@@ -800,8 +877,12 @@ class EventConsumer:
     def _note_failure(self, component: str, exc: BaseException) -> None:
         self.metrics.transient_failures.labels(component).inc()
         if self._failing is None:
-            log.warning("transient failure; retrying with backoff", component=component,
-                        consumer=self.name, error=repr(exc))
+            log.warning(
+                "transient failure; retrying with backoff",
+                component=component,
+                consumer=self.name,
+                error=repr(exc),
+            )
         self._failing = f"{component} unavailable: {exc!r}"[:300]
 
     def _note_ok(self) -> None:
@@ -862,8 +943,10 @@ class EventConsumer:
         if not self._assigned_once:
             return "waiting for partition assignment"
         bound = self.settings.readiness_max_lag if max_lag is None else max_lag
-        if any(self._kafka.highwater(tp) is None and tp not in self._end_offsets
-               for tp in self._assigned):
+        if any(
+            self._kafka.highwater(tp) is None and tp not in self._end_offsets
+            for tp in self._assigned
+        ):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.refresh_end_offsets(), 1.0)
         lag = self.max_lag()

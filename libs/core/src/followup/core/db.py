@@ -93,9 +93,7 @@ async def migrate(
         return await _migrate(conn, service, migrations_dir)
 
 
-async def _migrate(
-    conn: Conn, service: str, migrations_dir: Path | None
-) -> list[str]:
+async def _migrate(conn: Conn, service: str, migrations_dir: Path | None) -> list[str]:
     await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", _MIGRATE_LOCK_KEY)
     try:
         await conn.execute(
@@ -120,14 +118,17 @@ async def _migrate(
                     if done[path.name] != _checksum(sql):
                         # Migrations are forward-only: an edited old file is a mistake to see,
                         # not a reason to refuse to start.
-                        log.warning("applied migration changed since", scope=scope,
-                                    migration=path.name)
+                        log.warning(
+                            "applied migration changed since", scope=scope, migration=path.name
+                        )
                     continue
                 async with conn.transaction():
                     await conn.execute(sql)
                     await conn.execute(
                         "INSERT INTO schema_migration (scope, name, checksum) VALUES ($1, $2, $3)",
-                        scope, path.name, _checksum(sql),
+                        scope,
+                        path.name,
+                        _checksum(sql),
                     )
                 log.info("migration applied", scope=scope, migration=path.name)
                 applied.append(f"{scope}/{path.name}")

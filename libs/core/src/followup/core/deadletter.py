@@ -58,16 +58,33 @@ class DeadLetter:
     event_type: str | None = None
 
     @classmethod
-    def from_record(cls, consumer: str, record: ConsumerRecord[Any, Any], *, reason: str,
-                    error_type: str, error: str, event_id: str | None = None,
-                    event_type: str | None = None) -> DeadLetter:
+    def from_record(
+        cls,
+        consumer: str,
+        record: ConsumerRecord[Any, Any],
+        *,
+        reason: str,
+        error_type: str,
+        error: str,
+        event_id: str | None = None,
+        event_type: str | None = None,
+    ) -> DeadLetter:
         """A dead letter of a consumed record."""
         return cls(
-            consumer=consumer, topic=record.topic, partition=record.partition,
-            offset=record.offset, key=record.key, value=record.value,
+            consumer=consumer,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
             headers=tuple((k, bytes(v) if v is not None else b"") for k, v in record.headers),
-            reason=reason, error_type=error_type, error=error[:_MAX_ERROR],
-            timestamp=record.timestamp, event_id=event_id, event_type=event_type)
+            reason=reason,
+            error_type=error_type,
+            error=error[:_MAX_ERROR],
+            timestamp=record.timestamp,
+            event_id=event_id,
+            event_type=event_type,
+        )
 
     def kafka_headers(self) -> list[tuple[str, bytes]]:
         """The original headers followed by the dead-letter ones (later ones win in a dict)."""
@@ -89,9 +106,7 @@ class DeadLetter:
         return [*self.headers, *((k, v.encode()) for k, v in extra)]
 
 
-async def record_dead_letters(
-    conn: Conn, letters: Sequence[DeadLetter]
-) -> list[DeadLetter]:
+async def record_dead_letters(conn: Conn, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
     """Records dead letters in the caller's transaction; returns those not recorded before."""
     if not letters:
         return []
@@ -104,14 +119,21 @@ async def record_dead_letters(
                        $11::text[], $12::text[]) AS u(c, t, p, o, k, v, h, r, et, e, id, ty)
            ON CONFLICT (consumer, topic, partition, kafka_offset) DO NOTHING
            RETURNING topic, partition, kafka_offset""",
-        [d.consumer for d in letters], [d.topic for d in letters],
-        [d.partition for d in letters], [d.offset for d in letters],
-        [d.key for d in letters], [d.value for d in letters],
+        [d.consumer for d in letters],
+        [d.topic for d in letters],
+        [d.partition for d in letters],
+        [d.offset for d in letters],
+        [d.key for d in letters],
+        [d.value for d in letters],
         # As JSON text: a list of pairs would be read as a multi-dimensional array.
-        [orjson.dumps([[k, base64.b64encode(v).decode()] for k, v in d.headers]).decode()
-         for d in letters],
-        [d.reason for d in letters], [d.error_type for d in letters],
-        [d.error for d in letters], [d.event_id for d in letters],
+        [
+            orjson.dumps([[k, base64.b64encode(v).decode()] for k, v in d.headers]).decode()
+            for d in letters
+        ],
+        [d.reason for d in letters],
+        [d.error_type for d in letters],
+        [d.error for d in letters],
+        [d.event_id for d in letters],
         [d.event_type for d in letters],
     )
     fresh = {(r["topic"], r["partition"], r["kafka_offset"]) for r in rows}
@@ -138,8 +160,11 @@ class DeadLetterPublisher:
             from aiokafka import AIOKafkaProducer
 
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
-                enable_idempotence=True, request_timeout_ms=15000)
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                request_timeout_ms=15000,
+            )
             await producer.start()
             self._producer = producer
         return self._producer
@@ -163,8 +188,7 @@ class DeadLetterPublisher:
             try:
                 producer = await self._ensure()
                 futures = [
-                    await producer.send(self.topic, d.value, key=d.key,
-                                        headers=d.kafka_headers())
+                    await producer.send(self.topic, d.value, key=d.key, headers=d.kafka_headers())
                     for d in letters
                 ]
                 await asyncio.gather(*futures)
@@ -188,9 +212,13 @@ class ReplayReport:
     failed: dict[int, str] = field(default_factory=dict)
 
 
-async def list_dead_letters(pool: asyncpg.Pool, *, consumer: str | None = None,
-                            include_replayed: bool = False,
-                            limit: int = 100) -> list[dict[str, Any]]:
+async def list_dead_letters(
+    pool: asyncpg.Pool,
+    *,
+    consumer: str | None = None,
+    include_replayed: bool = False,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
     """Dead letters, oldest first, without their payloads."""
     rows = await pool.fetch(
         """SELECT id, consumer, topic, partition, kafka_offset, reason, error_type, error,
@@ -199,13 +227,21 @@ async def list_dead_letters(pool: asyncpg.Pool, *, consumer: str | None = None,
            FROM dead_letter
            WHERE ($1::text IS NULL OR consumer = $1) AND ($2 OR replayed_at IS NULL)
            ORDER BY id LIMIT $3""",
-        consumer, include_replayed, limit)
+        consumer,
+        include_replayed,
+        limit,
+    )
     return [dict(r) for r in rows]
 
 
 async def replay_dead_letters(
-    pool: asyncpg.Pool, subscription: Subscription, *, settings: CoreSettings, clock: Clock,
-    metrics: Metrics, ids: Sequence[int] | None = None,
+    pool: asyncpg.Pool,
+    subscription: Subscription,
+    *,
+    settings: CoreSettings,
+    clock: Clock,
+    metrics: Metrics,
+    ids: Sequence[int] | None = None,
 ) -> ReplayReport:
     """Replays open dead letters of a consumer (all, or those ids) through decode + handler.
 
@@ -221,7 +257,9 @@ async def replay_dead_letters(
            WHERE consumer = $1 AND replayed_at IS NULL
              AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))
            ORDER BY id""",
-        subscription.consumer, list(ids) if ids is not None else None)
+        subscription.consumer,
+        list(ids) if ids is not None else None,
+    )
     for row in rows:
         letter_id = row["id"]
         try:
@@ -230,7 +268,9 @@ async def replay_dead_letters(
             await pool.execute(
                 """UPDATE dead_letter SET replay_attempts = replay_attempts + 1,
                           last_replay_error = $2 WHERE id = $1""",
-                letter_id, f"{exc.reason.value}: {exc.detail}"[:_MAX_ERROR])
+                letter_id,
+                f"{exc.reason.value}: {exc.detail}"[:_MAX_ERROR],
+            )
             report.failed[letter_id] = exc.reason.value
             continue
         async with pool.acquire() as conn, conn.transaction():
@@ -249,15 +289,25 @@ async def replay_dead_letters(
             if outcome == "failed":
                 await conn.execute(
                     """UPDATE dead_letter SET replay_attempts = replay_attempts + 1,
-                              last_replay_error = $2 WHERE id = $1""", letter_id, error)
+                              last_replay_error = $2 WHERE id = $1""",
+                    letter_id,
+                    error,
+                )
                 report.failed[letter_id] = error or ""
             else:
                 await conn.execute(
                     """UPDATE dead_letter SET replayed_at = now(),
                               replay_attempts = replay_attempts + 1,
                               last_replay_error = $2 WHERE id = $1""",
-                    letter_id, None if outcome == "replayed" else outcome)
+                    letter_id,
+                    None if outcome == "replayed" else outcome,
+                )
                 getattr(report, outcome).append(letter_id)
-        log.info("dead letter replayed", dead_letter_id=letter_id, outcome=outcome,
-                 event_id=event.id, event_type=event.type)
+        log.info(
+            "dead letter replayed",
+            dead_letter_id=letter_id,
+            outcome=outcome,
+            event_id=event.id,
+            event_type=event.type,
+        )
     return report

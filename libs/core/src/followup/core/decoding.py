@@ -25,8 +25,7 @@ def _document_model(type_name: str, version: int) -> type[BaseModel] | None:
     if model is None:
         return None
     # The envelope, strict and frozen as in the contract, with `data` typed.
-    return create_model(f"{type_name}V{version}Document", __base__=Envelope,
-                        data=(model, ...))
+    return create_model(f"{type_name}V{version}Document", __base__=Envelope, data=(model, ...))
 
 
 def fast_decode(raw: bytes) -> Event[Any]:
@@ -42,7 +41,15 @@ def fast_decode(raw: bytes) -> Event[Any]:
         except ValidationError:
             pass
         else:
-            return Event(id=doc.id, source=doc.source, type=doc.type, time=doc.time,
-                         subject=doc.subject, dataversion=doc.dataversion, data=doc.data,
-                         correlationid=doc.correlationid, causationid=doc.causationid)
+            return Event(
+                id=doc.id,
+                source=doc.source,
+                type=doc.type,
+                time=doc.time,
+                subject=doc.subject,
+                dataversion=doc.dataversion,
+                data=doc.data,
+                correlationid=doc.correlationid,
+                causationid=doc.causationid,
+            )
     return decode(raw)

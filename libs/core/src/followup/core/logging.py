@@ -11,10 +11,19 @@ import orjson
 import structlog
 
 # Keys whose values are personal data (SPEC §8) wherever they appear in a log line.
-PERSONAL_KEYS = frozenset({
-    "contact", "phone", "email", "name", "address", "contact_name", "customer_name",
-    "phone_number", "mobile",
-})
+PERSONAL_KEYS = frozenset(
+    {
+        "contact",
+        "phone",
+        "email",
+        "name",
+        "address",
+        "contact_name",
+        "customer_name",
+        "phone_number",
+        "mobile",
+    }
+)
 MASK = "***"
 
 
@@ -22,8 +31,10 @@ def _scrub(value: Any, depth: int = 0) -> Any:
     if depth > 6:
         return value
     if isinstance(value, Mapping):
-        return {k: (MASK if str(k).lower() in PERSONAL_KEYS else _scrub(v, depth + 1))
-                for k, v in value.items()}
+        return {
+            k: (MASK if str(k).lower() in PERSONAL_KEYS else _scrub(v, depth + 1))
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
         return [_scrub(v, depth + 1) for v in value]
     return value
@@ -48,6 +59,7 @@ def _dumps(obj: Any, default: Any = None) -> str:
 def configure_logging(service: str, level: str = "INFO") -> None:
     """JSON lines on stdout, each carrying the service and the bound event context."""
     lvl = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+
     def add_service(
         _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
@@ -74,27 +86,34 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     )
     # Libraries logging through the standard library (aiokafka, uvicorn) become JSON too.
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.JSONRenderer(serializer=_dumps),
-        ],
-    ))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(serializer=_dumps),
+            ],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(max(lvl, logging.INFO))
 
 
-def bind_event(event_id: str, event_type: str, correlation_id: str | None,
-               customer_id: str) -> None:
+def bind_event(
+    event_id: str, event_type: str, correlation_id: str | None, customer_id: str
+) -> None:
     """Puts the event being handled into every log line until unbound."""
     structlog.contextvars.bind_contextvars(
-        event_id=event_id, event_type=event_type, correlation_id=correlation_id,
-        customer_id=customer_id)
+        event_id=event_id,
+        event_type=event_type,
+        correlation_id=correlation_id,
+        customer_id=customer_id,
+    )
 
 
 def unbind_event() -> None:
     """Removes the event context bound by `bind_event`."""
     structlog.contextvars.unbind_contextvars(
-        "event_id", "event_type", "correlation_id", "customer_id")
+        "event_id", "event_type", "correlation_id", "customer_id"
+    )

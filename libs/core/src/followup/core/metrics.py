@@ -25,39 +25,66 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self.events_consumed = Counter(
-            "followup_events_consumed", "Events consumed, by outcome",
-            ["consumer", "outcome"], registry=r)
+            "followup_events_consumed",
+            "Events consumed, by outcome",
+            ["consumer", "outcome"],
+            registry=r,
+        )
         self.batch_size = Histogram(
-            "followup_consumer_batch_size", "Messages per consumed batch",
-            ["consumer"], buckets=_BATCH_BUCKETS, registry=r)
+            "followup_consumer_batch_size",
+            "Messages per consumed batch",
+            ["consumer"],
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
         self.processing_latency = Histogram(
             "followup_processing_latency_seconds",
             "From the message's Kafka timestamp (publish) to the commit of its effect",
-            ["consumer"], buckets=_LATENCY_BUCKETS, registry=r)
+            ["consumer"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "followup_consumer_lag",
             "End offset minus the offset stored in the database, per partition",
-            ["consumer", "topic", "partition"], registry=r)
+            ["consumer", "topic", "partition"],
+            registry=r,
+        )
         self.outbox_pending = Gauge(
-            "followup_outbox_pending_rows", "Outbox rows not yet published", registry=r)
+            "followup_outbox_pending_rows", "Outbox rows not yet published", registry=r
+        )
         self.outbox_oldest_age = Gauge(
-            "followup_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row",
-            registry=r)
+            "followup_outbox_oldest_age_seconds",
+            "Age of the oldest unpublished outbox row",
+            registry=r,
+        )
         self.outbox_published = Counter(
-            "followup_outbox_published", "Events the outbox relay published", registry=r)
+            "followup_outbox_published", "Events the outbox relay published", registry=r
+        )
         self.dead_letters = Counter(
-            "followup_dead_letters", "Messages sent to the dead-letter topic",
-            ["consumer", "reason"], registry=r)
+            "followup_dead_letters",
+            "Messages sent to the dead-letter topic",
+            ["consumer", "reason"],
+            registry=r,
+        )
         self.handler_failures = Counter(
-            "followup_handler_failures", "Handler exceptions (each attempt)",
-            ["consumer", "event_type"], registry=r)
+            "followup_handler_failures",
+            "Handler exceptions (each attempt)",
+            ["consumer", "event_type"],
+            registry=r,
+        )
         self.transient_failures = Counter(
-            "followup_transient_failures", "Database or broker failures retried with backoff",
-            ["component"], registry=r)
+            "followup_transient_failures",
+            "Database or broker failures retried with backoff",
+            ["component"],
+            registry=r,
+        )
         self.ticks = Counter(
-            "followup_clock_ticks", "Time-driven sweeps run", ["consumer"], registry=r)
+            "followup_clock_ticks", "Time-driven sweeps run", ["consumer"], registry=r
+        )
         self.clock_now = Gauge(
-            "followup_clock_now_seconds", "The service clock's now (Unix seconds)", registry=r)
+            "followup_clock_now_seconds", "The service clock's now (Unix seconds)", registry=r
+        )
 
 
 def observe_many(histogram: Any, values: Sequence[float]) -> None:

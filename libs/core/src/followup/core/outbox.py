@@ -85,9 +85,7 @@ async def enqueue(conn: Conn, rows: Sequence[OutboxRow]) -> int:
     return int(n)
 
 
-async def publish_events(
-    conn: Conn, events: Iterable[AnyEvent], *, topic_prefix: str = ""
-) -> int:
+async def publish_events(conn: Conn, events: Iterable[AnyEvent], *, topic_prefix: str = "") -> int:
     """Outbox-publishes events from any transaction (an HTTP command, say)."""
     return await enqueue(conn, [outbox_row(e, topic_prefix=topic_prefix) for e in events])
 
@@ -99,8 +97,14 @@ def _lock_key(service: str) -> str:
 class OutboxRelay:
     """Publishes the outbox to Kafka; one active instance per service database."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: CoreSettings, metrics: Metrics,
-                 *, dsn: str | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        settings: CoreSettings,
+        metrics: Metrics,
+        *,
+        dsn: str | None = None,
+    ) -> None:
         self.pool = pool
         self.settings = settings
         self.metrics = metrics
@@ -166,7 +170,8 @@ class OutboxRelay:
                 self._conn = await asyncpg.connect(self.dsn)
             got = await self._conn.fetchval(
                 "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
-                _lock_key(self.settings.service))
+                _lock_key(self.settings.service),
+            )
             if got:
                 return
             await asyncio.sleep(max(self.settings.outbox_poll_interval_s, 1.0))
@@ -182,8 +187,12 @@ class OutboxRelay:
                 await self._conn.add_listener(CHANNEL, self._on_notify)
                 if self._producer is None:
                     self._producer = AIOKafkaProducer(
-                        bootstrap_servers=self.settings.kafka_bootstrap, acks="all",
-                        enable_idempotence=True, linger_ms=1, request_timeout_ms=15000)
+                        bootstrap_servers=self.settings.kafka_bootstrap,
+                        acks="all",
+                        enable_idempotence=True,
+                        linger_ms=1,
+                        request_timeout_ms=15000,
+                    )
                     await self._producer.start()
                 self.active = True
                 log.info("outbox relay active", service=self.settings.service)
@@ -195,15 +204,15 @@ class OutboxRelay:
                     if n >= self.settings.outbox_batch:
                         continue
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(),
-                                               self.settings.outbox_poll_interval_s)
+                        await asyncio.wait_for(
+                            self._wake.wait(), self.settings.outbox_poll_interval_s
+                        )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 transient = is_transient(exc)
                 self.metrics.transient_failures.labels("outbox").inc()
-                log.warning("outbox relay failed; retrying", error=repr(exc),
-                            transient=transient)
+                log.warning("outbox relay failed; retrying", error=repr(exc), transient=transient)
                 # A fresh connection and producer: the lock goes with the connection, so
                 # another instance may take over meanwhile, which is fine.
                 await self._close()
@@ -223,19 +232,22 @@ class OutboxRelay:
                     """SELECT id, topic, key, value FROM outbox
                        WHERE published_at IS NULL ORDER BY id
                        LIMIT $1 FOR UPDATE SKIP LOCKED""",
-                    self.settings.outbox_batch)
+                    self.settings.outbox_batch,
+                )
                 if not rows:
                     return 0
                 futures = [
-                    await producer.send(r["topic"], r["value"], key=r["key"].encode(),
-                                        headers=_HEADERS)
+                    await producer.send(
+                        r["topic"], r["value"], key=r["key"].encode(), headers=_HEADERS
+                    )
                     for r in rows
                 ]
                 await asyncio.gather(*futures)
                 await conn.execute(
                     """UPDATE outbox SET published_at = clock_timestamp()
                        WHERE id = ANY($1::bigint[])""",
-                    [r["id"] for r in rows])
+                    [r["id"] for r in rows],
+                )
             self.metrics.outbox_published.inc(len(rows))
             return len(rows)
 
@@ -247,7 +259,8 @@ class OutboxRelay:
         row = await self._conn.fetchrow(
             """SELECT count(*) AS n,
                       coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) AS age
-               FROM outbox WHERE published_at IS NULL""")
+               FROM outbox WHERE published_at IS NULL"""
+        )
         assert row is not None
         self.metrics.outbox_pending.set(row["n"])
         self.metrics.outbox_oldest_age.set(float(row["age"]))
@@ -258,6 +271,7 @@ async def outbox_stats(pool: asyncpg.Pool) -> tuple[int, float]:
     row = await pool.fetchrow(
         """SELECT count(*) AS n,
                   coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) AS age
-           FROM outbox WHERE published_at IS NULL""")
+           FROM outbox WHERE published_at IS NULL"""
+    )
     assert row is not None
     return int(row["n"]), float(row["age"])

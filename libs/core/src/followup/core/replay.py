@@ -67,14 +67,16 @@ class ReplayBusy(RuntimeError):
     """Another replay of this service is running."""
 
 
-async def _prepare_schema(conn: asyncpg.Connection, migrations_dir: Path | None,
-                          keep: Sequence[str]) -> list[str]:
+async def _prepare_schema(
+    conn: asyncpg.Connection, migrations_dir: Path | None, keep: Sequence[str]
+) -> list[str]:
     """A fresh rebuild schema holding the service's tables and the read-model core tables."""
     await conn.execute(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE")
     await conn.execute(f"CREATE SCHEMA {REBUILD_SCHEMA}")
     for table in READ_MODEL_CORE_TABLES:
         await conn.execute(
-            f"CREATE TABLE {REBUILD_SCHEMA}.{table} (LIKE public.{table} INCLUDING ALL)")
+            f"CREATE TABLE {REBUILD_SCHEMA}.{table} (LIKE public.{table} INCLUDING ALL)"
+        )
     # Unqualified names in the migrations create objects in the first schema of the path.
     await conn.execute(f"SET search_path TO {REBUILD_SCHEMA}, public")
     try:
@@ -87,8 +89,8 @@ async def _prepare_schema(conn: asyncpg.Connection, migrations_dir: Path | None,
         # Kept tables are not rebuilt: writes during the replay fall through to public's.
         await conn.execute(f"DROP TABLE IF EXISTS {REBUILD_SCHEMA}.{_ident(table)} CASCADE")
     rows = await conn.fetch(
-        "SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename",
-        REBUILD_SCHEMA)
+        "SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename", REBUILD_SCHEMA
+    )
     tables = [r["tablename"] for r in rows]
     clash = set(tables) & set(KEPT_CORE_TABLES)
     if clash:
@@ -107,26 +109,35 @@ async def _swap(conn: asyncpg.Connection, tables: list[str]) -> str:
     # consumer_offset first: the live consumer locks it first in every batch, so taking it
     # first here waits for the batch in flight and cannot deadlock with the next one.
     ordered = [t for t in READ_MODEL_CORE_TABLES if t in tables] + [
-        t for t in tables if t not in READ_MODEL_CORE_TABLES]
+        t for t in tables if t not in READ_MODEL_CORE_TABLES
+    ]
     for attempt in range(1, 6):
         try:
             async with conn.transaction():
-                existing = {r["tablename"] for r in await conn.fetch(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+                existing = {
+                    r["tablename"]
+                    for r in await conn.fetch(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                    )
+                }
                 live = [t for t in ordered if t in existing]
                 if live:
                     await conn.execute(
-                        "LOCK TABLE " + ", ".join(f"public.{_ident(t)}" for t in live)
-                        + " IN ACCESS EXCLUSIVE MODE")
+                        "LOCK TABLE "
+                        + ", ".join(f"public.{_ident(t)}" for t in live)
+                        + " IN ACCESS EXCLUSIVE MODE"
+                    )
                 await conn.execute(f"CREATE SCHEMA {retired}")
                 for t in live:
                     await conn.execute(f"ALTER TABLE public.{_ident(t)} SET SCHEMA {retired}")
                 for t in ordered:
                     await conn.execute(
-                        f"ALTER TABLE {REBUILD_SCHEMA}.{_ident(t)} SET SCHEMA public")
+                        f"ALTER TABLE {REBUILD_SCHEMA}.{_ident(t)} SET SCHEMA public"
+                    )
                 # What is left (types, standalone sequences) keeps its objects reachable.
-                await conn.execute(f"ALTER SCHEMA {REBUILD_SCHEMA} RENAME TO "
-                                   f"followup_rebuilt_{stamp}")
+                await conn.execute(
+                    f"ALTER SCHEMA {REBUILD_SCHEMA} RENAME TO followup_rebuilt_{stamp}"
+                )
             return retired
         except asyncpg.exceptions.DeadlockDetectedError:
             log.warning("swap deadlocked; retrying", attempt=attempt)
@@ -151,24 +162,32 @@ async def rebuild(
     clock = clock or WallClock(settings.tick_interval_s)
     admin = await asyncpg.connect(settings.pg_dsn)
     lock_key = f"followup:replay:{settings.service}"
-    if not await admin.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
-                                lock_key):
+    if not await admin.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", lock_key):
         await admin.close()
         raise ReplayBusy(f"a replay of {settings.service} is already running")
     pool: asyncpg.Pool | None = None
     consumer: EventConsumer | None = None
     started = time.monotonic()
     try:
-        tables = await _prepare_schema(admin, migrations_dir,
-                                       subscription.replay_keep_tables)
+        tables = await _prepare_schema(admin, migrations_dir, subscription.replay_keep_tables)
         log.info("replay: rebuilding", service=settings.service, tables=tables)
-        pool = await create_pool(settings.pg_dsn, min_size=1, max_size=4,
-                                 server_settings={"search_path": f"{REBUILD_SCHEMA}, public"})
+        pool = await create_pool(
+            settings.pg_dsn,
+            min_size=1,
+            max_size=4,
+            server_settings={"search_path": f"{REBUILD_SCHEMA}, public"},
+        )
         group = f"{settings.group_id(subscription.consumer)}-replay-{uuid.uuid4().hex[:8]}"
         consumer = EventConsumer(
-            subscription, pool=pool, settings=settings, clock=clock, metrics=metrics,
-            dead_letters=DeadLetterPublisher(settings, metrics), run_ticks=False,
-            group_id=group)
+            subscription,
+            pool=pool,
+            settings=settings,
+            clock=clock,
+            metrics=metrics,
+            dead_letters=DeadLetterPublisher(settings, metrics),
+            run_ticks=False,
+            group_id=group,
+        )
         await consumer.start()
         last_events, last_t = 0, time.monotonic()
         while True:
@@ -178,8 +197,11 @@ async def rebuild(
             eps = (consumer.events_committed - last_events) / max(now - last_t, 1e-6)
             last_events, last_t = consumer.events_committed, now
             if on_progress is not None:
-                on_progress(ReplayProgress(consumer.events_committed, eps,
-                                           consumer.total_lag(), now - started))
+                on_progress(
+                    ReplayProgress(
+                        consumer.events_committed, eps, consumer.total_lag(), now - started
+                    )
+                )
             if done:
                 break
         await consumer.stop()
@@ -192,12 +214,17 @@ async def rebuild(
             retired = await _swap(admin, tables)
             if not keep_old:
                 await admin.execute(f"DROP SCHEMA {retired} CASCADE")
-            log.info("replay: swapped in", service=settings.service, retired=retired,
-                     kept_old=keep_old)
-        return ReplayResult(events=events, elapsed_s=time.monotonic() - started,
-                            tables=tables, swapped=swap,
-                            retired_schema=retired if keep_old else None,
-                            kept=list(subscription.replay_keep_tables))
+            log.info(
+                "replay: swapped in", service=settings.service, retired=retired, kept_old=keep_old
+            )
+        return ReplayResult(
+            events=events,
+            elapsed_s=time.monotonic() - started,
+            tables=tables,
+            swapped=swap,
+            retired_schema=retired if keep_old else None,
+            kept=list(subscription.replay_keep_tables),
+        )
     finally:
         if consumer is not None:
             await consumer.stop()
