@@ -45,6 +45,8 @@ class ServiceParts:
     consumes: Sequence[str] = ()
     description: str = ""
     extra_state: dict[str, Any] = field(default_factory=dict)
+    # Registers the service's own metrics on the app's registry.
+    register_metrics: Callable[[CollectorRegistry], None] | None = None
 
 
 def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
@@ -52,6 +54,8 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
     configure_logging(parts.name, settings.log_level)
     registry = CollectorRegistry()
     metrics = Metrics(registry=registry)
+    if parts.register_metrics is not None:
+        parts.register_metrics(registry)
     tokens = TokenTable.from_env()
     auth = bearer_auth(tokens)
     state: dict[str, Any] = {}

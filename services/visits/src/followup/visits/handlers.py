@@ -65,8 +65,9 @@ def _rejected(r: domain.Rejection) -> CommandRejected:
 class VisitHandlers:
     """Consumer handlers and API commands over one personal-data vault."""
 
-    def __init__(self, vault: PersonalDataVault) -> None:
+    def __init__(self, vault: PersonalDataVault, topic_prefix: str = "") -> None:
         self.vault = vault
+        self.topic_prefix = topic_prefix
 
     async def add_visit_to_due_queue(self, tx: Tx, event: Event[VisitDue]) -> None:
         """VisitDue: the visit enters (or, for a retry, re-enters) the agents' queue."""
@@ -169,7 +170,7 @@ class VisitHandlers:
         now: datetime,
     ) -> None:
         event = make_event(data, id=event_id, source=SOURCE, subject=data.customer_id, time=now)
-        await publish_events(conn, [event])
+        await publish_events(conn, [event], topic_prefix=self.topic_prefix)
         await self._apply(conn, data.visit_id, event_id, data, now)
 
 

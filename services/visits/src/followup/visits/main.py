@@ -19,7 +19,7 @@ MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 def service_parts(settings: VisitsSettings) -> ServiceParts:
     """What visits is made of (the app and the CLI's replay both build from it)."""
     vault = PersonalDataVault(master_key_from_env())
-    handlers = VisitHandlers(vault)
+    handlers = VisitHandlers(vault, settings.topic_prefix)
     return ServiceParts(
         name="visits",
         migrations_dir=MIGRATIONS,
