@@ -1,0 +1,221 @@
+"""SLA clocks (SPEC §4): deadlines in force, breaches, and recalculation on a new calendar year.
+
+Rules, as the code applies them:
+- handover and first response both end when a named owner first takes the issue (the first
+  IssueAssigned). Assignment is the first owner action: pausing and resolving need an owner,
+  so nothing an owner does can come earlier. Reassignments do not restart either clock.
+- resolution runs from raising to the resolution, then from each reopen to the next
+  resolution (a round). Paused working time moves the round's deadline later; pauses are merged
+  first, so time covered by two pauses counts once. A pause that starts after the deadline in
+  force has passed moves nothing: the clock had already run out.
+- met: ended by its deadline (23:59:59 included); breached: ran past it, ended or not.
+- every clock breaches at most once: the resolution clock's one breach is that of the first
+  round that ran out. A breach happens at the deadline, and names the owner and department in
+  charge at that instant, so a late sweep or a later reassignment does not move the credit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from followup.calendar import (
+    BusinessCalendar,
+    Deadline,
+    end_of_working_days,
+    extend_by_pauses,
+    merge_intervals,
+    paused_working_seconds,
+    working_seconds_between,
+)
+from followup.issues.domain_model import (
+    DEFAULT_POLICY,
+    Breach,
+    Clock,
+    DeadlinesRecomputed,
+    Issue,
+    ResolutionRound,
+    SlaPolicy,
+)
+
+
+class ClockState(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"
+
+
+@dataclass(frozen=True)
+class ResolutionInForce:
+    """A resolution round's deadline after pauses, and the paused working time that moved it."""
+
+    deadline: Deadline
+    paused_seconds: int
+
+
+@dataclass(frozen=True)
+class ClockSpan:
+    """One run of one clock: its deadline in force, when it ended, whether it is paused."""
+
+    clock: Clock
+    round: int
+    deadline: Deadline
+    ended_at: datetime | None
+    paused: bool = False
+
+    def state(self, now: datetime) -> ClockState:
+        """Met, breached, paused or running at `now`."""
+        if self.ended_at is not None:
+            return ClockState.MET if self.ended_at <= self.deadline.at else ClockState.BREACHED
+        if now > self.deadline.at:
+            return ClockState.BREACHED
+        return ClockState.PAUSED if self.paused else ClockState.RUNNING
+
+
+def counted_provisional(
+    start: datetime, deadline: datetime, tz: str, cal: BusinessCalendar
+) -> bool:
+    """Whether a working-day deadline from `start` was counted over a provisional day."""
+    zone = ZoneInfo(tz)
+    first = start.astimezone(zone).date() + timedelta(days=1)
+    return cal.any_provisional(first, deadline.astimezone(zone).date())
+
+
+def resolution_in_force(
+    issue: Issue, round_: ResolutionRound, until: datetime, cal: BusinessCalendar
+) -> ResolutionInForce:
+    """The round's deadline moved later by the working time paused up to `until`."""
+    tz = issue.timezone
+    base = Deadline(
+        round_.deadline, counted_provisional(round_.started_at, round_.deadline, tz, cal)
+    )
+    intervals = merge_intervals(
+        (p.started_at, min(p.ended_at or until, until))
+        for p in issue.pauses_of(round_.number)
+        if p.started_at < until
+    )
+    counted: list[tuple[datetime, datetime | None]] = []
+    deadline = base
+    for start, end in intervals:
+        if start > deadline.at:
+            break  # the clock ran out before this pause: it cannot un-breach it
+        counted.append((start, end))
+        deadline = extend_by_pauses(base, counted, until, tz, cal)
+    seconds = paused_working_seconds(counted, until, tz, cal)
+    return ResolutionInForce(deadline, round(seconds))
+
+
+def clock_spans(issue: Issue, now: datetime, cal: BusinessCalendar) -> list[ClockSpan]:
+    """Every run of every clock: handover, first response, then each resolution round."""
+    tz = issue.timezone
+    taken = issue.first_assigned_at
+    handover = Deadline(
+        issue.handover_by, counted_provisional(issue.raised.raised_at, issue.handover_by, tz, cal)
+    )
+    spans = [
+        ClockSpan(Clock.HANDOVER, 1, handover, taken),
+        # Hour-based: wall-clock time, no calendar involved.
+        ClockSpan(Clock.FIRST_RESPONSE, 1, Deadline(issue.respond_by, False), taken),
+    ]
+    for round_ in issue.rounds:
+        resolved = round_.resolved
+        if resolved is not None:
+            # A finished round keeps the deadline recorded when it was resolved.
+            prov = counted_provisional(round_.started_at, resolved.resolve_by, tz, cal)
+            deadline, ended = Deadline(resolved.resolve_by, prov), resolved.resolved_at
+            spans.append(ClockSpan(Clock.RESOLUTION, round_.number, deadline, ended))
+        else:
+            in_force = resolution_in_force(issue, round_, now, cal)
+            spans.append(
+                ClockSpan(Clock.RESOLUTION, round_.number, in_force.deadline, None, issue.is_paused)
+            )
+    return spans
+
+
+def detect_breaches(
+    issue: Issue, now: datetime, *, cal: BusinessCalendar, managers: Mapping[str, str]
+) -> list[Breach]:
+    """The breaches `now` reveals that are not recorded yet, each with its escalation target."""
+    # `managers` (department -> manager id) is configuration; a department missing from it
+    # escalates to nobody rather than failing the sweep.
+    found: list[Breach] = []
+    for span in clock_spans(issue, now, cal):
+        already = issue.breach_of(span.clock) is not None or any(
+            b.clock == span.clock for b in found
+        )
+        if already or span.state(now) != ClockState.BREACHED:
+            continue
+        owner = issue.owner_at(span.deadline.at)
+        department = owner.department if owner is not None else issue.raised.department
+        found.append(
+            Breach(
+                issue_id=issue.issue_id,
+                customer_id=issue.customer_id,
+                clock=span.clock,
+                deadline=span.deadline.at,
+                department=department,
+                owner_id=owner.assignee_id if owner is not None else None,
+                escalate_to=managers.get(department),
+                round=span.round,
+            )
+        )
+    return found
+
+
+def next_breach_at(issue: Issue, now: datetime, cal: BusinessCalendar) -> datetime | None:
+    """The earliest deadline whose breach is still to be recorded; None when none can breach."""
+    # A store indexes this so the sweep reads only the issues whose time has come. It changes
+    # with every event of the issue (store it again after each); a paused clock cannot breach.
+    pending = [
+        span.deadline.at
+        for span in clock_spans(issue, now, cal)
+        if issue.breach_of(span.clock) is None
+        and span.state(now) not in (ClockState.MET, ClockState.PAUSED)
+    ]
+    return min(pending, default=None)
+
+
+def recompute_deadlines(
+    issue: Issue,
+    cal: BusinessCalendar,
+    now: datetime,
+    policy: SlaPolicy = DEFAULT_POLICY,
+) -> DeadlinesRecomputed | None:
+    """New deadlines of the clocks still open, counted on `cal`; None when nothing moves."""
+    # Finished clocks keep their deadlines and results, and so does a clock whose breach is
+    # recorded: it has been escalated and cannot be taken back. First response counts
+    # wall-clock hours, so no calendar moves it.
+    tz = issue.timezone
+    handover_by = None
+    if issue.first_assigned_at is None and issue.breach_of(Clock.HANDOVER) is None:
+        new = end_of_working_days(issue.raised.raised_at, policy.handover_working_days, tz, cal)
+        handover_by = new.at if new.at != issue.handover_by else None
+    resolve_by = None
+    current = issue.current_round
+    breach = issue.breach_of(Clock.RESOLUTION)
+    if issue.is_open and (breach is None or breach.round != current.number):
+        days = policy.resolution_working_days(issue.raised.severity)
+        new = end_of_working_days(current.started_at, days, tz, cal)
+        resolve_by = new.at if new.at != current.deadline else None
+    if handover_by is None and resolve_by is None:
+        return None
+    return DeadlinesRecomputed(
+        issue_id=issue.issue_id,
+        recomputed_at=now,
+        handover_by=handover_by,
+        previous_handover_by=issue.handover_by if handover_by is not None else None,
+        resolve_by=resolve_by,
+        previous_resolve_by=current.deadline if resolve_by is not None else None,
+        round=current.number,
+    )
+
+
+def signed_working_seconds(frm: datetime, to: datetime, tz: str, cal: BusinessCalendar) -> int:
+    """Working seconds from `frm` to `to`; negative when `to` is earlier (overdue)."""
+    if to >= frm:
+        return round(working_seconds_between(frm, to, tz, cal))
+    return -round(working_seconds_between(to, frm, tz, cal))

@@ -1,0 +1,212 @@
+"""What the API shows: each clock's deadline, whether it is met, breached, paused or running,
+the working time left or overdue at `now`, and the full timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from followup.calendar import default_calendar
+from followup.events import IssueClosed, IssueRaised, IssueReopened, VisitLogged
+from followup.issues.domain import (
+    AssignIssue,
+    Clock,
+    ClockState,
+    ClockView,
+    Issue,
+    IssueEvent,
+    IssueStatus,
+    PauseResolution,
+    RaiseComplaint,
+    Rejection,
+    ResolveIssue,
+    ResumeResolution,
+    decide_assign,
+    decide_follow_up,
+    decide_pause,
+    decide_resolve,
+    decide_resume,
+    detect_breaches,
+    evolve,
+    open_issue,
+    raise_complaint,
+    view_issue,
+)
+
+SH = ZoneInfo("Asia/Shanghai")
+CAL = default_calendar()
+HOUR = 3600
+T = TypeVar("T")
+
+
+def at(y: int, m: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
+    return datetime(y, m, d, h, mi, s, tzinfo=SH)
+
+
+def end_of(y: int, m: int, d: int) -> datetime:
+    return at(y, m, d, 23, 59, 59)
+
+
+def accepted(decision: T | Rejection) -> T:
+    assert not isinstance(decision, Rejection), decision
+    return decision
+
+
+def then(issue: Issue, *events: IssueEvent) -> Issue:
+    for event in events:
+        issue = evolve(issue, event)
+    return issue
+
+
+def friday_evening_issue() -> Issue:
+    """Fri 03-06 19:30, general: first response by Sat 19:30, handover by the end of Mon 03-09,
+    resolution by the end of Wed 03-11."""
+    command = RaiseComplaint(
+        customer_id="C-000123", category="fault", severity="general", description="no picture"
+    )
+    raised = raise_complaint(command, "I-1", at(2026, 3, 6, 19, 30), CAL)
+    assert isinstance(raised, IssueRaised)
+    return open_issue(raised)
+
+
+def clock(issue: Issue, now: datetime, which: Clock) -> ClockView:
+    return next(c for c in view_issue(issue, now, CAL).clocks if c.clock == which)
+
+
+def test_on_monday_morning_an_untaken_weekend_issue_shows_each_clock() -> None:
+    issue = friday_evening_issue()
+    now = at(2026, 3, 9, 10)
+
+    view = view_issue(issue, now, CAL)
+    handover, first_response, resolution = view.clocks
+
+    assert (view.status, view.owner_id, view.department) == (
+        IssueStatus.RAISED,
+        None,
+        "after_sales",
+    )
+    assert (handover.state, handover.deadline) == (ClockState.RUNNING, end_of(2026, 3, 9))
+    assert handover.working_seconds_to_deadline == 14 * HOUR - 1
+    # Overdue since Sat 19:30, but the weekend is not working time: only Mon 00-10h counts.
+    assert first_response.state == ClockState.BREACHED
+    assert first_response.working_seconds_to_deadline == -10 * HOUR
+    assert first_response.seconds_to_deadline == -(38 * HOUR + 30 * 60)
+    assert first_response.breach is None  # overdue, not yet recorded by a sweep
+    assert resolution.state == ClockState.RUNNING
+    assert resolution.working_seconds_to_deadline == (14 + 48) * HOUR - 1
+    assert not view.breached
+
+
+def test_a_recorded_breach_shows_on_its_clock_and_on_the_issue() -> None:
+    issue = friday_evening_issue()
+    issue = then(issue, *detect_breaches(issue, at(2026, 3, 8), cal=CAL, managers={}))
+
+    view = view_issue(issue, at(2026, 3, 8), CAL)
+
+    assert view.breached
+    assert [c.breach is not None for c in view.clocks] == [False, True, False]
+
+
+def test_clocks_that_ended_show_the_margin_they_ended_with() -> None:
+    issue = friday_evening_issue()
+    issue = then(issue, accepted(decide_assign(issue, AssignIssue("E-17"), at(2026, 3, 9, 8))))
+
+    handover = clock(issue, at(2026, 3, 20), Clock.HANDOVER)
+    first_response = clock(issue, at(2026, 3, 20), Clock.FIRST_RESPONSE)
+
+    assert (handover.state, handover.ended_at) == (ClockState.MET, at(2026, 3, 9, 8))
+    assert handover.working_seconds_to_deadline == 16 * HOUR - 1
+    assert first_response.state == ClockState.BREACHED
+    assert first_response.working_seconds_to_deadline == -8 * HOUR
+
+
+def test_a_paused_resolution_clock_shows_paused_with_its_deadline_moving_on() -> None:
+    issue = friday_evening_issue()
+    issue = then(issue, accepted(decide_assign(issue, AssignIssue("E-17"), at(2026, 3, 7, 9))))
+    waiting = PauseResolution("waiting for the customer")
+    issue = then(issue, accepted(decide_pause(issue, waiting, "E-17", at(2026, 3, 11, 12))))
+
+    wednesday = clock(issue, at(2026, 3, 11, 18), Clock.RESOLUTION)
+    friday = clock(issue, at(2026, 3, 13, 18), Clock.RESOLUTION)
+
+    assert view_issue(issue, at(2026, 3, 11, 18), CAL).paused
+    assert (wednesday.state, wednesday.deadline) == (ClockState.PAUSED, end_of(2026, 3, 12))
+    assert (friday.state, friday.deadline) == (ClockState.PAUSED, end_of(2026, 3, 16))
+
+
+def follow_up(confirmed: bool, logged_at: datetime) -> VisitLogged:
+    return VisitLogged.model_validate(
+        {
+            "visit_id": "V-5",
+            "customer_id": "C-000123",
+            "agent_id": "A-007",
+            "channel": "phone",
+            "outcome": "completed",
+            "logged_at": logged_at,
+            "satisfaction": 5 if confirmed else 2,
+            "issue_id": "I-1",
+            "issue_confirmed": confirmed,
+        }
+    )
+
+
+def verdict(issue: Issue, visit: VisitLogged) -> IssueClosed | IssueReopened:
+    decision = decide_follow_up(issue, visit, CAL)
+    assert not isinstance(decision, Rejection), decision
+    return decision
+
+
+def full_story() -> Issue:
+    issue = friday_evening_issue()
+    issue = then(issue, accepted(decide_assign(issue, AssignIssue("E-17"), at(2026, 3, 9, 9))))
+    issue = then(issue, *detect_breaches(issue, at(2026, 3, 9, 9), cal=CAL, managers={}))
+    issue = then(issue, accepted(
+        decide_pause(issue, PauseResolution("customer away"), "E-17", at(2026, 3, 9, 12))
+    ))  # fmt: skip
+    issue = then(issue, accepted(
+        decide_resume(issue, ResumeResolution(note="customer back"), "E-17", at(2026, 3, 10, 9))
+    ))  # fmt: skip
+    issue = then(issue, accepted(
+        decide_resolve(issue, ResolveIssue("board replaced"), "E-17", at(2026, 3, 10, 15), CAL)
+    ))  # fmt: skip
+    issue = then(issue, verdict(issue, follow_up(False, at(2026, 3, 11, 10))))
+    issue = then(issue, accepted(
+        decide_resolve(issue, ResolveIssue("remote re-paired"), "E-17", at(2026, 3, 19, 10), CAL)
+    ))  # fmt: skip
+    issue = then(issue, *detect_breaches(issue, at(2026, 3, 19, 11), cal=CAL, managers={}))
+    return then(issue, verdict(issue, follow_up(True, at(2026, 3, 20, 10))))
+
+
+def test_the_timeline_lists_everything_in_time_order_with_breaches_at_their_deadlines() -> None:
+    view = view_issue(full_story(), at(2026, 3, 21), CAL)
+
+    assert [(e.kind, e.at) for e in view.timeline] == [
+        ("raised", at(2026, 3, 6, 19, 30)),
+        ("breached", at(2026, 3, 7, 19, 30)),  # first response, seen Monday at 09:00
+        ("assigned", at(2026, 3, 9, 9)),
+        ("paused", at(2026, 3, 9, 12)),
+        ("resumed", at(2026, 3, 10, 9)),
+        ("resolved", at(2026, 3, 10, 15)),
+        ("reopened", at(2026, 3, 11, 10)),
+        ("breached", end_of(2026, 3, 16)),  # the reopened round, due Mon 03-16
+        ("resolved", at(2026, 3, 19, 10)),
+        ("closed", at(2026, 3, 20, 10)),
+    ]
+    paused, resumed = view.timeline[3], view.timeline[4]
+    assert (paused.actor, paused.details["reason"]) == ("E-17", "customer away")
+    assert resumed.details == {"pause_no": 1, "note": "customer back"}
+    assert view.timeline[1].details["clock"] == "first_response"
+
+
+def test_a_closed_issue_keeps_its_first_resolution_result_and_ends_at_the_last_one() -> None:
+    view = view_issue(full_story(), at(2026, 3, 21), CAL)
+    resolution = view.clocks[2]
+
+    assert view.status == IssueStatus.CLOSED
+    assert view.first_resolution == ClockState.MET
+    assert (resolution.round, resolution.state) == (2, ClockState.BREACHED)
+    assert view.resolved_at == at(2026, 3, 19, 10)
+    assert view.closed_at == at(2026, 3, 20, 10)
+    # Resolved on Thu 03-19 10:00 against Mon 03-16: Tue, Wed and 10 h of Thu overdue.
+    assert resolution.working_seconds_to_deadline == -(2 * 24 + 10) * HOUR - 1
