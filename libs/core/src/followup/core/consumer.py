@@ -33,12 +33,11 @@ from followup.core.deadletter import (
     DeadLetterPublisher,
     record_dead_letters,
 )
-from followup.core.decoding import fast_decode
 from followup.core.logging import bind_event, unbind_event
 from followup.core.metrics import observe_many
 from followup.core.outbox import OutboxRow, enqueue, outbox_row
 from followup.core.retry import Backoff, is_transient
-from followup.events import Event, RejectedMessage
+from followup.events import Event, RejectedMessage, decode
 
 if TYPE_CHECKING:
     from aiokafka.structs import ConsumerRecord
@@ -130,7 +129,7 @@ def decode_records(records: Sequence[ConsumerRecord[Any, Any]]) -> list[Item]:
     items = []
     for record in records:
         try:
-            items.append(Item(record, fast_decode(record.value or b"")))
+            items.append(Item(record, decode(record.value or b"")))
         except RejectedMessage as exc:
             items.append(Item(record, None, exc))
     return items
