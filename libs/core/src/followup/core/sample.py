@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from typing import cast
 from datetime import datetime, timedelta, timezone
+from typing import cast
 
 import typer
 
