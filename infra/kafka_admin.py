@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import contextlib
+import logging
 import sys
 import time
 
