@@ -76,7 +76,9 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await create_pool(settings.pg_dsn)
+        pool = await create_pool(
+            settings.pg_dsn, min_size=settings.pg_pool_min, max_size=settings.pg_pool_max
+        )
         state["pool"] = app.state.pool = pool
         await migrate(pool, service=parts.name, migrations_dir=parts.migrations_dir)
         clock = clock_from_settings(settings)
