@@ -12,10 +12,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from followup.core.auth import Principal, Role, require_role
+from followup.core.commands import CommandRejected
 from followup.core.http import decode_cursor, encode_cursor
 from followup.core.problems import Problem
 from followup.issues import domain, projections
-from followup.issues.handlers import CommandRejected, IssueHandlers
+from followup.issues.handlers import IssueHandlers
 
 Status = Literal["raised", "assigned", "resolved", "reopened", "closed"]
 Department = Literal["after_sales", "technical", "customer_service"]

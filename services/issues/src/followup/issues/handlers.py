@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +11,12 @@ import structlog
 from pydantic import BaseModel
 
 from followup.calendar import BusinessCalendar
+from followup.core.commands import (
+    Accepted,
+    CommandRejected,
+    idempotent_replay,
+    remember_answer,
+)
 from followup.core.consumer import Tx
 from followup.core.outbox import publish_events
 from followup.events import Event, VisitLogged, derived_id, make_event
@@ -20,24 +24,6 @@ from followup.issues import domain, projections
 
 SOURCE = "followup/issues"
 log = structlog.get_logger()
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """A command's answer."""
-
-    status_code: int
-    body: dict[str, Any]
-
-
-class CommandRejected(Exception):
-    """A domain rejection or an idempotency conflict, answered as problem+json."""
-
-    def __init__(
-        self, status: int, detail: str, errors: list[dict[str, str]] | None = None, **extra: Any
-    ) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.errors, self.extra = status, detail, errors or [], extra
 
 
 def _rejected(r: domain.Rejection) -> CommandRejected:
@@ -175,12 +161,11 @@ class IssueHandlers:
         now: datetime,
     ) -> Accepted:
         """POST /v1/issues: a complaint or hotline report becomes an issue."""
-        request = {k: v for k, v in command.__dict__.items()}
+        request = dict(command.__dict__)
         async with conn.transaction():
-            if idempotency_key:
-                replay = await _idempotent_replay(conn, idempotency_key, request)
-                if replay is not None:
-                    return replay
+            replay = await idempotent_replay(conn, idempotency_key, request)
+            if replay is not None:
+                return replay
             issue_id = (
                 derived_id("complaint", idempotency_key)
                 if idempotency_key
@@ -205,33 +190,5 @@ class IssueHandlers:
             assert issue is not None
             await projections.save_issue_row(conn, issue, now, self.calendar)
             answer = Accepted(201, {"issue_id": issue_id, "event_id": event_id})
-            if idempotency_key:
-                await conn.execute(
-                    """INSERT INTO idempotent_request (key, request_hash, status_code, response,
-                       created_at) VALUES ($1, $2, $3, $4, $5)""",
-                    idempotency_key,
-                    _hash(request),
-                    answer.status_code,
-                    orjson.dumps(answer.body).decode(),
-                    now,
-                )
+            await remember_answer(conn, idempotency_key, request, answer, now)
             return answer
-
-
-def _hash(request: dict[str, Any]) -> str:
-    return hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-async def _idempotent_replay(
-    conn: asyncpg.Connection, key: str, request: dict[str, Any]
-) -> Accepted | None:
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "idem:" + key)
-    row = await conn.fetchrow(
-        "SELECT request_hash, status_code, response FROM idempotent_request WHERE key = $1", key
-    )
-    if row is None:
-        return None
-    if row["request_hash"] != _hash(request):
-        raise CommandRejected(409, "this Idempotency-Key was used with a different request")
-    body = row["response"] if isinstance(row["response"], dict) else orjson.loads(row["response"])
-    return Accepted(row["status_code"], body)

@@ -11,20 +11,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from followup.core.auth import Principal
 from followup.core.http import decode_cursor, encode_cursor
 from followup.core.problems import Problem
+from followup.events.scheduling import VisitKind
 from followup.scheduling import projections
 
-VisitKind = Literal[
-    "first_use",
-    "routine",
-    "deep",
-    "key_deep",
-    "quarterly",
-    "holiday_care",
-    "intent_follow_up",
-    "issue_follow_up",
-    "special",
-    "retry",
-]
 VisitStatus = Literal["planned", "due", "done", "missed", "cancelled"]
 
 

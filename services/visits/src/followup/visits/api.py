@@ -13,11 +13,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from followup.core.auth import Principal, Role, require_role
+from followup.core.commands import CommandRejected
 from followup.core.crypto import mask_name, mask_phone
 from followup.core.http import decode_cursor, encode_cursor
 from followup.core.problems import Problem
 from followup.visits import domain, projections
-from followup.visits.handlers import CommandRejected, VisitHandlers
+from followup.visits.handlers import VisitHandlers
 
 Status = Literal["due", "missed", "done"]
 

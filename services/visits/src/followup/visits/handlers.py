@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 import orjson
 
+from followup.core.commands import (
+    Accepted,
+    CommandRejected,
+    idempotent_replay,
+    remember_answer,
+)
 from followup.core.consumer import Tx
 from followup.core.crypto import PersonalDataVault
 from followup.core.outbox import publish_events
@@ -26,24 +29,6 @@ from followup.events import (
 from followup.visits import domain, projections
 
 SOURCE = "followup/visits"
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """A command's answer: the published event id (202)."""
-
-    status_code: int
-    body: dict[str, Any]
-
-
-class CommandRejected(Exception):
-    """A domain rejection or an idempotency conflict, answered as problem+json."""
-
-    def __init__(
-        self, status: int, detail: str, errors: list[dict[str, str]] | None = None, **extra: Any
-    ) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.errors, self.extra = status, detail, errors or [], extra
 
 
 _STATUS = {
@@ -126,7 +111,7 @@ class VisitHandlers:
         """POST /log: decide the VisitLogged, publish it through the outbox, answer 202."""
         request = {"visit_id": visit_id, "body": command.model_dump(mode="json")}
         async with conn.transaction():
-            replay = await _idempotent_replay(conn, idempotency_key, request)
+            replay = await idempotent_replay(conn, idempotency_key, request)
             if replay is not None:
                 return replay
             visit = await projections.load_visit(conn, visit_id, lock=True)
@@ -140,7 +125,7 @@ class VisitHandlers:
                 raise _rejected(decided)
             await self._publish(conn, decided, event_id, now)
             answer = Accepted(202, {"event_id": event_id, "visit_id": visit_id})
-            await _remember(conn, idempotency_key, request, answer, now)
+            await remember_answer(conn, idempotency_key, request, answer, now)
             return answer
 
     async def spot_check(
@@ -172,45 +157,3 @@ class VisitHandlers:
         event = make_event(data, id=event_id, source=SOURCE, subject=data.customer_id, time=now)
         await publish_events(conn, [event], topic_prefix=self.topic_prefix)
         await self._apply(conn, data.visit_id, event_id, data, now)
-
-
-def _request_hash(request: dict[str, Any]) -> str:
-    return hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-async def _idempotent_replay(
-    conn: asyncpg.Connection, key: str | None, request: dict[str, Any]
-) -> Accepted | None:
-    """The stored answer of a repeated request; 409 when the key came with another body."""
-    if key is None:
-        return None
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "idem:" + key)
-    row = await conn.fetchrow(
-        "SELECT request_hash, status_code, response FROM idempotent_request WHERE key = $1", key
-    )
-    if row is None:
-        return None
-    if row["request_hash"] != _request_hash(request):
-        raise CommandRejected(409, "this Idempotency-Key was used with a different request")
-    body = row["response"] if isinstance(row["response"], dict) else orjson.loads(row["response"])
-    return Accepted(row["status_code"], body)
-
-
-async def _remember(
-    conn: asyncpg.Connection,
-    key: str | None,
-    request: dict[str, Any],
-    answer: Accepted,
-    now: datetime,
-) -> None:
-    if key is None:
-        return
-    await conn.execute(
-        """INSERT INTO idempotent_request (key, request_hash, status_code, response, created_at)
-           VALUES ($1, $2, $3, $4, $5)""",
-        key,
-        _request_hash(request),
-        answer.status_code,
-        orjson.dumps(answer.body).decode(),
-        now,
-    )

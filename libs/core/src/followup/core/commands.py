@@ -1,0 +1,79 @@
+"""What every service's HTTP commands share: the answer, the refusal, and idempotent replay.
+
+A service keeps `idempotent_request(key text primary key, request_hash text, status_code int,
+response jsonb, created_at timestamptz)` in its database (one of its migrations).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A command's answer: its status code and body (the published event's id)."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+class CommandRejected(Exception):
+    """A domain rejection or an idempotency conflict, answered as problem+json."""
+
+    def __init__(
+        self, status: int, detail: str, errors: list[dict[str, str]] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.errors, self.extra = status, detail, errors or [], extra
+
+
+def request_hash(request: dict[str, Any]) -> str:
+    """A stable fingerprint of a request body (keys sorted)."""
+    return hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+async def idempotent_replay(
+    conn: asyncpg.Connection, key: str | None, request: dict[str, Any]
+) -> Accepted | None:
+    """The stored answer of a repeated request (in the caller's transaction); 409 when the key
+    came with another body; None for a new key."""
+    if key is None:
+        return None
+    # Two concurrent requests with one key: the second waits, then replays the first's answer.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "idem:" + key)
+    row = await conn.fetchrow(
+        "SELECT request_hash, status_code, response FROM idempotent_request WHERE key = $1", key
+    )
+    if row is None:
+        return None
+    if row["request_hash"] != request_hash(request):
+        raise CommandRejected(409, "this Idempotency-Key was used with a different request")
+    body = row["response"] if isinstance(row["response"], dict) else orjson.loads(row["response"])
+    return Accepted(row["status_code"], body)
+
+
+async def remember_answer(
+    conn: asyncpg.Connection,
+    key: str | None,
+    request: dict[str, Any],
+    answer: Accepted,
+    now: datetime,
+) -> None:
+    """Stores the answer of a keyed request, in the transaction that produced it."""
+    if key is None:
+        return
+    await conn.execute(
+        """INSERT INTO idempotent_request (key, request_hash, status_code, response, created_at)
+           VALUES ($1, $2, $3, $4, $5)""",
+        key,
+        request_hash(request),
+        answer.status_code,
+        orjson.dumps(answer.body).decode(),
+        now,
+    )
