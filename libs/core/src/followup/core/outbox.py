@@ -256,11 +256,15 @@ class OutboxRelay:
         if now - self._last_stats < 1.0 or self._conn is None:
             return
         self._last_stats = now
-        row = await self._conn.fetchrow(
-            """SELECT count(*) AS n,
-                      coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0) AS age
-               FROM outbox WHERE published_at IS NULL"""
-        )
+        # The relay's one connection serves this and every cycle (stop() flushes on it while
+        # the loop may be here): one operation at a time.
+        async with self._cycle_lock:
+            row = await self._conn.fetchrow(
+                """SELECT count(*) AS n,
+                          coalesce(extract(epoch FROM clock_timestamp() - min(created_at)), 0)
+                          AS age
+                   FROM outbox WHERE published_at IS NULL"""
+            )
         assert row is not None
         self.metrics.outbox_pending.set(row["n"])
         self.metrics.outbox_oldest_age.set(float(row["age"]))
