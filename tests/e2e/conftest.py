@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -119,6 +120,28 @@ async def poll(fn: object, *, within: float = 30, every: float = 0.2) -> object:
             return last
         await asyncio.sleep(every)
     pytest.fail(f"condition not met in {within} s; last value: {last!r}")
+
+
+async def read_topic(bootstrap: str, topic: str, rounds: int = 5) -> list[Any]:
+    """Every record on the topic so far, read from the beginning by a throwaway group."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=f"probe-{uuid.uuid4().hex[:6]}",
+    )
+    await consumer.start()
+    try:
+        records: list[Any] = []
+        for _ in range(rounds):
+            for msgs in (await consumer.getmany(timeout_ms=400)).values():
+                records += msgs
+        return records
+    finally:
+        await consumer.stop()
 
 
 @pytest.fixture

@@ -12,13 +12,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 from followup.core.clock import publish_clock_advance
 from followup.core.testing import create_topics
 from followup.events import VisitLogged, encode, make_event, topics
 
-from .conftest import poll
+from .conftest import poll, read_topic
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -48,22 +47,7 @@ def visit_logged(customer: str, visit_id: str, at: datetime, **extra: Any) -> by
 
 
 async def issue_events(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=f"probe-{uuid.uuid4().hex[:6]}",
-    )
-    await consumer.start()
-    try:
-        docs: list[dict[str, Any]] = []
-        for _ in range(5):
-            for msgs in (await consumer.getmany(timeout_ms=300)).values():
-                docs += [orjson.loads(m.value) for m in msgs]
-        return docs
-    finally:
-        await consumer.stop()
+    return [orjson.loads(r.value) for r in await read_topic(bootstrap, topic)]
 
 
 async def test_an_issue_from_a_visit_problem_goes_round_the_closed_loop_and_breaches_once(

@@ -12,13 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 from followup.core.clock import publish_clock_advance
 from followup.core.testing import create_topics
 from followup.events import topics
 
-from .conftest import ROOT, poll
+from .conftest import ROOT, poll, read_topic
 from .test_walking_skeleton import delivery_event
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -29,23 +28,8 @@ def local(y: int, m: int, d: int, h: int = 10) -> datetime:
 
 
 async def visit_dues(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    """Every VisitDue on the topic, in (customer, due) order."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=f"probe-{uuid.uuid4().hex[:6]}",
-    )
-    await consumer.start()
-    try:
-        docs: list[dict[str, Any]] = []
-        for _ in range(6):
-            for msgs in (await consumer.getmany(timeout_ms=400)).values():
-                docs += [orjson.loads(m.value) for m in msgs]
-        return docs
-    finally:
-        await consumer.stop()
+    """Every VisitDue on the topic."""
+    return [orjson.loads(r.value) for r in await read_topic(bootstrap, topic, rounds=6)]
 
 
 def summary(docs: list[dict[str, Any]], customer: str) -> list[tuple[str, list[str]]]:

@@ -8,11 +8,10 @@ from typing import Any
 
 import httpx
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 from followup.events import VisitDue, decode, encode, make_event, topics
 
-from .conftest import TOKEN, poll
+from .conftest import TOKEN, poll, read_topic
 
 AGENT_TOKENS = {
     "tok-agent-a": {"role": "agent", "agent_id": "A-1"},
@@ -52,23 +51,8 @@ def visit_due(
 
 
 async def visits_logged(bootstrap: str, visit_id: str) -> list[Any]:
-    consumer = AIOKafkaConsumer(
-        topics.VISITS,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=f"probe-{uuid.uuid4().hex[:6]}",
-    )
-    await consumer.start()
-    try:
-        found: list[Any] = []
-        for _ in range(6):
-            batch = await consumer.getmany(timeout_ms=500)
-            for msgs in batch.values():
-                found += [m for m in msgs if visit_id.encode() in m.value]
-        return found
-    finally:
-        await consumer.stop()
+    records = await read_topic(bootstrap, topics.VISITS, rounds=6)
+    return [r for r in records if visit_id.encode() in r.value]
 
 
 async def test_a_due_visit_is_logged_by_its_agent_and_published_with_the_contract_fields(
