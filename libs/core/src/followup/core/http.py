@@ -6,6 +6,7 @@ import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -91,3 +92,25 @@ def decode_cursor(cursor: str) -> list[Any]:
     if not isinstance(value, list):
         raise Problem(400, "invalid cursor")
     return value
+
+
+def keyset_after(cursor: str | None) -> tuple[datetime, str] | None:
+    """The (instant, id) position a list cursor resumes after; 400 when it is malformed."""
+    if not cursor:
+        return None
+    key = decode_cursor(cursor)
+    try:
+        return datetime.fromisoformat(key[0]), str(key[1])
+    except (IndexError, TypeError, ValueError) as exc:
+        raise Problem(400, "invalid cursor") from exc
+
+
+def keyset_page(
+    rows: Sequence[dict[str, Any]], limit: int, instant: str, id_: str
+) -> dict[str, Any]:
+    """A page of `limit` rows (fetched `limit + 1`) and the cursor after its last row."""
+    items = list(rows[:limit])
+    last = items[-1] if items else None
+    more = len(rows) > limit and last is not None and last[instant] is not None
+    cursor = encode_cursor([last[instant].isoformat(), last[id_]]) if more and last else None
+    return {"items": items, "next_cursor": cursor}

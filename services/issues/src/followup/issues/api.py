@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -13,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from followup.core.auth import Principal, Role, require_role
 from followup.core.commands import CommandRejected
-from followup.core.http import decode_cursor, encode_cursor
+from followup.core.http import keyset_after, keyset_page
 from followup.core.problems import Problem
 from followup.issues import domain, projections
 from followup.issues.handlers import IssueHandlers
@@ -117,10 +116,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
         cursor: str | None = None,
     ) -> dict[str, Any]:
         """The ledger, newest first, filtered and paginated."""
-        after = None
-        if cursor:
-            key = decode_cursor(cursor)
-            after = (datetime.fromisoformat(key[0]), str(key[1]))
+        after = keyset_after(cursor)
         async with request.app.state.pool.acquire() as conn:
             rows = await projections.list_issues(
                 conn,
@@ -131,13 +127,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
                 after=after,
                 limit=limit + 1,
             )
-        items = rows[:limit]
-        nxt = (
-            encode_cursor([items[-1]["raised_at"].isoformat(), items[-1]["issue_id"]])
-            if len(rows) > limit
-            else None
-        )
-        return {"items": items, "next_cursor": nxt}
+        return keyset_page(rows, limit, "raised_at", "issue_id")
 
     @router.get("/issues/{issue_id}")
     async def get_issue(

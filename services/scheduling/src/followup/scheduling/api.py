@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 
 from followup.core.auth import Principal
-from followup.core.http import decode_cursor, encode_cursor
+from followup.core.http import keyset_after, keyset_page
 from followup.core.problems import Problem
 from followup.events.scheduling import VisitKind
 from followup.scheduling import projections
@@ -48,23 +48,11 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
         cursor: str | None = None,
     ) -> dict[str, Any]:
         """Planned visits by due time, filtered, paginated with `limit` and `cursor`."""
-        after = None
-        if cursor:
-            key = decode_cursor(cursor)
-            try:
-                after = (datetime.fromisoformat(key[0]), str(key[1]))
-            except (IndexError, TypeError, ValueError) as exc:
-                raise Problem(400, "invalid cursor") from exc
+        after = keyset_after(cursor)
         async with request.app.state.pool.acquire() as conn:
             rows = await projections.list_planned_visits(
                 conn, start=from_, end=to, kind=kind, status=status, after=after, limit=limit + 1
             )
-        items = [_visit(r) for r in rows[:limit]]
-        next_cursor = (
-            encode_cursor([items[-1]["due_at"].isoformat(), items[-1]["visit_id"]])
-            if len(rows) > limit
-            else None
-        )
-        return {"items": items, "next_cursor": next_cursor}
+        return keyset_page([_visit(r) for r in rows], limit, "due_at", "visit_id")
 
     return [router]

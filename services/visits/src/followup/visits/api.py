@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -15,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from followup.core.auth import Principal, Role, require_role
 from followup.core.commands import CommandRejected
 from followup.core.crypto import mask_name, mask_phone
-from followup.core.http import decode_cursor, encode_cursor
+from followup.core.http import keyset_after, keyset_page
 from followup.core.problems import Problem
 from followup.visits import domain, projections
 from followup.visits.handlers import VisitHandlers
@@ -72,10 +71,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
             if agent_id not in (None, principal.agent_id):
                 raise Problem(403, "agents see only their own visits")
             agent_id = principal.agent_id
-        after = None
-        if cursor:
-            key = decode_cursor(cursor)
-            after = (datetime.fromisoformat(key[0]), str(key[1]))
+        after = keyset_after(cursor)
         async with request.app.state.pool.acquire() as conn:
             rows = await projections.list_visits(
                 conn,
@@ -85,11 +81,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
                 after=after,
                 limit=limit + 1,
             )
-        items = _rows(rows[:limit])
-        nxt = None
-        if len(rows) > limit and items[-1]["deadline"] is not None:
-            nxt = encode_cursor([items[-1]["deadline"].isoformat(), items[-1]["visit_id"]])
-        return {"items": items, "next_cursor": nxt}
+        return keyset_page(_rows(rows), limit, "deadline", "visit_id")
 
     @router.get("/visits")
     async def list_visits(
