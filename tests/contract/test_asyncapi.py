@@ -86,7 +86,17 @@ def test_a_channel_per_topic_with_its_event_types() -> None:
         "followup.customers": ["CustomerDelivered", "IntentSigned", "ProjectStarted"],
         "followup.visits": ["VisitLogged", "VisitSpotChecked"],
         "followup.issues": sorted(
-            ["IssueRaised", "IssueAssigned", "IssueResolved", "IssueReopened", "IssueClosed"]
+            [
+                "IssueRaised",
+                "IssueAssigned",
+                "IssueResolved",
+                "IssueReopened",
+                "IssueClosed",
+                "IssuePaused",
+                "IssueResumed",
+                "IssueSlaBreached",
+                "IssueDeadlinesRecomputed",
+            ]
         ),
         "followup.clock": ["ClockAdvanced"],
     }

@@ -102,11 +102,12 @@ def test_an_unassigned_issue_breaches_first_response_then_handover_each_at_its_d
     assert monday_midnight[0] == Breach(
         issue_id="I-1",
         customer_id="C-000123",
-        clock=Clock.HANDOVER,
+        clock="handover",
         deadline=end_of(2026, 3, 9),
         department="after_sales",
         owner_id=None,  # nobody had taken it: that is the breach
         escalate_to="M-AS",
+        round=1,
     )
 
 
@@ -160,11 +161,12 @@ def test_the_breach_credits_the_owner_at_the_deadline_not_the_one_after_reassign
         Breach(
             issue_id="I-1",
             customer_id="C-000123",
-            clock=Clock.RESOLUTION,
+            clock="resolution",
             deadline=end_of(2026, 3, 11),
             department="after_sales",
             owner_id="E-17",
             escalate_to="M-AS",
+            round=1,
         )
     ]
 

@@ -81,6 +81,7 @@ def test_the_official_year_moves_open_clocks_to_the_make_up_saturday() -> None:
 
     assert moved == DeadlinesRecomputed(
         issue_id="I-1",
+        customer_id=issue.customer_id,
         recomputed_at=at(2026, 2, 13, 20),
         handover_by=end_of(2026, 2, 14),
         previous_handover_by=end_of(2026, 2, 24),

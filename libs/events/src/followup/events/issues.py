@@ -26,6 +26,8 @@ class IssueRaised(EventData):
     handover_by: Instant
     respond_by: Instant
     resolve_by: Instant
+    # dataversion 2: the customer's IANA zone the deadlines were counted in (absent: Asia/Shanghai).
+    timezone: Id | None = None
 
 
 class IssueAssigned(EventData):
@@ -59,3 +61,64 @@ class IssueClosed(EventData):
     customer_id: Id
     closed_at: Instant
     confirmed_by_visit_id: Id
+
+
+# Added after v1 of the topic: new types, so readers that predate them skip or dead-letter them
+# (deploy consumers first). They make followup.issues the complete history of every issue, so
+# a replay rebuilds pauses, breaches and moved deadlines too, and analytics sees them.
+
+SlaClock = Literal["handover", "first_response", "resolution"]
+PauseNo = Annotated[int, Field(ge=1)]
+Round = Annotated[int, Field(ge=1)]
+
+
+class IssuePaused(EventData):
+    """The resolution clock stops (waiting for the customer, say) until this pause is resumed."""
+
+    issue_id: Id
+    customer_id: Id
+    pause_no: PauseNo
+    paused_at: Instant
+    paused_by: Id
+    reason: Text
+
+
+class IssueResumed(EventData):
+    """One pause ends; the clock runs again unless another pause is still open."""
+
+    issue_id: Id
+    customer_id: Id
+    pause_no: PauseNo
+    resumed_at: Instant
+    resumed_by: Id
+    note: Text | None = None
+
+
+class IssueSlaBreached(EventData):
+    """A clock ran past its deadline: once per clock, escalated to the department's manager.
+
+    The breach happens at the deadline; `department` and `owner_id` are those in charge then.
+    """
+
+    issue_id: Id
+    customer_id: Id
+    clock: SlaClock
+    deadline: Instant
+    department: Department
+    owner_id: Id | None = None
+    escalate_to: Id | None = None
+    # The resolution round that breached (1 = before any reopen); 1 for the other clocks.
+    round: Round
+
+
+class IssueDeadlinesRecomputed(EventData):
+    """Official calendar data for a year moved the deadlines of the clocks still open."""
+
+    issue_id: Id
+    customer_id: Id
+    recomputed_at: Instant
+    handover_by: Instant | None = None
+    previous_handover_by: Instant | None = None
+    resolve_by: Instant | None = None
+    previous_resolve_by: Instant | None = None
+    round: Round

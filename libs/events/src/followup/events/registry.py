@@ -10,9 +10,13 @@ from followup.events.customers import CustomerDelivered, IntentSigned, ProjectSt
 from followup.events.issues import (
     IssueAssigned,
     IssueClosed,
+    IssueDeadlinesRecomputed,
+    IssuePaused,
     IssueRaised,
     IssueReopened,
     IssueResolved,
+    IssueResumed,
+    IssueSlaBreached,
 )
 from followup.events.scheduling import VisitDue
 from followup.events.visits import VisitLogged, VisitSpotChecked
@@ -29,11 +33,15 @@ LATEST: dict[type[EventData], int] = {
     VisitDue: 1,
     VisitLogged: 1,
     VisitSpotChecked: 1,
-    IssueRaised: 1,
+    IssueRaised: 2,
     IssueAssigned: 1,
     IssueResolved: 1,
     IssueReopened: 1,
     IssueClosed: 1,
+    IssuePaused: 1,
+    IssueResumed: 1,
+    IssueSlaBreached: 1,
+    IssueDeadlinesRecomputed: 1,
     ClockAdvanced: 1,
 }
 

@@ -26,6 +26,10 @@ TOPIC_OF_TYPE: dict[str, str] = {
     "IssueResolved": ISSUES,
     "IssueReopened": ISSUES,
     "IssueClosed": ISSUES,
+    "IssuePaused": ISSUES,
+    "IssueResumed": ISSUES,
+    "IssueSlaBreached": ISSUES,
+    "IssueDeadlinesRecomputed": ISSUES,
     "ClockAdvanced": CLOCK,
 }
 

@@ -11,6 +11,7 @@ Split by concept; import from here:
 
 from __future__ import annotations
 
+from followup.events import IssuePaused, IssueResumed
 from followup.issues.domain_clocks import (
     ClockSpan,
     ClockState,
@@ -43,8 +44,6 @@ from followup.issues.domain_model import (
     DeadlinesRecomputed,
     Issue,
     IssueEvent,
-    IssuePaused,
-    IssueResumed,
     IssueStatus,
     PauseRecord,
     ResolutionRound,
@@ -62,6 +61,7 @@ from followup.issues.domain_raise import (
     RaiseComplaint,
     SlaDeadlines,
     department_for,
+    is_zone,
     issue_id_for_problem,
     raise_complaint,
     raise_issue_from_problem,
@@ -134,6 +134,7 @@ __all__ = [
     "evolve",
     "fold",
     "invalid",
+    "is_zone",
     "issue_id_for_problem",
     "next_breach_at",
     "not_found",

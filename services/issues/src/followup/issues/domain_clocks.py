@@ -155,7 +155,7 @@ def detect_breaches(
             Breach(
                 issue_id=issue.issue_id,
                 customer_id=issue.customer_id,
-                clock=span.clock,
+                clock=span.clock.value,
                 deadline=span.deadline.at,
                 department=department,
                 owner_id=owner.assignee_id if owner is not None else None,
@@ -205,6 +205,7 @@ def recompute_deadlines(
         return None
     return DeadlinesRecomputed(
         issue_id=issue.issue_id,
+        customer_id=issue.customer_id,
         recomputed_at=now,
         handover_by=handover_by,
         previous_handover_by=issue.handover_by if handover_by is not None else None,

@@ -28,14 +28,20 @@ from datetime import datetime
 from typing import cast
 
 from followup.calendar import BusinessCalendar
-from followup.events import IssueAssigned, IssueClosed, IssueReopened, IssueResolved, VisitLogged
+from followup.events import (
+    IssueAssigned,
+    IssueClosed,
+    IssuePaused,
+    IssueReopened,
+    IssueResolved,
+    IssueResumed,
+    VisitLogged,
+)
 from followup.events.issues import Department
 from followup.issues.domain_clocks import resolution_in_force
 from followup.issues.domain_model import (
     DEFAULT_POLICY,
     Issue,
-    IssuePaused,
-    IssueResumed,
     IssueStatus,
     PauseRecord,
     SlaPolicy,
@@ -135,6 +141,7 @@ def decide_pause(
         return conflict(issue, f"{actor} already holds pause {own.pause_no} open")
     return IssuePaused(
         issue_id=issue.issue_id,
+        customer_id=issue.customer_id,
         pause_no=len(issue.pauses) + 1,
         paused_at=now,
         paused_by=actor,
@@ -164,6 +171,7 @@ def decide_resume(
         return conflict(issue, f"several pauses are open ({numbers}): name one in pause_no")
     return IssueResumed(
         issue_id=issue.issue_id,
+        customer_id=issue.customer_id,
         pause_no=pause.pause_no,
         resumed_at=now,
         resumed_by=actor,

@@ -19,9 +19,13 @@ from typing import TypeAlias, overload
 from followup.events import (
     IssueAssigned,
     IssueClosed,
+    IssueDeadlinesRecomputed,
+    IssuePaused,
     IssueRaised,
     IssueReopened,
     IssueResolved,
+    IssueResumed,
+    IssueSlaBreached,
 )
 from followup.events.issues import Department
 
@@ -66,61 +70,12 @@ class SlaPolicy:
 DEFAULT_POLICY = SlaPolicy()
 
 
-# Internal facts: kept in the ledger and the timeline, not (yet) events of the Kafka contract.
-
-
-@dataclass(frozen=True)
-class IssuePaused:
-    """The resolution clock stops (waiting for the customer, say) until this pause is resumed."""
-
-    issue_id: str
-    pause_no: int
-    paused_at: datetime
-    paused_by: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class IssueResumed:
-    """One pause ends; the clock runs again unless another pause is still open."""
-
-    issue_id: str
-    pause_no: int
-    resumed_at: datetime
-    resumed_by: str
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class Breach:
-    """A clock ran past its deadline: recorded once per clock, escalated to the manager.
-
-    The breach happens at the deadline, so the owner and department are the ones in charge at
-    that instant, however late the sweep notices it and whoever owns the issue by then.
-    """
-
-    issue_id: str
-    customer_id: str
-    clock: Clock
-    deadline: datetime
-    department: Department
-    owner_id: str | None
-    escalate_to: str | None
-    # The resolution round that breached (1 = before any reopen); 1 for the other clocks.
-    round: int = 1
-
-
-@dataclass(frozen=True)
-class DeadlinesRecomputed:
-    """An official calendar year moved the deadlines of the clocks still open."""
-
-    issue_id: str
-    recomputed_at: datetime
-    handover_by: datetime | None = None
-    previous_handover_by: datetime | None = None
-    resolve_by: datetime | None = None
-    previous_resolve_by: datetime | None = None
-    round: int = 1
+# Every event of an issue is a contract event on followup.issues: the topic is the whole history,
+# so a replay rebuilds pauses, breaches and moved deadlines too. The names the rules use:
+# a Breach is recorded once per clock, at the deadline, naming the owner and department in
+# charge at that instant (however late the sweep notices it and whoever owns the issue by then).
+Breach: TypeAlias = IssueSlaBreached
+DeadlinesRecomputed: TypeAlias = IssueDeadlinesRecomputed
 
 
 IssueEvent: TypeAlias = (
@@ -230,7 +185,7 @@ class Issue:
         """Any clock breached (and recorded)."""
         return bool(self.breaches)
 
-    def breach_of(self, clock: Clock) -> Breach | None:
+    def breach_of(self, clock: Clock | str) -> Breach | None:
         """The recorded breach of `clock`, if any."""
         return next((b for b in self.breaches if b.clock == clock), None)
 
@@ -248,14 +203,14 @@ class Issue:
 
 
 def open_issue(raised: IssueRaised, timezone: str | None = None) -> Issue:
-    """A new issue from its IssueRaised; `timezone` is the customer's (default Asia/Shanghai)."""
+    """A new issue from its IssueRaised, in the zone it names (else `timezone`, else Shanghai)."""
     return Issue(
         raised=raised,
         status=IssueStatus.RAISED,
         handover_by=raised.handover_by,
         respond_by=raised.respond_by,
         rounds=(ResolutionRound(1, raised.raised_at, raised.resolve_by),),
-        timezone=timezone or DEFAULT_TIMEZONE,
+        timezone=raised.timezone or timezone or DEFAULT_TIMEZONE,
         history=(raised,),
     )
 

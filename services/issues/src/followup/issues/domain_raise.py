@@ -101,7 +101,11 @@ def raise_issue_from_problem(
     tz: str | None = None,
     policy: SlaPolicy = DEFAULT_POLICY,
 ) -> IssueRaised:
-    """The IssueRaised for one problem found on a visit, raised when the visit was logged."""
+    """The IssueRaised for one problem found on a visit, raised when the visit was logged.
+
+    `tz` is the customer's zone (None: Asia/Shanghai); the event names it, so whoever folds the
+    issue later counts its working time in the same zone.
+    """
     zone = tz or DEFAULT_TIMEZONE
     deadlines = sla_deadlines(visit.logged_at, problem.severity, zone, cal, policy)
     return IssueRaised(
@@ -117,6 +121,7 @@ def raise_issue_from_problem(
         handover_by=deadlines.handover_by,
         respond_by=deadlines.respond_by,
         resolve_by=deadlines.resolve_by,
+        timezone=zone,
     )
 
 
@@ -153,7 +158,7 @@ def validate_complaint(command: RaiseComplaint) -> list[FieldError]:
         *text_errors("description", command.description),
         *choice_errors("source", command.source, DIRECT_SOURCES),
     ]
-    if command.timezone is not None and not _is_zone(command.timezone):
+    if command.timezone is not None and not is_zone(command.timezone):
         errors.append(FieldError("timezone", f"{command.timezone!r} is not an IANA time zone"))
     return errors
 
@@ -187,10 +192,12 @@ def raise_complaint(
         handover_by=deadlines.handover_by,
         respond_by=deadlines.respond_by,
         resolve_by=deadlines.resolve_by,
+        timezone=zone,
     )
 
 
-def _is_zone(name: str) -> bool:
+def is_zone(name: str) -> bool:
+    """An IANA time zone name this machine knows."""
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

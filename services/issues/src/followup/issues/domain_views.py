@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from followup.calendar import BusinessCalendar
-from followup.events import IssueAssigned, IssueClosed, IssueRaised, IssueReopened, IssueResolved
+from followup.events import (
+    IssueAssigned,
+    IssueClosed,
+    IssuePaused,
+    IssueRaised,
+    IssueReopened,
+    IssueResolved,
+    IssueResumed,
+)
 from followup.events.issues import Department
 from followup.issues.domain_clocks import (
     ClockSpan,
@@ -22,8 +30,6 @@ from followup.issues.domain_model import (
     DeadlinesRecomputed,
     Issue,
     IssueEvent,
-    IssuePaused,
-    IssueResumed,
     IssueStatus,
 )
 

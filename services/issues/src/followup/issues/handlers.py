@@ -1,14 +1,16 @@
-"""Issues' use cases: raise from visit logs and complaints, the lifecycle, breach detection."""
+"""Issues' use cases: raise from visit logs and complaints, the lifecycle, breach detection,
+deadlines moved by a new official calendar year, and the service's own history read back."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
 import structlog
-from pydantic import BaseModel
 
 from followup.calendar import BusinessCalendar
 from followup.core.commands import (
@@ -19,11 +21,24 @@ from followup.core.commands import (
 )
 from followup.core.consumer import Tx
 from followup.core.outbox import publish_events
-from followup.events import Event, VisitLogged, derived_id, make_event
+from followup.events import (
+    CustomerDelivered,
+    Event,
+    IntentSigned,
+    IssueClosed,
+    IssueRaised,
+    IssueReopened,
+    VisitLogged,
+    derived_id,
+    make_event,
+)
 from followup.issues import domain, projections
 
 SOURCE = "followup/issues"
 log = structlog.get_logger()
+
+Publish = Callable[[Event[Any]], Awaitable[None]]
+E = TypeVar("E", bound=domain.IssueEvent)
 
 
 def _rejected(r: domain.Rejection) -> CommandRejected:
@@ -35,11 +50,23 @@ def _rejected(r: domain.Rejection) -> CommandRejected:
     )
 
 
-def _event_id(event: domain.IssueEvent) -> str:
-    """Deterministic ids: the same decision never becomes two facts."""
-    if isinstance(event, BaseModel):
-        return derived_id(type(event).__name__, event.model_dump_json())
-    return derived_id(type(event).__name__, repr(event))
+def event_id_of(event: domain.IssueEvent) -> str:
+    """Deterministic ids: the same decision never becomes two facts.
+
+    Events a replay derives again (from VisitLogged or the clock) are named by what they are
+    about, not by their content, so a re-derivation that differs in detail (a customer's zone
+    not yet read, say) still meets the published event under the same id.
+    """
+    name = type(event).__name__
+    if isinstance(event, IssueRaised):
+        return derived_id(name, event.issue_id)
+    if isinstance(event, IssueClosed):
+        return derived_id(name, event.issue_id, event.confirmed_by_visit_id)
+    if isinstance(event, IssueReopened):
+        return derived_id(name, event.issue_id, event.reopened_at.isoformat())
+    if isinstance(event, domain.Breach):
+        return derived_id(name, event.issue_id, event.clock)
+    return derived_id(name, event.model_dump_json())
 
 
 class IssueHandlers:
@@ -49,13 +76,20 @@ class IssueHandlers:
         self,
         calendar: BusinessCalendar,
         managers: dict[str, str],
-        on_breach: Any = None,
+        on_breach: Callable[[domain.Breach], None] | None = None,
         topic_prefix: str = "",
     ) -> None:
         self.calendar = calendar
         self.topic_prefix = topic_prefix
         self.managers = managers
         self.on_breach = on_breach
+        # The official years this process has made sure deadlines are counted on.
+        self._calendar_checked: list[int] | None = None
+
+    def _event(self, event: domain.IssueEvent, now: datetime) -> Event[Any]:
+        return make_event(
+            event, id=event_id_of(event), source=SOURCE, subject=event.customer_id, time=now
+        )
 
     async def _record(
         self,
@@ -63,34 +97,35 @@ class IssueHandlers:
         issue_id: str,
         event: domain.IssueEvent,
         now: datetime,
-        *,
-        publish: Any = None,
+        publish: Publish,
     ) -> domain.Issue | None:
-        """Stores the event, publishes it when it is a contract event, saves the ledger row.
+        """Stores the event, publishes it, saves the ledger row.
 
         None when the event was already stored (a redelivery or a replay).
         """
-        event_id = _event_id(event)
-        if not await projections.append_issue_event(conn, issue_id, event_id, event):
+        if not await projections.append_issue_event(conn, issue_id, event_id_of(event), event):
             return None
-        if isinstance(event, BaseModel) and publish is not None:
-            await publish(
-                make_event(event, id=event_id, source=SOURCE, subject=event.customer_id, time=now)
-            )
+        await publish(self._event(event, now))
         issue = await projections.load_issue(conn, issue_id)
         if issue is not None:
             await projections.save_issue_row(conn, issue, now, self.calendar)
         return issue
 
-    async def raise_issues_from_visit_log(self, tx: Tx, event: Event[VisitLogged]) -> None:
-        """VisitLogged: one issue per problem; an issue_follow_up's verdict closes or reopens."""
-        visit = event.data
-
+    @staticmethod
+    def _tx_publish(tx: Tx) -> Publish:
         async def publish(e: Event[Any]) -> None:
             tx.publish(e)
 
-        for raised in domain.raise_issues_from_visit(visit, self.calendar):
-            await self._record(tx.conn, raised.issue_id, raised, tx.now, publish=publish)
+        return publish
+
+    async def raise_issues_from_visit_log(self, tx: Tx, event: Event[VisitLogged]) -> None:
+        """VisitLogged: one issue per problem; an issue_follow_up's verdict closes or reopens."""
+        visit = event.data
+        publish = self._tx_publish(tx)
+        if visit.problems:
+            tz = await projections.customer_zone(tx.conn, visit.customer_id)
+            for raised in domain.raise_issues_from_visit(visit, self.calendar, tz):
+                await self._record(tx.conn, raised.issue_id, raised, tx.now, publish)
         if visit.issue_id and visit.issue_confirmed is not None and visit.outcome == "completed":
             issue = await projections.load_issue(tx.conn, visit.issue_id, lock=True)
             verdict = domain.decide_follow_up(issue, visit, self.calendar)
@@ -99,24 +134,92 @@ class IssueHandlers:
                     "follow-up verdict not applied", issue_id=visit.issue_id, reason=verdict.detail
                 )
                 return
-            await self._record(tx.conn, visit.issue_id, verdict, tx.now, publish=publish)
+            await self._record(tx.conn, visit.issue_id, verdict, tx.now, publish)
+
+    async def remember_customer_zone(
+        self, tx: Tx, event: Event[CustomerDelivered] | Event[IntentSigned]
+    ) -> None:
+        """CustomerDelivered / IntentSigned: the zone the customer's deadlines are counted in."""
+        tz = event.data.timezone
+        if tz is None:
+            return
+        if not domain.is_zone(tz):
+            # The event is valid under the contract (a free string); one bad zone must not stop
+            # the partition, and the customer's issues fall back to Asia/Shanghai.
+            log.warning("not an IANA time zone; ignored", customer_id=event.data.customer_id)
+            return
+        await projections.remember_customer_zone(tx.conn, event.data.customer_id, tz)
+
+    async def apply_published_event(self, tx: Tx, event: Event[Any]) -> None:
+        """An event of followup.issues: what this service published, applied once.
+
+        Live, it is already stored (same id, same content) and nothing happens; in a replay it
+        rebuilds the decisions made through the API (assignments, pauses, resolutions) and by
+        the clock, which no other topic carries.
+        """
+        data: domain.IssueEvent = event.data
+        if not await projections.store_published_event(tx.conn, data.issue_id, event.id, data):
+            return
+        issue = await projections.load_issue(tx.conn, data.issue_id)
+        if issue is not None:
+            await projections.save_issue_row(tx.conn, issue, tx.now, self.calendar)
+
+    async def on_clock_tick(self, tx: Tx, now: datetime) -> None:
+        """The clock moved: deadlines follow new official years; breaches are recorded once."""
+        await self.recompute_deadlines_for_new_official_years(tx, now)
+        await self.record_breaches(tx, now)
+
+    async def recompute_deadlines_for_new_official_years(self, tx: Tx, now: datetime) -> None:
+        """Official data for a year loaded since the last check moves open issues' deadlines.
+
+        Finished clocks and recorded breaches keep theirs (domain.recompute_deadlines). The
+        first run on a database only remembers the years: its issues were counted on them.
+        """
+        official = sorted(self.calendar.years_official())
+        if self._calendar_checked == official:
+            return
+        known = await projections.official_years_counted(tx.conn)
+        new_years = sorted(set(official) - set(known or ()))
+        if known is not None and new_years:
+            ids = await projections.open_issues_that_may_count_days_in(tx.conn, min(new_years))
+            issues = await projections.load_issues(tx.conn, ids, lock=True)
+            moved = [
+                (issue, event)
+                for issue in issues
+                if (event := domain.recompute_deadlines(issue, self.calendar, now)) is not None
+            ]
+            await self._record_many(tx, moved, now)
+            log.info(
+                "official calendar years loaded; open deadlines recomputed",
+                years=new_years,
+                open_issues=len(issues),
+                moved=len(moved),
+            )
+        if known != official:
+            await projections.remember_official_years(tx.conn, official)
+        self._calendar_checked = official
 
     async def record_breaches(self, tx: Tx, now: datetime) -> None:
         """The clock moved: each clock past its deadline breaches once and is escalated."""
-        for issue_id in await projections.issues_past_breach_time(tx.conn, now):
-            issue = await projections.load_issue(tx.conn, issue_id, lock=True)
-            if issue is None:
-                continue
-            for breach in domain.detect_breaches(
-                issue, now, cal=self.calendar, managers=self.managers
-            ):
-                if await self._record(tx.conn, issue_id, breach, now) is None:
-                    continue
+        while True:
+            ids = await projections.issues_past_breach_time(tx.conn, now, projections.SWEEP_BATCH)
+            if not ids:
+                return
+            issues = await projections.load_issues(tx.conn, ids, lock=True)
+            found = [
+                (issue, breach)
+                for issue in issues
+                for breach in domain.detect_breaches(
+                    issue, now, cal=self.calendar, managers=self.managers
+                )
+            ]
+            recorded = await self._record_many(tx, found, now, touched=issues)
+            for breach in recorded:
                 # Escalation: an error line with the manager to page, and a metric to alert on.
                 log.error(
                     "sla breached; escalated to the department manager",
-                    issue_id=issue_id,
-                    clock=breach.clock.value,
+                    issue_id=breach.issue_id,
+                    clock=breach.clock,
                     department=breach.department,
                     owner_id=breach.owner_id,
                     escalate_to=breach.escalate_to,
@@ -124,32 +227,52 @@ class IssueHandlers:
                 )
                 if self.on_breach is not None:
                     self.on_breach(breach)
-            fresh = await projections.load_issue(tx.conn, issue_id)
-            if fresh is not None:
-                await projections.save_issue_row(tx.conn, fresh, now, self.calendar)
+            # A full batch may leave more behind; a batch that recorded nothing cannot make
+            # progress by being read again.
+            if len(ids) < projections.SWEEP_BATCH or not recorded:
+                return
+
+    async def _record_many(
+        self,
+        tx: Tx,
+        decided: Sequence[tuple[domain.Issue, E]],
+        now: datetime,
+        *,
+        touched: Sequence[domain.Issue] = (),
+    ) -> list[E]:
+        """Stores and publishes many issues' events at once; saves every touched ledger row."""
+        stored = await projections.append_issue_events(
+            tx.conn, [(issue.issue_id, event_id_of(e), e) for issue, e in decided]
+        )
+        new = [e for (_, e), fresh in zip(decided, stored, strict=True) if fresh]
+        for event in new:
+            tx.publish(self._event(event, now))
+        folded = {i.issue_id: i for i in touched}
+        for issue, event in decided:
+            folded[issue.issue_id] = domain.evolve(folded.get(issue.issue_id, issue), event)
+        await projections.save_issue_rows(tx.conn, list(folded.values()), now, self.calendar)
+        return new
 
     async def command(
         self, conn: asyncpg.Connection, issue_id: str, decide: Any, now: datetime
     ) -> Accepted:
         """Runs one lifecycle decision on an issue and publishes its event."""
+
+        async def publish(e: Event[Any]) -> None:
+            await publish_events(conn, [e], topic_prefix=self.topic_prefix)
+
         async with conn.transaction():
             issue = await projections.load_issue(conn, issue_id, lock=True)
             decided = decide(issue)
             if isinstance(decided, domain.Rejection):
                 raise _rejected(decided)
-            await self._record(
-                conn,
-                issue_id,
-                decided,
-                now,
-                publish=lambda e: publish_events(conn, [e], topic_prefix=self.topic_prefix),
-            )
+            await self._record(conn, issue_id, decided, now, publish)
             return Accepted(
                 202,
                 {
                     "issue_id": issue_id,
                     "event": type(decided).__name__,
-                    "event_id": _event_id(decided),
+                    "event_id": event_id_of(decided),
                 },
             )
 
@@ -171,24 +294,17 @@ class IssueHandlers:
                 if idempotency_key
                 else derived_id("complaint", orjson.dumps(request).decode(), now.isoformat())
             )
+            if command.timezone is None and command.customer_id:
+                known = await projections.customer_zone(conn, command.customer_id)
+                command = replace(command, timezone=known)
             raised = domain.raise_complaint(command, issue_id, now, self.calendar)
             if isinstance(raised, domain.Rejection):
                 raise _rejected(raised)
-            tz = command.timezone or domain.DEFAULT_TIMEZONE
-            event_id = _event_id(raised)
-            await projections.append_issue_event(conn, issue_id, event_id, raised)
-            await publish_events(
-                conn,
-                [
-                    make_event(
-                        raised, id=event_id, source=SOURCE, subject=raised.customer_id, time=now
-                    )
-                ],
-                topic_prefix=self.topic_prefix,
-            )
-            issue = domain.fold([raised], tz)
-            assert issue is not None
-            await projections.save_issue_row(conn, issue, now, self.calendar)
-            answer = Accepted(201, {"issue_id": issue_id, "event_id": event_id})
+
+            async def publish(e: Event[Any]) -> None:
+                await publish_events(conn, [e], topic_prefix=self.topic_prefix)
+
+            await self._record(conn, issue_id, raised, now, publish)
+            answer = Accepted(201, {"issue_id": issue_id, "event_id": event_id_of(raised)})
             await remember_answer(conn, idempotency_key, request, answer, now)
             return answer

@@ -34,7 +34,7 @@ def service_parts(settings: IssuesSettings) -> ServiceParts:
 
     def count_breach(breach: Breach) -> None:
         for counter in breaches:
-            counter.labels(breach.clock.value, breach.department).inc()
+            counter.labels(breach.clock, breach.department).inc()
 
     handlers = IssueHandlers(
         default_calendar(),

@@ -2,69 +2,30 @@
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from datetime import datetime
-from enum import Enum
 from typing import Any, cast
 
 import asyncpg
 import orjson
-from pydantic import BaseModel
 
 from followup.calendar import BusinessCalendar
-from followup.events import (
-    IssueAssigned,
-    IssueClosed,
-    IssueRaised,
-    IssueReopened,
-    IssueResolved,
-)
+from followup.events import model_for
 from followup.issues import domain
-
-_CONTRACT: dict[str, type[BaseModel]] = {
-    m.__name__: m for m in (IssueRaised, IssueAssigned, IssueResolved, IssueReopened, IssueClosed)
-}
-_INTERNAL: dict[str, type[Any]] = {
-    c.__name__: c
-    for c in (domain.IssuePaused, domain.IssueResumed, domain.Breach, domain.DeadlinesRecomputed)
-}
 
 
 def _to_json(event: domain.IssueEvent) -> tuple[str, str]:
-    if isinstance(event, BaseModel):
-        return type(event).__name__, event.model_dump_json(exclude_none=True)
-    data = {
-        k: (v.isoformat() if isinstance(v, datetime) else v.value if isinstance(v, Enum) else v)
-        for k, v in dataclasses.asdict(event).items()
-    }
-    return type(event).__name__, orjson.dumps(data).decode()
+    return type(event).__name__, event.model_dump_json(exclude_none=True)
 
 
 def _from_json(type_: str, data: Any) -> domain.IssueEvent:
-    raw = data if isinstance(data, dict) else orjson.loads(data)
-    if type_ in _CONTRACT:
-        return cast(domain.IssueEvent, _CONTRACT[type_].model_validate_json(orjson.dumps(raw)))
-    cls = _INTERNAL[type_]
-    hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in raw:
-            continue
-        value, hint = raw[f.name], hints[f.name]
-        if value is not None and "datetime" in str(hint):
-            value = datetime.fromisoformat(value)
-        elif value is not None and f.name == "clock":
-            value = domain.Clock(value)
-        values[f.name] = value
-    internal: domain.IssueEvent = cls(**values)
-    return internal
+    raw = data if isinstance(data, str) else orjson.dumps(data)
+    return cast(domain.IssueEvent, model_for(type_).model_validate_json(raw))
 
 
 async def append_issue_event(
     conn: asyncpg.Connection, issue_id: str, event_id: str, event: domain.IssueEvent
 ) -> bool:
-    """Stores one event of an issue; False when that event id was already stored."""
+    """Stores an event this service decided; False when that event id was already stored."""
     type_, data = _to_json(event)
     status = await conn.execute(
         """INSERT INTO issue_event (issue_id, event_id, type, data) VALUES ($1, $2, $3, $4)
@@ -75,6 +36,46 @@ async def append_issue_event(
         data,
     )
     return bool(status.endswith(" 1"))
+
+
+async def store_published_event(
+    conn: asyncpg.Connection, issue_id: str, event_id: str, event: domain.IssueEvent
+) -> bool:
+    """Stores an event read back from followup.issues; False when it was stored as it is.
+
+    The topic is the record: where a replay re-derived an event under the same id with other
+    content (a customer's zone not yet known, say), the published version replaces it.
+    """
+    type_, data = _to_json(event)
+    status = await conn.execute(
+        """INSERT INTO issue_event (issue_id, event_id, type, data) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (event_id) DO UPDATE SET type = EXCLUDED.type, data = EXCLUDED.data
+           WHERE issue_event.type IS DISTINCT FROM EXCLUDED.type
+              OR issue_event.data IS DISTINCT FROM EXCLUDED.data""",
+        issue_id,
+        event_id,
+        type_,
+        data,
+    )
+    return bool(status.endswith(" 1"))
+
+
+async def remember_customer_zone(conn: asyncpg.Connection, customer_id: str, tz: str) -> None:
+    """The customer's IANA zone, from their latest delivery or signed intent."""
+    await conn.execute(
+        """INSERT INTO customer_zone (customer_id, timezone) VALUES ($1, $2)
+           ON CONFLICT (customer_id) DO UPDATE SET timezone = EXCLUDED.timezone""",
+        customer_id,
+        tz,
+    )
+
+
+async def customer_zone(conn: asyncpg.Connection, customer_id: str) -> str | None:
+    """The customer's zone if a delivery or intent named one."""
+    zone: str | None = await conn.fetchval(
+        "SELECT timezone FROM customer_zone WHERE customer_id = $1", customer_id
+    )
+    return zone
 
 
 async def load_issue(
@@ -88,27 +89,72 @@ async def load_issue(
     )
     if not rows:
         return None
-    tz = await conn.fetchval("SELECT timezone FROM issue WHERE issue_id = $1", issue_id)
-    return domain.fold((_from_json(r["type"], r["data"]) for r in rows), tz)
+    return domain.fold(_from_json(r["type"], r["data"]) for r in rows)
 
 
-async def save_issue_row(
-    conn: asyncpg.Connection, issue: domain.Issue, now: datetime, cal: BusinessCalendar
-) -> None:
-    """The ledger row the API lists, from the folded issue."""
+async def load_issues(
+    conn: asyncpg.Connection, issue_ids: list[str], *, lock: bool = False
+) -> list[domain.Issue]:
+    """Many issues folded from their stored events, in one read (locked like load_issue)."""
+    if not issue_ids:
+        return []
+    ordered = sorted(set(issue_ids))
+    if lock:
+        # In one order, so two sweeps (or a sweep and a command) never wait on each other.
+        await conn.execute(
+            """SELECT pg_advisory_xact_lock(hashtext('issue:' || id))
+               FROM unnest($1::text[]) WITH ORDINALITY AS t(id, n) ORDER BY n""",
+            ordered,
+        )
+    rows = await conn.fetch(
+        """SELECT issue_id, type, data FROM issue_event WHERE issue_id = ANY($1::text[])
+           ORDER BY issue_id, seq""",
+        ordered,
+    )
+    events: dict[str, list[domain.IssueEvent]] = {}
+    for r in rows:
+        events.setdefault(r["issue_id"], []).append(_from_json(r["type"], r["data"]))
+    issues = (domain.fold(evs) for evs in events.values())
+    return [i for i in issues if i is not None]
+
+
+async def append_issue_events(
+    conn: asyncpg.Connection, events: list[tuple[str, str, domain.IssueEvent]]
+) -> list[bool]:
+    """Stores many (issue id, event id, event); for each, whether it was new."""
+    if not events:
+        return []
+    encoded = [_to_json(e) for _, _, e in events]
+    rows = await conn.fetch(
+        """INSERT INTO issue_event (issue_id, event_id, type, data)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])
+           ON CONFLICT (event_id) DO NOTHING
+           RETURNING event_id""",
+        [issue_id for issue_id, _, _ in events],
+        [event_id for _, event_id, _ in events],
+        [type_ for type_, _ in encoded],
+        [data for _, data in encoded],
+    )
+    new = {r["event_id"] for r in rows}
+    return [event_id in new for _, event_id, _ in events]
+
+
+_UPSERT_ROW = """
+    INSERT INTO issue (issue_id, customer_id, status, paused, department, owner_id,
+                       category, severity, source, raised_at, breached, timezone,
+                       next_breach_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+    ON CONFLICT (issue_id) DO UPDATE SET
+        status = EXCLUDED.status, paused = EXCLUDED.paused,
+        department = EXCLUDED.department, owner_id = EXCLUDED.owner_id,
+        breached = EXCLUDED.breached, timezone = EXCLUDED.timezone,
+        next_breach_at = EXCLUDED.next_breach_at, updated_at = EXCLUDED.updated_at
+"""
+
+
+def _row(issue: domain.Issue, now: datetime, cal: BusinessCalendar) -> tuple[Any, ...]:
     raised = issue.raised
-    await conn.execute(
-        """
-        INSERT INTO issue (issue_id, customer_id, status, paused, department, owner_id,
-                           category, severity, source, raised_at, breached, timezone,
-                           next_breach_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-        ON CONFLICT (issue_id) DO UPDATE SET
-            status = EXCLUDED.status, paused = EXCLUDED.paused,
-            department = EXCLUDED.department, owner_id = EXCLUDED.owner_id,
-            breached = EXCLUDED.breached, next_breach_at = EXCLUDED.next_breach_at,
-            updated_at = EXCLUDED.updated_at
-        """,
+    return (
         issue.issue_id,
         issue.customer_id,
         issue.status.value,
@@ -126,8 +172,58 @@ async def save_issue_row(
     )
 
 
+async def save_issue_row(
+    conn: asyncpg.Connection, issue: domain.Issue, now: datetime, cal: BusinessCalendar
+) -> None:
+    """The ledger row the API lists, from the folded issue."""
+    await conn.execute(_UPSERT_ROW, *_row(issue, now, cal))
+
+
+async def save_issue_rows(
+    conn: asyncpg.Connection, issues: list[domain.Issue], now: datetime, cal: BusinessCalendar
+) -> None:
+    """Many ledger rows at once."""
+    if issues:
+        await conn.executemany(_UPSERT_ROW, [_row(i, now, cal) for i in issues])
+
+
+async def official_years_counted(conn: asyncpg.Connection) -> list[int] | None:
+    """The official calendar years deadlines were last counted on (None: never recorded)."""
+    years: list[int] | None = await conn.fetchval(
+        "SELECT official_years FROM calendar_state WHERE id = 1"
+    )
+    return None if years is None else list(years)
+
+
+async def remember_official_years(conn: asyncpg.Connection, years: list[int]) -> None:
+    await conn.execute(
+        """INSERT INTO calendar_state (id, official_years) VALUES (1, $1)
+           ON CONFLICT (id) DO UPDATE SET official_years = EXCLUDED.official_years""",
+        years,
+    )
+
+
+async def open_issues_that_may_count_days_in(conn: asyncpg.Connection, year: int) -> list[str]:
+    """Open issues whose working days may fall in `year` or later.
+
+    Deadlines lie at most a few weeks after their clock starts, so issues raised before the
+    December ahead of that year cannot reach it, unless reopened since.
+    """
+    rows = await conn.fetch(
+        """SELECT issue_id FROM issue
+           WHERE status IN ('raised', 'assigned', 'reopened')
+             AND (raised_at >= make_timestamptz($1 - 1, 12, 1, 0, 0, 0, 'UTC')
+                  OR status = 'reopened')""",
+        year,
+    )
+    return [r["issue_id"] for r in rows]
+
+
+SWEEP_BATCH = 5000
+
+
 async def issues_past_breach_time(
-    conn: asyncpg.Connection, now: datetime, limit: int = 5000
+    conn: asyncpg.Connection, now: datetime, limit: int = SWEEP_BATCH
 ) -> list[str]:
     """Issues with a deadline passed whose breach is not recorded yet (an index, not a scan)."""
     rows = await conn.fetch(

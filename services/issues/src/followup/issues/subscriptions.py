@@ -6,15 +6,23 @@ from followup.core.consumer import Subscription
 from followup.events import topics
 from followup.issues.handlers import IssueHandlers
 
-CONSUMES = [topics.VISITS]
+# followup.issues too: the service reads its own history back, so a replay rebuilds what was
+# decided through the API and by the clock; followup.customers for each customer's zone.
+CONSUMES = [topics.VISITS, topics.ISSUES, topics.CUSTOMERS]
 PUBLISHES = [topics.ISSUES]
 
 
 def issues_subscription(handlers: IssueHandlers) -> Subscription:
-    """VisitLogged raises issues and closes or reopens them; the clock finds breaches."""
+    """VisitLogged raises, closes or reopens issues; the clock finds breaches."""
+    own = {type_: handlers.apply_published_event for type_ in topics.types_on(topics.ISSUES)}
     return Subscription(
         consumer="issues",
         topics=CONSUMES,
-        handlers={"VisitLogged": handlers.raise_issues_from_visit_log},
-        on_tick=handlers.record_breaches,
+        handlers={
+            "VisitLogged": handlers.raise_issues_from_visit_log,
+            "CustomerDelivered": handlers.remember_customer_zone,
+            "IntentSigned": handlers.remember_customer_zone,
+            **own,
+        },
+        on_tick=handlers.on_clock_tick,
     )

@@ -1,0 +1,337 @@
+"""The issue ledger on real PostgreSQL: the customer's zone, the service's own history read
+back (live: no effect; replay: the same ledger in any order), the batched breach sweep, and an
+official calendar year loaded later."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+
+from followup.calendar import BusinessCalendar, default_calendar
+from followup.core.consumer import Tx
+from followup.core.db import migrate
+from followup.core.testing import Infra, create_database
+from followup.events import (
+    Contact,
+    CustomerDelivered,
+    Event,
+    IssueRaised,
+    VisitLogged,
+    decode,
+    make_event,
+)
+from followup.issues import domain, projections
+from followup.issues.handlers import IssueHandlers
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+SH = ZoneInfo("Asia/Shanghai")
+BERLIN = ZoneInfo("Europe/Berlin")
+MANAGERS = {"after_sales": "M-AS", "technical": "M-T", "customer_service": "M-CS"}
+OFFICIAL = default_calendar()
+# As before the State Council published 2026: weekends and lunar festivals, no make-up days.
+PROVISIONAL = BusinessCalendar.load(library=False)
+
+
+def at(y: int, m: int, d: int, h: int = 0, mi: int = 0, s: int = 0, tz: ZoneInfo = SH) -> datetime:
+    return datetime(y, m, d, h, mi, s, tzinfo=tz)
+
+
+async def ledger_db(infra: Infra) -> str:
+    dsn = await create_database(infra.pg_admin_dsn, prefix="issues")
+    await migrate(dsn, service="issues", migrations_dir=MIGRATIONS)
+    return dsn
+
+
+@pytest.fixture
+async def conn(infra: Infra) -> AsyncIterator[asyncpg.Connection]:
+    c = await asyncpg.connect(await ledger_db(infra))
+    yield c
+    await c.close()
+
+
+def delivered(customer: str, tz: str | None) -> Event[CustomerDelivered]:
+    data = CustomerDelivered(
+        customer_id=customer,
+        order_id=f"O-{customer}",
+        delivered_at=at(2026, 1, 5, 10),
+        product="home cinema 7.1.4",
+        tier="silver",
+        segment="individual",
+        timezone=tz,
+        contact=Contact(name="A Customer", phone="+86 138 0000 0000"),
+    )
+    return make_event(data, id=str(uuid.uuid4()), source="t", subject=customer, time=at(2026, 1, 5))
+
+
+def visit_log(customer: str, logged_at: datetime, **extra: Any) -> Event[VisitLogged]:
+    data = VisitLogged.model_validate(
+        {
+            "visit_id": extra.pop("visit_id", "V-1"),
+            "customer_id": customer,
+            "agent_id": "A-1",
+            "channel": "phone",
+            "outcome": "completed",
+            "logged_at": logged_at,
+            "satisfaction": 3,
+            **extra,
+        }
+    )
+    return make_event(data, id=str(uuid.uuid4()), source="t", subject=customer, time=logged_at)
+
+
+PROBLEM = {"problem_id": "P-1", "category": "fault", "severity": "general", "description": "hum"}
+
+Handler = Callable[[Tx, Any], Awaitable[None]]
+
+
+async def handle(conn: asyncpg.Connection, handler: Handler, arg: Any, now: datetime) -> None:
+    """One handler call in its own transaction, as the consumer runs it."""
+    async with conn.transaction():
+        tx = Tx(conn, now, "issues")
+        await handler(tx, arg)
+        await tx.flush()
+
+
+async def tick(conn: asyncpg.Connection, handlers: IssueHandlers, now: datetime) -> None:
+    """The clock moves to `now`, as the consumer runs the tick."""
+    await handle(conn, lambda tx, _: handlers.on_clock_tick(tx, now), None, now)
+
+
+async def published(conn: asyncpg.Connection) -> list[Event[Any]]:
+    """What the service put in its outbox, in order."""
+    rows = await conn.fetch("SELECT value FROM outbox ORDER BY id")
+    events = [decode(bytes(r["value"])) for r in rows]
+    assert all(isinstance(e, Event) for e in events)
+    return events  # type: ignore[return-value]
+
+
+async def ledger(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """The ledger rows the API lists, without the bookkeeping time."""
+    rows = await conn.fetch("SELECT * FROM issue ORDER BY issue_id")
+    return [{k: v for k, v in dict(r).items() if k != "updated_at"} for r in rows]
+
+
+async def test_deadlines_of_an_issue_raised_on_a_visit_count_in_the_customers_zone(
+    conn: asyncpg.Connection,
+) -> None:
+    handlers = IssueHandlers(OFFICIAL, MANAGERS)
+    await handle(
+        conn, handlers.remember_customer_zone, delivered("C-B", "Europe/Berlin"), at(2026, 1, 5)
+    )
+    await handle(
+        conn, handlers.remember_customer_zone, delivered("C-X", "Mars/Base"), at(2026, 1, 5)
+    )
+    # Fri 2026-03-06 18:00 in Shanghai is 11:00 in Berlin: handover ends Monday night, Berlin time.
+    logged = at(2026, 3, 6, 18)
+    await handle(
+        conn,
+        handlers.raise_issues_from_visit_log,
+        visit_log("C-B", logged, problems=[PROBLEM]),
+        logged,
+    )
+    await handle(
+        conn,
+        handlers.raise_issues_from_visit_log,
+        visit_log("C-X", logged, visit_id="V-2", problems=[{**PROBLEM, "problem_id": "P-2"}]),
+        logged,
+    )
+
+    raised = {e.data.customer_id: e.data for e in await published(conn)}
+    berlin, fallback = raised["C-B"], raised["C-X"]
+    assert isinstance(berlin, IssueRaised) and isinstance(fallback, IssueRaised)
+    assert berlin.timezone == "Europe/Berlin"
+    assert berlin.handover_by == at(2026, 3, 9, 23, 59, 59, tz=BERLIN)
+    assert berlin.resolve_by == at(2026, 3, 11, 23, 59, 59, tz=BERLIN)
+    # Not an IANA zone: ignored (logged), and the customer's issues count in Asia/Shanghai.
+    assert fallback.timezone == "Asia/Shanghai"
+    assert fallback.handover_by == at(2026, 3, 9, 23, 59, 59)
+    rows = {r["customer_id"]: r["timezone"] for r in await ledger(conn)}
+    assert rows == {"C-B": "Europe/Berlin", "C-X": "Asia/Shanghai"}
+
+
+async def live_history(conn: asyncpg.Connection) -> tuple[list[Event[Any]], list[Event[Any]]]:
+    """A Berlin customer's issue through the API and the clock; (consumed, published) events."""
+    handlers = IssueHandlers(OFFICIAL, MANAGERS)
+    customer = delivered("C-B", "Europe/Berlin")
+    await handle(conn, handlers.remember_customer_zone, customer, at(2026, 1, 5))
+    t0 = at(2026, 3, 6, 18)
+    log = visit_log("C-B", t0, problems=[PROBLEM])
+    await handle(conn, handlers.raise_issues_from_visit_log, log, t0)
+    issue_id = domain.issue_id_for_problem("P-1")
+    # The clock passes first response (24 h) before anybody takes the issue.
+    await tick(conn, handlers, at(2026, 3, 7, 19))
+
+    def command(decide: Callable[[domain.Issue | None], Any], now: datetime) -> Awaitable[Any]:
+        return handlers.command(conn, issue_id, decide, now)
+
+    t1 = at(2026, 3, 9, 9)
+    await command(lambda i: domain.decide_assign(i, domain.AssignIssue("E-17"), t1), t1)
+    t2 = at(2026, 3, 9, 10)
+    await command(lambda i: domain.decide_pause(i, domain.PauseResolution("away"), "E-17", t2), t2)
+    t3 = at(2026, 3, 10, 10)
+    await command(lambda i: domain.decide_pause(i, domain.PauseResolution("parts"), "S-1", t3), t3)
+    t4 = at(2026, 3, 11, 10)
+    await command(lambda i: domain.decide_resume(i, domain.ResumeResolution(1), "E-17", t4), t4)
+    t5 = at(2026, 3, 12, 10)
+    await command(lambda i: domain.decide_resume(i, domain.ResumeResolution(), "S-1", t5), t5)
+    t6 = at(2026, 3, 13, 10)
+    resolve = domain.ResolveIssue("replaced the amplifier")
+    await command(lambda i: domain.decide_resolve(i, resolve, "E-17", t6, OFFICIAL), t6)
+    t7 = at(2026, 3, 16, 15)
+    follow_up = visit_log("C-B", t7, visit_id="V-9", issue_id=issue_id, issue_confirmed=False)
+    await handle(conn, handlers.raise_issues_from_visit_log, follow_up, t7)
+    return [customer, log, follow_up], await published(conn)
+
+
+async def test_reading_back_its_own_events_live_changes_nothing(conn: asyncpg.Connection) -> None:
+    _, own = await live_history(conn)
+    types = [e.type for e in own]
+    assert types == [
+        "IssueRaised",
+        "IssueSlaBreached",
+        "IssueAssigned",
+        "IssuePaused",
+        "IssuePaused",
+        "IssueResumed",
+        "IssueResumed",
+        "IssueResolved",
+        "IssueReopened",
+    ]
+    before = (await ledger(conn), await conn.fetch("SELECT * FROM issue_event ORDER BY seq"))
+    handlers = IssueHandlers(OFFICIAL, MANAGERS)
+    for event in own:
+        await handle(conn, handlers.apply_published_event, event, at(2026, 3, 17))
+
+    after = (await ledger(conn), await conn.fetch("SELECT * FROM issue_event ORDER BY seq"))
+    assert after == before
+    assert len(await published(conn)) == len(own)
+
+
+@pytest.mark.parametrize("own_topic_first", [True, False], ids=["own-first", "visits-first"])
+async def test_a_replay_in_any_topic_order_rebuilds_the_same_ledger_and_emits_nothing_new(
+    conn: asyncpg.Connection, infra: Infra, own_topic_first: bool
+) -> None:
+    consumed, own = await live_history(conn)
+    live = await ledger(conn)
+    live_issue = await projections.load_issue(conn, domain.issue_id_for_problem("P-1"))
+
+    replay = await asyncpg.connect(await ledger_db(infra))
+    try:
+        handlers = IssueHandlers(OFFICIAL, MANAGERS)
+        now = at(2026, 3, 17)
+        customer, log, follow_up = consumed
+
+        async def own_topic() -> None:
+            for event in own:
+                await handle(replay, handlers.apply_published_event, event, now)
+
+        if own_topic_first:
+            # Worst case for the zone: the delivery is read last.
+            await own_topic()
+            for event in (log, follow_up):
+                await handle(replay, handlers.raise_issues_from_visit_log, event, now)
+            await handle(replay, handlers.remember_customer_zone, customer, now)
+        else:
+            # The visit logs first, before the customer's zone is known: the re-derived
+            # IssueRaised counts in Shanghai until the published one replaces it.
+            for event in (log, follow_up):
+                await handle(replay, handlers.raise_issues_from_visit_log, event, now)
+            await own_topic()
+            await handle(replay, handlers.remember_customer_zone, customer, now)
+
+        rebuilt = await ledger(replay)
+        rebuilt_issue = await projections.load_issue(replay, domain.issue_id_for_problem("P-1"))
+        re_emitted = {e.id for e in await published(replay)}
+    finally:
+        await replay.close()
+
+    assert [{**r, "next_breach_at": None} for r in rebuilt] == [
+        {**r, "next_breach_at": None} for r in live
+    ]
+    assert rebuilt_issue is not None and live_issue is not None
+    assert rebuilt_issue.timezone == "Europe/Berlin"
+    assert rebuilt_issue.raised == live_issue.raised
+    assert rebuilt_issue.pauses == live_issue.pauses
+    assert rebuilt_issue.rounds == live_issue.rounds
+    assert rebuilt_issue.breaches == live_issue.breaches
+    # Whatever the replay derived again has the id of what was published: no new fact.
+    assert re_emitted <= {e.id for e in own}
+
+
+async def test_one_sweep_records_each_newly_breached_clock_once_across_batches(
+    conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(projections, "SWEEP_BATCH", 7)
+    escalated: list[domain.Breach] = []
+    handlers = IssueHandlers(OFFICIAL, MANAGERS, on_breach=escalated.append)
+    t0 = at(2026, 3, 2, 10)  # Monday
+    for n in range(30):
+        command = domain.RaiseComplaint(
+            customer_id=f"C-{n}", category="complaint", severity="general", description="late"
+        )
+        await handlers.raise_complaint(conn, command, f"key-{n}", t0 + timedelta(minutes=n))
+
+    # Tuesday 10:20:30: first response (24 h) has run out for the first 21 complaints only.
+    await tick(conn, handlers, t0 + timedelta(hours=24, minutes=20, seconds=30))
+    tuesday = [e.data for e in await published(conn) if e.type == "IssueSlaBreached"]
+    # Wednesday 00:00: every first response and every handover (end of Tuesday) has run out.
+    await tick(conn, handlers, at(2026, 3, 4))
+    await tick(conn, handlers, at(2026, 3, 4))  # the same time again: nothing new
+
+    breaches = [e.data for e in await published(conn) if e.type == "IssueSlaBreached"]
+    assert len(tuesday) == 21 and {b.clock for b in tuesday} == {"first_response"}
+    assert len(breaches) == 60
+    assert sorted((b.issue_id, b.clock) for b in breaches) == sorted(
+        {(b.issue_id, b.clock) for b in breaches}
+    )
+    assert {b.escalate_to for b in breaches} == {"M-CS"}
+    assert len(escalated) == 60
+    assert await conn.fetchval("SELECT count(*) FROM issue WHERE breached") == 30
+    assert await conn.fetchval("SELECT count(*) FROM issue WHERE next_breach_at IS NOT NULL") == 30
+
+
+async def test_an_official_year_loaded_later_moves_open_deadlines_once_and_finished_ones_never(
+    conn: asyncpg.Connection,
+) -> None:
+    before = IssueHandlers(PROVISIONAL, MANAGERS)
+    t0 = at(2026, 2, 13, 18, 5)  # Friday before Spring Festival 2026
+    for key in ("open", "done"):
+        command = domain.RaiseComplaint(
+            customer_id=f"C-{key}", category="fault", severity="general", description="no sound"
+        )
+        await before.raise_complaint(conn, command, key, t0)
+    # Counted on the provisional calendar (no make-up days): handover Tue 24, resolution Thu 26.
+    await tick(conn, before, t0)  # the first run on a database remembers the years only
+    rows = {r["customer_id"]: r["issue_id"] for r in await ledger(conn)}
+    t1 = at(2026, 2, 13, 19)
+    done = rows["C-done"]
+    await before.command(
+        conn, done, lambda i: domain.decide_assign(i, domain.AssignIssue("E-1"), t1), t1
+    )
+    resolve = domain.ResolveIssue("fixed on the phone")
+    await before.command(
+        conn, done, lambda i: domain.decide_resolve(i, resolve, "E-1", t1, PROVISIONAL), t1
+    )
+    assert await projections.official_years_counted(conn) == sorted(PROVISIONAL.years_official())
+
+    # The service restarts with the official 2026 data: Sat Feb 14 is a make-up working day.
+    after = IssueHandlers(OFFICIAL, MANAGERS)
+    t2 = at(2026, 2, 13, 20)
+    await tick(conn, after, t2)
+    await tick(conn, IssueHandlers(OFFICIAL, MANAGERS), t2 + timedelta(minutes=1))  # restarted
+
+    moved = [e.data for e in await published(conn) if e.type == "IssueDeadlinesRecomputed"]
+    assert [(m.issue_id, m.handover_by, m.resolve_by) for m in moved] == [
+        (rows["C-open"], at(2026, 2, 14, 23, 59, 59), at(2026, 2, 25, 23, 59, 59))
+    ]
+    assert moved[0].previous_handover_by == at(2026, 2, 24, 23, 59, 59)
+    assert await projections.official_years_counted(conn) == sorted(OFFICIAL.years_official())
+    finished = await projections.load_issue(conn, done)
+    assert finished is not None and finished.current_round.deadline == at(2026, 2, 26, 23, 59, 59)
