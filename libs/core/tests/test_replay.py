@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -10,11 +12,12 @@ from aiokafka import AIOKafkaProducer
 from typer.testing import CliRunner
 
 from followup.core.cli import app as cli
+from followup.core.clock import EPOCH, SimulatedClock, WallClock
 from followup.core.consumer import Subscription, Tx
 from followup.core.metrics import Metrics
 from followup.core.outbox import OutboxRelay
 from followup.core.replay import rebuild
-from followup.events import Event, derived_id, encode, topics
+from followup.events import ClockAdvanced, Event, derived_id, encode, make_event, topics
 
 from .conftest import (
     Env,
@@ -158,3 +161,74 @@ async def test_cli_lists_and_migrates(
 
 async def _has_letter(pool: asyncpg.Pool) -> bool:
     return bool(await table_count(pool, "dead_letter"))
+
+
+async def test_a_replay_decides_with_the_time_each_event_first_arrived_not_todays(
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    # A handler deciding "deadline still ahead?" must decide in a replay as it did live: its
+    # `now` is what the clock read when the record reached the broker, not the replay's now.
+    seen: dict[str, datetime] = {}
+
+    async def remember_now(tx: Tx, event: Event[Any]) -> None:
+        seen[event.id] = tx.now
+
+    async def remember_batch_now(tx: Tx, events: list[Event[Any]]) -> None:
+        await project_started(tx, events)
+        for e in events:
+            seen[e.id] = tx.now
+
+    topic = env.topic(topics.CUSTOMERS)
+    events = [started(f"C-{i}", i) for i in range(6)]
+    arrived: dict[str, datetime] = {}
+    for e in events:
+        meta = await producer.send_and_wait(topic, encode(e), key=e.subject.encode())
+        arrived[e.id] = datetime.fromtimestamp(meta.timestamp / 1000, UTC)
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)  # the replay runs later than every arrival
+
+    def sub(**kw: Any) -> Subscription:
+        return Subscription(consumer="rebuilt", topics=[topics.CUSTOMERS], **kw)
+
+    result = await rebuild(
+        sub(handlers={"ProjectStarted": remember_now}),
+        settings=env.settings,
+        migrations_dir=env.migrations,
+        swap=False,
+    )
+    assert result.events == 6
+    assert {e.id: seen[e.id] for e in events} == arrived
+    seen.clear()
+    await rebuild(
+        sub(batch_handlers={"ProjectStarted": remember_batch_now}),
+        settings=env.settings,
+        migrations_dir=env.migrations,
+        swap=False,
+    )
+    # A batch handler gets the latest arrival of its slice.
+    assert all(seen[e.id] >= arrived[e.id] for e in events)
+    assert max(seen.values()) == max(arrived.values())
+
+
+def test_the_simulated_clock_tells_what_it_read_at_any_wall_time() -> None:
+    clock = SimulatedClock("unused:9092")
+    t = [datetime(2026, 3, d, tzinfo=UTC) for d in (1, 2, 3)]
+    assert clock.now_at(5_000) == EPOCH
+    for wall_ms, now in ((1_000, t[0]), (2_000, t[1]), (3_000, t[2])):
+        clock._apply_raw(encode(clock_advanced(now)), wall_ms)
+    clock._apply_raw(encode(clock_advanced(t[0])), 4_000)  # moving back: ignored
+    assert [clock.now_at(ms) for ms in (999, 1_000, 1_999, 2_500, 9_000)] == [
+        EPOCH,
+        t[0],
+        t[0],
+        t[1],
+        t[2],
+    ]
+    wall = WallClock()
+    assert wall.now_at(1_000) == datetime.fromtimestamp(1, UTC)
+
+
+def clock_advanced(now: datetime) -> Event[ClockAdvanced]:
+    return make_event(
+        ClockAdvanced(now=now), id=str(uuid.uuid4()), source="t", subject="clock", time=now
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import time
 import uuid
@@ -31,6 +32,11 @@ class Clock(Protocol):
         """The current instant, timezone-aware UTC."""
         ...
 
+    def now_at(self, wall_ms: int) -> datetime:
+        """What `now()` read when the wall clock read `wall_ms` (a Kafka record's timestamp):
+        a replay decides with the time an event was first handled at, not today's."""
+        ...
+
     async def start(self) -> None:
         """Begins tracking time (the simulated clock catches up with its topic first)."""
         ...
@@ -53,6 +59,10 @@ class WallClock:
     def now(self) -> datetime:
         """Now, in UTC."""
         return datetime.now(UTC)
+
+    def now_at(self, wall_ms: int) -> datetime:
+        """That wall time itself (never later than now)."""
+        return min(datetime.fromtimestamp(wall_ms / 1000, UTC), self.now())
 
     async def start(self) -> None:
         """Nothing to start."""
@@ -78,6 +88,9 @@ class SimulatedClock:
         self.bootstrap = bootstrap
         self.topic = topic
         self._now = EPOCH
+        # (wall ms of the ClockAdvanced record, the now it set), in order: what the clock read
+        # at any wall time, for replays.
+        self._history: list[tuple[int, datetime]] = []
         self._advanced = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -85,6 +98,11 @@ class SimulatedClock:
     def now(self) -> datetime:
         """The latest ClockAdvanced `now` seen."""
         return self._now
+
+    def now_at(self, wall_ms: int) -> datetime:
+        """The now set by the last ClockAdvanced recorded at or before `wall_ms`."""
+        i = bisect.bisect_right(self._history, wall_ms, key=lambda h: h[0])
+        return self._history[i - 1][1] if i else EPOCH
 
     def apply(self, now: datetime) -> bool:
         """Moves the clock to `now` unless that is not later; True when it moved."""
@@ -106,7 +124,7 @@ class SimulatedClock:
         self._advanced = asyncio.Event()
         return True
 
-    def _apply_raw(self, value: bytes | None) -> None:
+    def _apply_raw(self, value: bytes | None, wall_ms: int | None = None) -> None:
         try:
             event = decode(value or b"")
         except RejectedMessage as exc:
@@ -115,7 +133,10 @@ class SimulatedClock:
         if not isinstance(event.data, ClockAdvanced):
             log.warning("clock: non-clock event ignored", event_type=event.type)
             return
-        self.apply(event.data.now)
+        if self.apply(event.data.now) and wall_ms is not None:
+            self._history.append(
+                (max(wall_ms, self._history[-1][0] if self._history else 0), self._now)
+            )
 
     async def start(self) -> None:
         """Reads the clock topic up to its end, then follows it in the background."""
@@ -159,7 +180,7 @@ class SimulatedClock:
     def _apply_batch(self, batch: dict[Any, list[Any]]) -> None:
         for records in batch.values():
             for record in records:
-                self._apply_raw(record.value)
+                self._apply_raw(record.value, record.timestamp)
 
     async def _follow(self) -> None:
         assert self._consumer is not None

@@ -195,12 +195,24 @@ class Applier:
     """
 
     def __init__(
-        self, subscription: Subscription, *, settings: CoreSettings, clock: Clock, metrics: Metrics
+        self,
+        subscription: Subscription,
+        *,
+        settings: CoreSettings,
+        clock: Clock,
+        metrics: Metrics,
+        now_from_events: bool = False,
     ) -> None:
         self.sub = subscription
         self.settings = settings
         self.clock = clock
         self.metrics = metrics
+        # A replay re-processes events long after they arrived: its handlers must decide as
+        # they did then ("plan only deadlines still ahead", say), so `now` is what the clock
+        # read when each record reached the broker (its timestamp). Live: the clock's now.
+        self.now_from_events = now_from_events
+        # Event id -> its record's timestamp (ms), for the batch being applied.
+        self.record_ms: dict[str, int] = {}
         self.name = subscription.consumer
         self.handlers = dict(subscription.handlers)
         self.batch_handlers = dict(subscription.batch_handlers)
@@ -219,14 +231,24 @@ class Applier:
         rows = await conn.fetch(_DEDUP, self.name, [e.id for e in events])
         return {r[0] for r in rows}
 
+    def _set_now(self, tx: Tx, clock_now: datetime, events: Sequence[Event[Any]]) -> None:
+        if self.now_from_events:
+            then = max(
+                self.clock.now_at(ms) if (ms := self.record_ms.get(e.id)) is not None else e.time
+                for e in events
+            )
+            tx.now = min(clock_now, then)
+
     async def run_fast(self, tx: Tx, events: Sequence[Event[Any]]) -> None:
         """Runs every handler without savepoints; raises _HandlerFailed on a handler error."""
         i, n = 0, len(events)
+        clock_now = tx.now
         while i < n:
             event = events[i]
             batch_handler = self.batch_handlers.get(event.type)
             try:
                 if batch_handler is None:
+                    self._set_now(tx, clock_now, (event,))
                     tx.event = event
                     bind_event(event.id, event.type, event.correlationid, event.subject)
                     try:
@@ -239,6 +261,7 @@ class Applier:
                 j = i + 1
                 while j < n and self.batch_handlers.get(events[j].type) == batch_handler:
                     j += 1
+                self._set_now(tx, clock_now, events[i:j])
                 await batch_handler(tx, list(events[i:j]))
                 i = j
             except Exception as exc:
@@ -257,8 +280,10 @@ class Applier:
         """
         failed: list[tuple[Event[Any], BaseException]] = []
         attempts_bound = max(1, self.settings.max_handler_attempts)
+        clock_now = tx.now
         for event in events:
             batch_handler = self.batch_handlers.get(event.type)
+            self._set_now(tx, clock_now, (event,))
             bind_event(event.id, event.type, event.correlationid, event.subject)
             try:
                 for attempt in range(1, attempts_bound + 1):
@@ -352,6 +377,7 @@ class EventConsumer:
         run_ticks: bool = True,
         group_id: str | None = None,
         after_commit: Callable[[list[Item]], None] | None = None,
+        now_from_events: bool = False,
     ) -> None:
         self.sub = subscription
         self.pool = pool
@@ -362,7 +388,13 @@ class EventConsumer:
         self.name = subscription.consumer
         self.group_id = group_id or settings.group_id(subscription.consumer)
         self.topics = [settings.topic(t) for t in subscription.topics]
-        self.applier = Applier(subscription, settings=settings, clock=clock, metrics=metrics)
+        self.applier = Applier(
+            subscription,
+            settings=settings,
+            clock=clock,
+            metrics=metrics,
+            now_from_events=now_from_events,
+        )
         self.run_ticks = run_ticks and subscription.on_tick is not None
         # Instrumentation (benchmarks, tests): called with each batch right after its commit.
         self.after_commit = after_commit
@@ -734,6 +766,8 @@ class EventConsumer:
             to_apply = [e for e in events if e.id in new_ids]
             result.duplicate = len(events) - len(to_apply)
             tx = self.applier.new_tx(conn, self.clock.now())
+            if self.applier.now_from_events:
+                self.applier.record_ms = {i: item.record.timestamp for i, item in unique.items()}
             letters: list[DeadLetter] = []
             if to_apply:
                 if not isolate:

@@ -7,6 +7,10 @@ serving (and updating) the old tables. Once caught up, one transaction moves the
 aside and the new ones into `public`. The live consumer then finds its stored offsets moved
 (its fencing check) and re-seeks to the rebuilt ones.
 
+Handlers decide as they did when the events first arrived: their `now` is what the clock read
+when each record reached the broker (`Clock.now_at` its timestamp), and the clock's ticks do not
+run until the swap.
+
 Nothing already emitted is emitted again: the outbox and the dead-letter table stay in
 `public` (they are not rebuilt), derived events have deterministic ids, and both are
 idempotent on them.
@@ -187,6 +191,7 @@ async def rebuild(
             dead_letters=DeadLetterPublisher(settings, metrics),
             run_ticks=False,
             group_id=group,
+            now_from_events=True,
         )
         await consumer.start()
         last_events, last_t = 0, time.monotonic()
