@@ -10,6 +10,7 @@ import orjson
 
 from followup.core.metrics import Metrics
 from followup.core.outbox import OutboxRelay, outbox_stats, publish_events
+from followup.core.retention import prune
 from followup.events import topics
 
 from .conftest import Env, assigned, read_topic, wait_until
@@ -127,3 +128,49 @@ async def test_a_second_relay_waits_on_the_lock_and_takes_over(
 
 async def _is_active(relay: OutboxRelay) -> bool:
     return relay.active
+
+
+async def test_retention_forgets_old_processed_ids_and_old_payloads_but_keeps_every_event_id(
+    env: Env, pool: asyncpg.Pool
+) -> None:
+    settings = env.settings.model_copy(update={"prune_batch": 3})
+    old = [assigned("C-1", f"I-old-{i}") for i in range(5)]
+    recent = [assigned("C-1", f"I-new-{i}") for i in range(2)]
+    waiting = assigned("C-1", "I-unpublished")
+    async with pool.acquire() as conn:
+        await publish_events(conn, [*old, *recent, waiting], topic_prefix=env.prefix)
+        await conn.execute(
+            """UPDATE outbox SET published_at = now() - interval '8 days'
+               WHERE event_id = ANY($1::text[])""",
+            [e.id for e in old],
+        )
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() WHERE event_id = ANY($1::text[])",
+            [e.id for e in recent],
+        )
+        await conn.execute(
+            """INSERT INTO processed_event (consumer, event_id, processed_at)
+               SELECT 'c', 'old-' || n, now() - interval '91 days' FROM generate_series(1, 4) n
+               UNION ALL SELECT 'c', 'new-' || n, now() - interval '89 days'
+               FROM generate_series(1, 2) n"""
+        )
+        metrics = Metrics()
+        first = await prune(conn, settings, metrics)
+        second = await prune(conn, settings, metrics)
+        third = await prune(conn, settings, metrics)
+        kept_ids = {r[0] for r in await conn.fetch("SELECT event_id FROM processed_event")}
+        payloads = {
+            r["event_id"]: len(r["value"])
+            for r in await conn.fetch("SELECT event_id, value FROM outbox")
+        }
+        # A replay deriving an old event again still finds its id: nothing is published twice.
+        assert await publish_events(conn, [old[0]], topic_prefix=env.prefix) == 0
+
+    assert (first.processed_event, first.outbox_payload) == (3, 3)  # one bounded batch each
+    assert (second.processed_event, second.outbox_payload) == (1, 2)
+    assert (third.processed_event, third.outbox_payload) == (0, 0)
+    assert kept_ids == {"new-1", "new-2"}
+    assert len(payloads) == 8  # every event id stays
+    assert {e.id for e in old} == {i for i, n in payloads.items() if n == 0}
+    assert all(payloads[e.id] > 0 for e in [*recent, waiting])
+    assert metrics.pruned_rows.labels("processed_event")._value.get() == 4

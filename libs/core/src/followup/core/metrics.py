@@ -61,6 +61,12 @@ class Metrics:
         self.outbox_published = Counter(
             "followup_outbox_published", "Events the outbox relay published", registry=r
         )
+        self.pruned_rows = Counter(
+            "followup_pruned_rows",
+            "Old processed ids and published outbox payloads pruned",
+            ["table"],
+            registry=r,
+        )
         self.dead_letters = Counter(
             "followup_dead_letters",
             "Messages sent to the dead-letter topic",

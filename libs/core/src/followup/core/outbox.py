@@ -20,6 +20,7 @@ import asyncpg
 import structlog
 
 from followup.core.db import Conn
+from followup.core.retention import prune
 from followup.core.retry import Backoff, is_transient
 from followup.events import CONTENT_TYPE, AnyEvent, encode, topic_for
 
@@ -117,6 +118,7 @@ class OutboxRelay:
         self._stopping = False
         self._cycle_lock = asyncio.Lock()
         self._last_stats = 0.0
+        self._last_prune = 0.0
 
     async def start(self) -> None:
         """Starts the relay loop (standing by while another instance holds the lock)."""
@@ -201,6 +203,7 @@ class OutboxRelay:
                     n = await self._cycle()
                     backoff.reset()
                     await self._stats()
+                    await self._prune()
                     if n >= self.settings.outbox_batch:
                         continue
                     with contextlib.suppress(TimeoutError):
@@ -250,6 +253,20 @@ class OutboxRelay:
                 )
             self.metrics.outbox_published.inc(len(rows))
             return len(rows)
+
+    async def _prune(self) -> None:
+        now = time.monotonic()
+        if self._conn is None or now - self._last_prune < self.settings.prune_interval_s:
+            return
+        self._last_prune = now
+        async with self._cycle_lock:
+            pruned = await prune(self._conn, self.settings, self.metrics)
+        if pruned.processed_event or pruned.outbox_payload:
+            log.info(
+                "pruned",
+                processed_event=pruned.processed_event,
+                outbox_payload=pruned.outbox_payload,
+            )
 
     async def _stats(self) -> None:
         now = time.monotonic()

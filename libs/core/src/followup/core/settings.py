@@ -49,6 +49,12 @@ class CoreSettings(BaseSettings):
     outbox_batch: int = 1000
     outbox_poll_interval_s: float = 0.5
 
+    # Retention (followup.core.retention; 0 keeps everything), pruned by the active relay.
+    processed_event_retention_days: float = 90.0
+    outbox_payload_retention_days: float = 7.0
+    prune_interval_s: float = 300.0
+    prune_batch: int = 10000
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")
