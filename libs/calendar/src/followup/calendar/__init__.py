@@ -18,6 +18,7 @@ from followup.calendar.data_file import (
 from followup.calendar.deadlines import (
     Deadline,
     add_months_clamped,
+    add_months_to_date,
     end_of_calendar_days,
     end_of_day,
     end_of_next_working_day,
@@ -54,6 +55,7 @@ __all__ = [
     "Pause",
     "YearData",
     "add_months_clamped",
+    "add_months_to_date",
     "add_working_seconds",
     "chinese_calendar_years",
     "cn_provisional_holidays",

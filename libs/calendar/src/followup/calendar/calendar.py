@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,27 @@ DEFAULT_REGION = "CN"
 CALENDAR_DIR_ENV = "FOLLOWUP_CALENDAR_DIR"
 
 
+class _DayMemo:
+    """Answers a calendar has already worked out, keyed by proleptic ordinal.
+
+    Planning asks the same few hundred days the same questions for every customer (is it a
+    working day, which is the next one, the Nth after it); a dict lookup per question instead
+    of holiday tables, provisional rules and date arithmetic each time is what makes planning
+    thousands of customers a second possible. Only ever filled from the calendar's own
+    (immutable) data, so it can never disagree with it.
+    """
+
+    __slots__ = ("fingerprints", "next_working", "nth_after", "on_or_after", "working", "years")
+
+    def __init__(self) -> None:
+        self.working: dict[int, bool] = {}  # ordinal -> working day?
+        self.years: set[int] = set()  # years whose days are all in `working`
+        self.next_working: dict[int, date] = {}  # ordinal -> first working day after it
+        self.on_or_after: dict[int, date] = {}  # ordinal -> first working day from it on
+        self.nth_after: dict[tuple[int, int], date] = {}  # (ordinal, n) -> Nth working after
+        self.fingerprints: dict[int, str] | None = None
+
+
 @dataclass(frozen=True)
 class BusinessCalendar:
     """Working days of one region: years with official data as published, the rest provisional.
@@ -28,6 +50,7 @@ class BusinessCalendar:
 
     region: str = DEFAULT_REGION
     official: Mapping[int, YearData] = field(default_factory=dict, repr=False)
+    _memo: _DayMemo = field(default_factory=_DayMemo, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for year, data in self.official.items():
@@ -82,6 +105,23 @@ class BusinessCalendar:
         """The years with official data."""
         return set(self.official)
 
+    def official_fingerprints(self) -> dict[int, str]:
+        """Per official year, a digest of its days off and make-up working days.
+
+        Names and sources are left out: only which days work can change a deadline. A service
+        stores these next to its deadlines to notice, after a restart, that official data was
+        loaded or corrected, and recompute what was counted on the old days.
+        """
+        memo = self._memo
+        if memo.fingerprints is None:
+            out = {}
+            for year, data in sorted(self.official.items()):
+                text = "holidays:" + ",".join(d.isoformat() for d in sorted(data.holidays))
+                text += ";workdays:" + ",".join(d.isoformat() for d in sorted(data.workdays))
+                out[year] = hashlib.sha256(text.encode()).hexdigest()[:32]
+            memo.fingerprints = out
+        return dict(memo.fingerprints)
+
     def year_data(self, year: int) -> YearData | None:
         """The official data of `year`, if any."""
         return self.official.get(year)
@@ -96,6 +136,8 @@ class BusinessCalendar:
 
     def any_provisional(self, first: date, last: date) -> bool:
         """Whether any day from `first` to `last` (inclusive) is provisional."""
+        if first.year == last.year:  # nearly always: deadlines are days, not years, away
+            return first.year not in self.official
         return any(y not in self.official for y in range(first.year, last.year + 1))
 
     def holiday_name(self, d: date) -> str | None:
@@ -114,18 +156,68 @@ class BusinessCalendar:
         data = self.official.get(d.year)
         return data is not None and d in data.workdays
 
-    def is_working_day(self, d: date) -> bool:
-        """Weekends and holidays are off; official make-up working days are on."""
+    def _judge_day(self, d: date) -> bool:
+        # The rule itself; is_working_day reads its answers from the per-year memo.
         if self.is_make_up_workday(d):
             return True
         return d.weekday() < 5 and not self.is_holiday(d)
 
+    def _working_ordinal(self, o: int) -> bool:
+        memo = self._memo
+        found = memo.working.get(o)
+        if found is None:
+            year = date.fromordinal(o).year
+            if year in memo.years:  # pragma: no cover - every day of a judged year is stored
+                raise AssertionError(f"day {o} missing from judged year {year}")
+            first = date(year, 1, 1)
+            judged = {}
+            try:
+                for i in range((date(year + 1, 1, 1) - first).days):
+                    day = first + timedelta(days=i)
+                    judged[day.toordinal()] = self._judge_day(day)
+            except ValueError:
+                # A year the provisional rules cannot compute (outside 1900..2099): judge the
+                # one day asked, so a weekend still answers and a weekday raises as it always did.
+                return self._judge_day(date.fromordinal(o))
+            memo.working.update(judged)
+            memo.years.add(year)
+            found = judged[o]
+        return found
+
+    def is_working_day(self, d: date) -> bool:
+        """Weekends and holidays are off; official make-up working days are on."""
+        return self._working_ordinal(d.toordinal())
+
     def next_working_day(self, d: date) -> date:
         """The first working day after `d`."""
-        d += timedelta(days=1)
-        while not self.is_working_day(d):
-            d += timedelta(days=1)
-        return d
+        o = d.toordinal()
+        found = self._memo.next_working.get(o)
+        if found is None:
+            n = o + 1
+            while not self._working_ordinal(n):
+                n += 1
+            found = self._memo.next_working[o] = date.fromordinal(n)
+        return found
+
+    def working_day_on_or_after(self, d: date) -> date:
+        """`d` if it is a working day, else the first working day after it."""
+        o = d.toordinal()
+        found = self._memo.on_or_after.get(o)
+        if found is None:
+            found = d if self._working_ordinal(o) else self.next_working_day(d)
+            self._memo.on_or_after[o] = found
+        return found
+
+    def nth_working_day_after(self, d: date, n: int) -> date:
+        """The Nth working day after `d` (`d` itself not counted); n >= 1."""
+        key = (d.toordinal(), n)
+        found = self._memo.nth_after.get(key)
+        if found is None:
+            found = d
+            for _ in range(n):
+                found = self.next_working_day(found)
+            self._memo.nth_after[key] = found
+        return found
 
     def previous_working_day(self, d: date) -> date:
         """The last working day before `d`."""

@@ -48,9 +48,7 @@ def end_of_working_days(
         raise ValueError(f"n must be at least 1 working day, not {n}")
     zi, c = zone(tz), _cal(cal)
     first = local(start, zi).date()
-    day = first
-    for _ in range(n):
-        day = c.next_working_day(day)
+    day = c.nth_working_day_after(first, n)
     # The days counted are the ones after X's own day, up to the Nth.
     return Deadline(end_of_day_in(day, zi), c.any_provisional(first + timedelta(days=1), day))
 
@@ -68,7 +66,7 @@ def end_of_calendar_days(
     """`start`'s local date + `days`; from a non-working day, the end of the next working day."""
     zi, c = zone(tz), _cal(cal)
     landed = local(start, zi).date() + timedelta(days=days)
-    day = landed if c.is_working_day(landed) else c.next_working_day(landed)
+    day = c.working_day_on_or_after(landed)
     # The days in between are not judged, only the landing day and any days it moves over.
     return Deadline(end_of_day_in(day, zi), c.any_provisional(landed, day))
 
@@ -77,10 +75,21 @@ def add_months_clamped(anchor: datetime, months: int, tz: Zone = None) -> dateti
     """The anchor's local wall time `months` later, on its local day clamped to the month's end."""
     zi = zone(tz)
     start = local(anchor, zi)
-    index = start.month - 1 + months
-    year, month = start.year + index // 12, index % 12 + 1
-    day = min(start.day, _stdlib_calendar.monthrange(year, month)[1])
-    return datetime.combine(date(year, month, day), start.time(), zi)
+    return datetime.combine(add_months_to_date(start.date(), months), start.time(), zi)
+
+
+# Days per month of a common year; February of a leap year is handled in add_months_to_date.
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def add_months_to_date(d: date, months: int) -> date:
+    """`d` plus `months`, clamped to the month's end (the date part of add_months_clamped)."""
+    index = d.month - 1 + months
+    year, month = d.year + index // 12, index % 12 + 1
+    last = _MONTH_DAYS[month - 1]
+    if month == 2 and _stdlib_calendar.isleap(year):
+        last = 29
+    return date(year, month, d.day if d.day <= last else last)
 
 
 def next_working_day_at(

@@ -8,13 +8,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from followup.core.auth import Principal
+from followup.core.auth import Principal, Role, require_role
 from followup.core.http import keyset_after, keyset_page
 from followup.core.problems import Problem
 from followup.events.scheduling import VisitKind
 from followup.scheduling import projections
 
 VisitStatus = Literal["planned", "due", "done", "missed", "cancelled"]
+
+# Who may read plans (SPEC §8). Supervisors and admins see all. Analysts too: scheduling keeps no
+# personal data (no contact, only ids, tier, segment, zone and region), so a plan shows them
+# nothing they may not see. Agents see only their own visits, and a plan is not theirs: visits
+# are assigned in the visits service, where an agent's queue (`GET /v1/visits`) lives.
+PLAN_READERS = (Role.SUPERVISOR, Role.ADMIN, Role.ANALYST)
 
 
 def _visit(row: Any) -> dict[str, Any]:
@@ -24,12 +30,15 @@ def _visit(row: Any) -> dict[str, Any]:
 
 
 def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
-    """The /v1 routes, every one behind the bearer-token dependency."""
+    """The /v1 routes, every one behind the bearer-token dependency and PLAN_READERS."""
     router = APIRouter(prefix="/v1", tags=["scheduling"], dependencies=[Depends(auth)])
 
     @router.get("/customers/{customer_id}/plan")
-    async def get_customer_plan(customer_id: str, request: Request) -> dict[str, Any]:
+    async def get_customer_plan(
+        customer_id: str, request: Request, principal: Principal = Depends(auth)
+    ) -> dict[str, Any]:
         """A customer's visit plan: every planned, due, done and missed visit."""
+        require_role(principal, *PLAN_READERS)
         async with request.app.state.pool.acquire() as conn:
             plan = await projections.customer_plan(conn, customer_id)
         if plan is None:
@@ -40,6 +49,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
     @router.get("/planned-visits")
     async def list_planned_visits(
         request: Request,
+        principal: Principal = Depends(auth),
         from_: Annotated[datetime | None, Query(alias="from")] = None,
         to: datetime | None = None,
         kind: VisitKind | None = None,
@@ -48,6 +58,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
         cursor: str | None = None,
     ) -> dict[str, Any]:
         """Planned visits by due time, filtered, paginated with `limit` and `cursor`."""
+        require_role(principal, *PLAN_READERS)
         after = keyset_after(cursor)
         async with request.app.state.pool.acquire() as conn:
             rows = await projections.list_planned_visits(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
+import structlog
 
 from followup.calendar import BusinessCalendar
 from followup.core.consumer import Tx
@@ -23,6 +26,11 @@ from followup.events import (
 from followup.scheduling import domain, projections
 
 SOURCE = "followup/scheduling"
+log = structlog.get_logger(__name__)
+
+
+# The fact events one batch handler takes together (VisitLogged stays one at a time).
+FACT_TYPES = ("CustomerDelivered", "IntentSigned", "ProjectStarted", "IssueResolved")
 
 
 class SchedulingHandlers:
@@ -38,64 +46,84 @@ class SchedulingHandlers:
         self.default_timezone = default_timezone
         self.policy = policy
 
+    async def apply_customer_facts(self, tx: Tx, events: list[Event[Any]]) -> None:
+        """CustomerDelivered, IntentSigned, ProjectStarted, IssueResolved: record, re-plan.
+
+        A whole run of the batch at once: the customers are locked and read in a few
+        set-based queries, the facts folded in memory in arrival order (the same result as one
+        event at a time), each customer re-planned once from all of its facts, and the plan
+        changes written in a few statements. The core has already dropped events seen before,
+        and commits these writes with the batch's offsets.
+        """
+        if not events:
+            return
+        conn = tx.conn
+        causes: dict[str, AnyEvent] = {}
+        for event in events:
+            causes[event.data.customer_id] = event
+        ids = sorted(causes)
+        profiles = await projections.lock_customers(conn, ids, tx.now)
+        deliveries = await projections.load_deliveries(conn, ids)
+        issues = await projections.load_resolved_issues(conn, ids)
+        new_deliveries: list[tuple[str, str, datetime, str, str, str]] = []
+        resolved: dict[str, tuple[str, str, datetime]] = {}
+        for event in events:
+            d = event.data
+            cid = d.customer_id
+            if isinstance(d, CustomerDelivered):
+                profiles[cid] = domain.with_profile_fact(
+                    profiles[cid],
+                    tier=d.tier,
+                    segment=d.segment,
+                    timezone=d.timezone,
+                    region=d.region,
+                    account_manager_id=d.account_manager_id,
+                    at=d.delivered_at,
+                )
+                orders = deliveries.setdefault(cid, {})
+                if d.order_id not in orders:  # a known order keeps its first delivery
+                    at = _as_stored(d.delivered_at)
+                    orders[d.order_id] = at
+                    new_deliveries.append((cid, d.order_id, at, d.product, d.tier, event.id))
+            elif isinstance(d, IntentSigned):
+                p = domain.with_profile_fact(
+                    profiles[cid],
+                    tier=d.tier,
+                    segment=d.segment,
+                    timezone=d.timezone,
+                    region=d.region,
+                    account_manager_id=None,
+                    at=d.signed_at,
+                )
+                profiles[cid] = domain.with_intent_signed(p, _as_stored(d.signed_at))
+            elif isinstance(d, ProjectStarted):
+                profiles[cid] = domain.with_project_started(profiles[cid], _as_stored(d.started_at))
+            elif isinstance(d, IssueResolved):
+                at = _as_stored(d.resolved_at)
+                known = issues.setdefault(cid, {})
+                # The latest resolution of an issue asks for its follow-up visit.
+                latest = max(at, known.get(d.issue_id, at))
+                known[d.issue_id] = latest
+                resolved[d.issue_id] = (d.issue_id, cid, latest)
+        await projections.insert_deliveries(conn, new_deliveries)
+        await projections.upsert_resolved_issues(conn, list(resolved.values()))
+        await self._replan(tx, profiles, deliveries, issues, causes)
+
     async def plan_visits_for_delivery(self, tx: Tx, event: Event[CustomerDelivered]) -> None:
         """CustomerDelivered: remember the delivery and re-plan the customer."""
-        d = event.data
-        await projections.upsert_customer_profile(
-            tx.conn,
-            customer_id=d.customer_id,
-            tier=d.tier,
-            segment=d.segment,
-            timezone=d.timezone,
-            region=d.region,
-            account_manager_id=d.account_manager_id,
-            at=d.delivered_at,
-            now=tx.now,
-        )
-        await projections.record_delivery(
-            tx.conn,
-            customer_id=d.customer_id,
-            order_id=d.order_id,
-            delivered_at=d.delivered_at,
-            product=d.product,
-            tier=d.tier,
-            event_id=event.id,
-        )
-        await self.replan_customer(tx, d.customer_id, event)
+        await self.apply_customer_facts(tx, [event])
 
     async def plan_intent_follow_ups(self, tx: Tx, event: Event[IntentSigned]) -> None:
         """IntentSigned: follow up every 10 days until the project starts."""
-        d = event.data
-        await projections.upsert_customer_profile(
-            tx.conn,
-            customer_id=d.customer_id,
-            tier=d.tier,
-            segment=d.segment,
-            timezone=d.timezone,
-            region=d.region,
-            account_manager_id=None,
-            at=d.signed_at,
-            now=tx.now,
-        )
-        await projections.record_intent_signed(tx.conn, d.customer_id, d.signed_at)
-        await self.replan_customer(tx, d.customer_id, event)
+        await self.apply_customer_facts(tx, [event])
 
     async def stop_intent_follow_ups(self, tx: Tx, event: Event[ProjectStarted]) -> None:
         """ProjectStarted: no intent follow-up is due after the start."""
-        await projections.ensure_customer(tx.conn, event.data.customer_id, tx.now)
-        await projections.record_project_started(
-            tx.conn, event.data.customer_id, event.data.started_at
-        )
-        await self.replan_customer(tx, event.data.customer_id, event)
+        await self.apply_customer_facts(tx, [event])
 
     async def plan_issue_follow_up(self, tx: Tx, event: Event[IssueResolved]) -> None:
         """IssueResolved: confirm the fix with the customer within 1 working day."""
-        d = event.data
-        await projections.ensure_customer(tx.conn, d.customer_id, tx.now)
-        await projections.record_issue_resolved(
-            tx.conn, issue_id=d.issue_id, customer_id=d.customer_id, resolved_at=d.resolved_at
-        )
-        await self.replan_customer(tx, d.customer_id, event)
+        await self.apply_customer_facts(tx, [event])
 
     async def record_visit_outcome(self, tx: Tx, event: Event[VisitLogged]) -> None:
         """VisitLogged: completed closes the visit; unreachable plans the retry."""
@@ -118,32 +146,151 @@ class SchedulingHandlers:
     async def replan_customer(
         self, tx: Tx, customer_id: str, causation: AnyEvent | None = None
     ) -> None:
-        """Recomputes the customer's open plan from their facts and publishes what is due."""
-        facts = await projections.load_customer_facts(tx.conn, customer_id, self.default_timezone)
-        if facts is None:
+        """Recomputes one customer's open plan from their facts and publishes what is due."""
+        causes = {customer_id: causation} if causation is not None else {}
+        await self.replan_customers(tx, [customer_id], causes)
+
+    async def replan_customers(
+        self,
+        tx: Tx,
+        customer_ids: Sequence[str],
+        causes: Mapping[str, AnyEvent] | None = None,
+    ) -> None:
+        """Recomputes these customers' open plans from their stored facts (set-based)."""
+        if not customer_ids:
             return
-        fixed, planned = await projections.plan_components(tx.conn, customer_id)
-        visits = domain.plan_customer(facts, self.calendar, tx.now, fixed, planned, self.policy)
-        await projections.replace_open_plan(tx.conn, customer_id, visits, tx.now)
-        until = domain.horizon_end(facts, tx.now, self.policy)
-        await tx.conn.execute(
-            "UPDATE customer SET planned_until = $2 WHERE customer_id = $1", customer_id, until
-        )
+        ids = sorted(set(customer_ids))
+        profiles = await projections.lock_customers(tx.conn, ids, tx.now)
+        deliveries = await projections.load_deliveries(tx.conn, ids)
+        issues = await projections.load_resolved_issues(tx.conn, ids)
+        await self._replan(tx, profiles, deliveries, issues, causes or {})
+
+    async def _replan(
+        self,
+        tx: Tx,
+        profiles: dict[str, domain.Profile],
+        deliveries: Mapping[str, Mapping[str, datetime]],
+        issues: Mapping[str, Mapping[str, datetime]],
+        causes: Mapping[str, AnyEvent],
+    ) -> None:
+        """Plans every locked customer in memory and writes what changed, then publishes."""
+        ids = list(profiles)
+        stored = await projections.load_plans(tx.conn, ids)
+        update: list[domain.PlannedVisit] = []
+        delete: list[str] = []
+        until: dict[str, datetime | None] = {}
+
+        async def planned_visits() -> AsyncIterator[domain.PlannedVisit]:
+            # Consumed by the COPY as it goes: PostgreSQL stores while the rest is planned.
+            for cid in ids:
+                facts = domain.customer_facts(
+                    cid,
+                    profiles[cid],
+                    deliveries.get(cid, {}).items(),
+                    issues.get(cid, {}).items(),
+                    self.default_timezone,
+                )
+                mine = stored.get(cid, [])
+                fixed, planned = domain.plan_components(mine)
+                visits = domain.plan_customer(
+                    facts, self.calendar, tx.now, fixed, planned, self.policy
+                )
+                changes = domain.reconcile(mine, visits)
+                update.extend(changes.update)
+                delete.extend(changes.delete)
+                until[cid] = domain.horizon_end(facts, tx.now, self.policy)
+                for v in changes.insert:
+                    yield v
+
+        await projections.insert_visits(tx.conn, planned_visits(), tx.now)
+        await projections.update_visits(tx.conn, update)
+        await projections.delete_visits(tx.conn, delete)
+        await projections.save_customers(tx.conn, profiles, until, tx.now)
         # A visit already due when planned (history processed late) is published now.
-        await publish_due_visits(tx, tx.now, causation=causation)
+        await publish_due_visits(tx, tx.now, causes=causes)
+
+    async def recompute_deadlines_for_calendar(self, tx: Tx, now: datetime) -> int:
+        """Official calendar data loaded (or corrected) since the deadlines were counted:
+        recompute the deadlines of open visits counted on the changed years (SPEC §2).
+
+        Open means planned, due or missed (a missed visit stays open for logging; it is due
+        again when its new deadline is still ahead); done visits are never touched. Due times
+        never move, and nothing is published: a planned visit's VisitDue will carry its new
+        deadline. Runs on every tick; once the stored digests match the calendar it costs one
+        small query. Returns the number of visits whose deadline changed.
+        """
+        conn, cal = tx.conn, self.calendar
+        current = cal.official_fingerprints()
+        stored = await projections.load_calendar_years(conn, cal.region)
+        if stored == current:
+            return 0
+        changed = domain.changed_calendar_years(stored, current)
+        since = until = None
+        if stored:
+            # A day's margin either side: visits' years are local, the bounds UTC.
+            since = datetime(min(changed), 1, 1, tzinfo=UTC) - timedelta(days=1)
+            until = datetime(max(changed) + 1, 1, 1, tzinfo=UTC) + timedelta(days=1)
+        # Nothing recorded yet (a new database, or one from before this check): the
+        # deadlines counted on a provisional year are the ones that official data can change.
+        ids = await projections.customers_with_open_visits(conn, since=since, until=until)
+        recomputed = 0
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            profiles = await projections.lock_customers(conn, chunk, now)
+            deliveries = await projections.load_deliveries(conn, chunk)
+            issues = await projections.load_resolved_issues(conn, chunk)
+            plans = await projections.load_plans(conn, chunk)
+            new: list[tuple[str, datetime, bool]] = []
+            for cid in chunk:
+                facts = domain.customer_facts(
+                    cid,
+                    profiles[cid],
+                    deliveries.get(cid, {}).items(),
+                    issues.get(cid, {}).items(),
+                    self.default_timezone,
+                )
+                components = {c.key: c for c in domain.all_candidates(facts, cal, now)}
+                for s in plans.get(cid, []):
+                    if s.status == "done":
+                        continue
+                    found = domain.recomputed_deadline(
+                        s.visit, components, facts.timezone, cal, self.policy
+                    )
+                    if found is not None and found != (
+                        s.visit.deadline,
+                        s.visit.deadline_provisional,
+                    ):
+                        new.append((s.visit.visit_id, *found))
+            await projections.set_deadlines(conn, new, now)
+            recomputed += len(new)
+        await projections.save_calendar_years(conn, cal.region, current)
+        log.info(
+            "official calendar changed; open visits' deadlines recomputed",
+            years=sorted(changed),
+            customers=len(ids),
+            visits=recomputed,
+        )
+        return recomputed
 
     async def on_tick(self, tx: Tx, now: datetime) -> None:
         """The clock moved: publish due visits, extend short plans, mark passed ones missed."""
+        # First, so visits published below already carry deadlines on the current calendar.
+        await self.recompute_deadlines_for_calendar(tx, now)
         await publish_due_visits(tx, now)
         short = await tx.conn.fetch(
             """SELECT customer_id FROM customer WHERE planned_until < $1
                ORDER BY planned_until LIMIT 500""",
             now + _months(self.policy.horizon_months - 1),
         )
-        for row in short:
-            await self.replan_customer(tx, row["customer_id"])
+        await self.replan_customers(tx, [row["customer_id"] for row in short])
         await publish_due_visits(tx, now)
         await projections.mark_visits_missed(tx.conn, now)
+
+
+def _as_stored(at: datetime) -> datetime:
+    """An instant as PostgreSQL gives it back (UTC), so a plan computed from an event and one
+    re-computed later from the stored facts write the same keys and ids."""
+    return at.astimezone(UTC)
 
 
 def _months(n: int) -> timedelta:
@@ -166,11 +313,20 @@ def _planned(row: asyncpg.Record) -> domain.PlannedVisit:
     )
 
 
-async def publish_due_visits(tx: Tx, now: datetime, causation: AnyEvent | None = None) -> int:
-    """Every planned visit due by `now` becomes `due` and gets exactly one VisitDue."""
+async def publish_due_visits(
+    tx: Tx,
+    now: datetime,
+    causation: AnyEvent | None = None,
+    causes: Mapping[str, AnyEvent] | None = None,
+) -> int:
+    """Every planned visit due by `now` becomes `due` and gets exactly one VisitDue.
+
+    `causes` names, per customer, the event that made their visit due (else `causation`).
+    """
     rows = await projections.take_due_visits(tx.conn, now)
     for row in rows:
-        tx.publish(visit_due_event(row, causation))
+        cause = causes.get(row["customer_id"], causation) if causes else causation
+        tx.publish(visit_due_event(row, cause))
     return len(rows)
 
 

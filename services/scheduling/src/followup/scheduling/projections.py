@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from followup.scheduling.domain import CustomerFacts, Delivery, PlannedVisit, ResolvedIssue
+from followup.scheduling.domain import (
+    CustomerFacts,
+    Delivery,
+    PlannedVisit,
+    Profile,
+    ResolvedIssue,
+    StoredVisit,
+)
 
 
 async def upsert_customer_profile(
@@ -221,6 +228,332 @@ async def replace_open_plan(
             )
             for v in visits
         ],
+    )
+
+
+# -- Set-based reads and writes for a whole batch of customers --------------------------------
+
+
+async def lock_customers(
+    conn: asyncpg.Connection, customer_ids: Sequence[str], now: datetime
+) -> dict[str, Profile]:
+    """Every customer's row (created when new), locked for the re-plan, as a Profile.
+
+    Locked in id order, so two transactions touching the same customers never deadlock.
+    """
+    await conn.execute(
+        """INSERT INTO customer (customer_id, updated_at)
+           SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING""",
+        customer_ids,
+        now,
+    )
+    rows = await conn.fetch(
+        """SELECT customer_id, tier, segment, timezone, profile_at, region, account_manager_id,
+                  intent_signed_at, project_started_at
+           FROM customer WHERE customer_id = ANY($1::text[])
+           ORDER BY customer_id FOR UPDATE""",
+        customer_ids,
+    )
+    return {
+        r["customer_id"]: Profile(
+            tier=r["tier"],
+            segment=r["segment"],
+            timezone=r["timezone"],
+            profile_at=r["profile_at"],
+            region=r["region"],
+            account_manager_id=r["account_manager_id"],
+            intent_signed_at=r["intent_signed_at"],
+            project_started_at=r["project_started_at"],
+        )
+        for r in rows
+    }
+
+
+async def load_deliveries(
+    conn: asyncpg.Connection, customer_ids: Sequence[str]
+) -> dict[str, dict[str, datetime]]:
+    """customer -> order -> delivered_at."""
+    out: dict[str, dict[str, datetime]] = {}
+    for r in await conn.fetch(
+        """SELECT customer_id, order_id, delivered_at FROM delivery
+           WHERE customer_id = ANY($1::text[])""",
+        customer_ids,
+    ):
+        out.setdefault(r[0], {})[r[1]] = r[2]
+    return out
+
+
+async def load_resolved_issues(
+    conn: asyncpg.Connection, customer_ids: Sequence[str]
+) -> dict[str, dict[str, datetime]]:
+    """customer -> issue -> resolved_at."""
+    out: dict[str, dict[str, datetime]] = {}
+    for r in await conn.fetch(
+        """SELECT customer_id, issue_id, resolved_at FROM resolved_issue
+           WHERE customer_id = ANY($1::text[])""",
+        customer_ids,
+    ):
+        out.setdefault(r[0], {})[r[1]] = r[2]
+    return out
+
+
+async def insert_deliveries(
+    conn: asyncpg.Connection, rows: Sequence[tuple[str, str, datetime, str, str, str]]
+) -> None:
+    """(customer_id, order_id, delivered_at, product, tier, event_id); a known order stays."""
+    if not rows:
+        return
+    await conn.execute(
+        """
+        INSERT INTO delivery (customer_id, order_id, delivered_at, product, tier, event_id)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
+                             $6::text[])
+        ON CONFLICT DO NOTHING
+        """,
+        *(list(col) for col in zip(*rows, strict=True)),
+    )
+
+
+async def upsert_resolved_issues(
+    conn: asyncpg.Connection, rows: Sequence[tuple[str, str, datetime]]
+) -> None:
+    """(issue_id, customer_id, resolved_at); the latest resolution of an issue counts."""
+    if not rows:
+        return
+    await conn.execute(
+        """
+        INSERT INTO resolved_issue (issue_id, customer_id, resolved_at)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+        ON CONFLICT (issue_id) DO UPDATE SET
+            resolved_at = GREATEST(resolved_issue.resolved_at, EXCLUDED.resolved_at)
+        """,
+        *(list(col) for col in zip(*rows, strict=True)),
+    )
+
+
+async def save_customers(
+    conn: asyncpg.Connection,
+    profiles: dict[str, Profile],
+    planned_until: dict[str, datetime | None],
+    now: datetime,
+) -> None:
+    """Writes the (locked) customers' folded profiles and how far their plans reach."""
+    if not profiles:
+        return
+    ids = list(profiles)
+    ps = [profiles[i] for i in ids]
+    await conn.execute(
+        """
+        UPDATE customer c SET tier = u.tier, segment = u.segment, timezone = u.timezone,
+               profile_at = u.profile_at, region = u.region,
+               account_manager_id = u.account_manager_id,
+               intent_signed_at = u.intent_signed_at, project_started_at = u.project_started_at,
+               planned_until = u.planned_until, updated_at = $11
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                    $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[],
+                    $10::timestamptz[])
+             AS u(customer_id, tier, segment, timezone, profile_at, region, account_manager_id,
+                  intent_signed_at, project_started_at, planned_until)
+        WHERE c.customer_id = u.customer_id
+        """,
+        ids,
+        [p.tier for p in ps],
+        [p.segment for p in ps],
+        [p.timezone for p in ps],
+        [p.profile_at for p in ps],
+        [p.region for p in ps],
+        [p.account_manager_id for p in ps],
+        [p.intent_signed_at for p in ps],
+        [p.project_started_at for p in ps],
+        [planned_until.get(i) for i in ids],
+        now,
+    )
+
+
+async def load_plans(
+    conn: asyncpg.Connection, customer_ids: Sequence[str]
+) -> dict[str, list[StoredVisit]]:
+    """Every stored visit of these customers (the rows were locked with their customer)."""
+    out: dict[str, list[StoredVisit]] = {}
+    for r in await conn.fetch(
+        """SELECT visit_id, customer_id, order_id, kinds, due_at, deadline,
+                  deadline_provisional, attempt, issue_id, reason, sources, status
+           FROM planned_visit WHERE customer_id = ANY($1::text[])""",
+        customer_ids,
+    ):
+        out.setdefault(r["customer_id"], []).append(StoredVisit(stored_visit(r), r["status"]))
+    return out
+
+
+def stored_visit(row: asyncpg.Record) -> PlannedVisit:
+    """A planned_visit row as the policy's PlannedVisit."""
+    return PlannedVisit(
+        visit_id=row["visit_id"],
+        customer_id=row["customer_id"],
+        order_id=row["order_id"],
+        kinds=tuple(row["kinds"]),
+        due_at=row["due_at"],
+        deadline=row["deadline"],
+        deadline_provisional=row["deadline_provisional"],
+        reason=row["reason"],
+        attempt=row["attempt"],
+        issue_id=row["issue_id"],
+        sources=tuple(row["sources"]),
+    )
+
+
+_PLAN_COLUMNS = (
+    "visit_id",
+    "customer_id",
+    "order_id",
+    "kinds",
+    "due_at",
+    "deadline",
+    "deadline_provisional",
+    "attempt",
+    "issue_id",
+    "reason",
+    "sources",
+    "created_at",
+)
+
+
+async def insert_visits(
+    conn: asyncpg.Connection,
+    visits: AsyncIterable[PlannedVisit],
+    now: datetime,
+) -> None:
+    """Stores new visits with one binary COPY, fed while they are being planned.
+
+    New visits are most of what a batch writes. Streaming them means PostgreSQL (on its own
+    core) stores the first rows while Python still plans the next customers, instead of the
+    two taking turns. Their ids are new: the customers are locked and their stored visits were
+    read after the lock.
+    """
+
+    async def records() -> AsyncIterator[tuple[Any, ...]]:
+        async for v in visits:
+            yield (
+                v.visit_id,
+                v.customer_id,
+                v.order_id,
+                v.kinds,
+                v.due_at,
+                v.deadline,
+                v.deadline_provisional,
+                v.attempt,
+                v.issue_id,
+                v.reason,
+                v.sources,
+                now,
+            )
+
+    await conn.copy_records_to_table("planned_visit", records=records(), columns=_PLAN_COLUMNS)
+
+
+async def update_visits(conn: asyncpg.Connection, visits: Sequence[PlannedVisit]) -> None:
+    """Re-planned open visits take their new kinds, deadline and reason (never a published one)."""
+    if not visits:
+        return
+    await conn.executemany(
+        """
+        UPDATE planned_visit SET kinds = $2, deadline = $3, deadline_provisional = $4,
+               reason = $5, sources = $6, order_id = $7, issue_id = $8
+        WHERE visit_id = $1 AND status = 'planned'
+        """,
+        [
+            (
+                v.visit_id,
+                list(v.kinds),
+                v.deadline,
+                v.deadline_provisional,
+                v.reason,
+                list(v.sources),
+                v.order_id,
+                v.issue_id,
+            )
+            for v in visits
+        ],
+    )
+
+
+async def delete_visits(conn: asyncpg.Connection, visit_ids: Sequence[str]) -> None:
+    """Drops open visits the policy no longer asks for (never a published one)."""
+    if not visit_ids:
+        return
+    await conn.execute(
+        "DELETE FROM planned_visit WHERE visit_id = ANY($1::text[]) AND status = 'planned'",
+        visit_ids,
+    )
+
+
+# -- Official calendar data loaded later --------------------------------------------------------
+
+
+async def load_calendar_years(conn: asyncpg.Connection, region: str) -> dict[int, str]:
+    """The official years (and their digests) the stored deadlines were counted on."""
+    rows = await conn.fetch(
+        "SELECT year, fingerprint FROM calendar_year WHERE region = $1 FOR UPDATE", region
+    )
+    return {r["year"]: r["fingerprint"] for r in rows}
+
+
+async def save_calendar_years(
+    conn: asyncpg.Connection, region: str, fingerprints: dict[int, str]
+) -> None:
+    """Records the official years the deadlines are now counted on."""
+    await conn.execute("DELETE FROM calendar_year WHERE region = $1", region)
+    await conn.execute(
+        """INSERT INTO calendar_year (region, year, fingerprint)
+           SELECT $1, * FROM unnest($2::int[], $3::text[])""",
+        region,
+        list(fingerprints),
+        list(fingerprints.values()),
+    )
+
+
+async def customers_with_open_visits(
+    conn: asyncpg.Connection, *, since: datetime | None, until: datetime | None
+) -> list[str]:
+    """Customers with a visit not done whose deadline is provisional or, when a window is
+    given, whose due-to-deadline span touches it."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT customer_id FROM planned_visit
+        WHERE status <> 'done'
+          AND (deadline_provisional
+               OR ($1::timestamptz IS NOT NULL AND deadline >= $1 AND due_at < $2))
+        ORDER BY customer_id
+        """,
+        since,
+        until,
+    )
+    return [r[0] for r in rows]
+
+
+async def set_deadlines(
+    conn: asyncpg.Connection, changes: Sequence[tuple[str, datetime, bool]], now: datetime
+) -> None:
+    """New deadlines of open visits; a missed visit whose deadline is ahead again is due again.
+
+    Done visits are never touched.
+    """
+    if not changes:
+        return
+    ids, deadlines, provisional = (list(col) for col in zip(*changes, strict=True))
+    await conn.execute(
+        """
+        UPDATE planned_visit p SET deadline = u.deadline,
+               deadline_provisional = u.provisional,
+               status = CASE WHEN p.status = 'missed' AND u.deadline >= $4 THEN 'due'
+                             ELSE p.status END
+        FROM unnest($1::text[], $2::timestamptz[], $3::bool[]) AS u(visit_id, deadline, provisional)
+        WHERE p.visit_id = u.visit_id AND p.status <> 'done'
+        """,
+        ids,
+        deadlines,
+        provisional,
+        now,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from followup.core.consumer import Subscription
 from followup.events import topics
-from followup.scheduling.handlers import SchedulingHandlers
+from followup.scheduling.handlers import FACT_TYPES, SchedulingHandlers
 
 CONSUMES = [topics.CUSTOMERS, topics.VISITS, topics.ISSUES]
 PUBLISHES = [topics.SCHEDULING]
@@ -15,12 +15,9 @@ def scheduling_subscription(handlers: SchedulingHandlers) -> Subscription:
     return Subscription(
         consumer="scheduling",
         topics=CONSUMES,
-        handlers={
-            "CustomerDelivered": handlers.plan_visits_for_delivery,
-            "IntentSigned": handlers.plan_intent_follow_ups,
-            "ProjectStarted": handlers.stop_intent_follow_ups,
-            "IssueResolved": handlers.plan_issue_follow_up,
-            "VisitLogged": handlers.record_visit_outcome,
-        },
+        # One batch handler for every customer fact: the core hands it each run of them in
+        # the batch, so a batch re-plans each of its customers once, in a few queries.
+        batch_handlers=dict.fromkeys(FACT_TYPES, handlers.apply_customer_facts),
+        handlers={"VisitLogged": handlers.record_visit_outcome},
         on_tick=handlers.on_tick,
     )

@@ -1,0 +1,320 @@
+"""Batch planning on real PostgreSQL: a batch of customer facts stores exactly the plan the pure
+policy gives for all the facts, the same as one event at a time or in any order; backfill
+publishes what is due once; official calendar data loaded later recomputes open deadlines only."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import orjson
+import pytest
+
+from followup.calendar import BusinessCalendar, parse_year
+from followup.core.consumer import Tx
+from followup.core.db import create_pool, migrate
+from followup.core.outbox import OutboxRow
+from followup.core.testing import Infra, create_database
+from followup.events import (
+    Contact,
+    CustomerDelivered,
+    Event,
+    IntentSigned,
+    IssueResolved,
+    ProjectStarted,
+    VisitLogged,
+    make_event,
+)
+from followup.scheduling.domain import CustomerFacts, Delivery, ResolvedIssue, plan_customer
+from followup.scheduling.handlers import SchedulingHandlers
+from followup.scheduling.main import MIGRATIONS
+
+SH = ZoneInfo("Asia/Shanghai")
+CAL = BusinessCalendar.load()
+CONTACT = Contact(name="n", phone="p")
+
+
+def at(y: int, m: int, d: int, h: int = 10) -> datetime:
+    return datetime(y, m, d, h, tzinfo=SH)
+
+
+def utc(y: int, m: int, d: int, h: int = 10) -> datetime:
+    return at(y, m, d, h).astimezone(UTC)
+
+
+def event(data: Any) -> Event[Any]:
+    return make_event(
+        data, id=str(uuid.uuid4()), source="test", subject=data.customer_id, time=at(2026, 1, 1)
+    )
+
+
+def delivered(customer: str, order: str, when: datetime, tier: str = "bronze") -> Event[Any]:
+    return event(
+        CustomerDelivered(
+            customer_id=customer,
+            order_id=order,
+            delivered_at=when,
+            product="p",
+            tier=tier,
+            segment="individual",
+            contact=CONTACT,
+        )
+    )
+
+
+async def pool_on(dsn: str) -> asyncpg.Pool:
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    await migrate(pool, service="scheduling", migrations_dir=MIGRATIONS)
+    return pool
+
+
+@pytest.fixture
+async def pools(infra: Infra) -> AsyncIterator[tuple[asyncpg.Pool, asyncpg.Pool]]:
+    """Two fresh scheduling databases, to compare two ways of processing the same facts."""
+    a = await pool_on(await create_database(infra.pg_admin_dsn, prefix="sched_a"))
+    b = await pool_on(await create_database(infra.pg_admin_dsn, prefix="sched_b"))
+    yield a, b
+    await a.close()
+    await b.close()
+
+
+async def apply(
+    pool: asyncpg.Pool, handlers: SchedulingHandlers, now: datetime, events: list[Event[Any]]
+) -> list[OutboxRow]:
+    """One consumer batch: the handler and the outbox in one transaction; what it published."""
+    async with pool.acquire() as conn, conn.transaction():
+        tx = Tx(conn, now, "scheduling")
+        await handlers.apply_customer_facts(tx, events)
+        published = tx.pending
+        await tx.flush()
+    return published
+
+
+async def plans(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            """SELECT visit_id, customer_id, order_id, kinds, due_at, deadline,
+                      deadline_provisional, attempt, issue_id, reason, sources, status
+               FROM planned_visit ORDER BY visit_id"""
+        )
+    return [tuple(r) for r in rows]
+
+
+def facts_of_batch() -> list[Event[Any]]:
+    return [
+        delivered("C-1", "O-1", at(2026, 1, 31)),
+        delivered("C-1", "O-2", at(2026, 2, 3), tier="gold"),  # repeat purchase, tier change
+        delivered("C-1", "O-1", at(2026, 5, 1)),  # a known order: its first delivery stands
+        delivered("C-2", "O-3", at(2026, 2, 10)),
+        event(
+            IntentSigned(
+                customer_id="C-3",
+                signed_at=at(2026, 2, 2),
+                tier="silver",
+                segment="enterprise",
+                contact=CONTACT,
+            )
+        ),
+        event(ProjectStarted(customer_id="C-3", started_at=at(2026, 3, 1))),
+        event(
+            IssueResolved(
+                issue_id="I-1",
+                customer_id="C-2",
+                resolved_at=at(2026, 2, 12),
+                resolved_by="E-1",
+                resolution="fixed",
+                resolve_by=at(2026, 2, 20),
+                paused_seconds=0,
+            )
+        ),
+    ]
+
+
+async def test_one_batch_stores_the_pure_plan_and_equals_one_event_at_a_time_in_any_order(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool],
+) -> None:
+    a, b = pools
+    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
+    now = at(2026, 1, 20)  # before every fact: nothing is due yet
+    events = facts_of_batch()
+    await apply(a, handlers, now, events)
+    shuffled = events[:]
+    random.Random(4).shuffle(shuffled)
+    for e in shuffled:
+        await apply(b, handlers, now, [e])
+    stored = await plans(a)
+    assert stored == await plans(b)
+
+    # And it is the pure policy's plan for all the facts (ids included), the facts' times as
+    # the store keeps them (UTC), which is what keys and ids are derived from.
+    c1 = CustomerFacts(
+        "C-1",
+        # The latest fact by its own time is the repeated O-1 event of May 1 (bronze): it sets
+        # the tier, though its delivery is not recorded twice.
+        "bronze",
+        "Asia/Shanghai",
+        deliveries=(
+            Delivery("C-1", "O-1", utc(2026, 1, 31), "bronze", "Asia/Shanghai"),
+            Delivery("C-1", "O-2", utc(2026, 2, 3), "bronze", "Asia/Shanghai"),
+        ),
+    )
+    c2 = CustomerFacts(
+        "C-2",
+        "bronze",
+        "Asia/Shanghai",
+        deliveries=(Delivery("C-2", "O-3", utc(2026, 2, 10), "bronze", "Asia/Shanghai"),),
+        resolved_issues=(ResolvedIssue("I-1", utc(2026, 2, 12)),),
+    )
+    c3 = CustomerFacts(
+        "C-3",
+        "silver",
+        "Asia/Shanghai",
+        intent_signed_at=utc(2026, 2, 2),
+        project_started_at=utc(2026, 3, 1),
+    )
+    expected = sorted(
+        (v.visit_id, v.kinds, v.due_at, v.deadline, v.sources)
+        for f in (c1, c2, c3)
+        for v in plan_customer(f, CAL, now)
+    )
+    assert sorted((r[0], tuple(r[3]), r[4], r[5], tuple(r[10])) for r in stored) == expected
+    by_customer = {c: [r for r in stored if r[1] == c] for c in ("C-1", "C-2", "C-3")}
+    # Jan 31 delivery and the Feb 3 repeat purchase (first use + special) merge into one visit.
+    first = min(by_customer["C-1"], key=lambda r: r[4])
+    assert (first[4], first[3]) == (at(2026, 1, 31), ["first_use", "special"])
+    # Intent follow-ups stop at the project start: Feb 2, 12, 22 only.
+    assert sorted(r[4] for r in by_customer["C-3"]) == [
+        at(2026, 2, 2),
+        at(2026, 2, 12),
+        at(2026, 2, 22),
+    ]
+    assert any("issue_follow_up" in r[3] for r in by_customer["C-2"])
+
+
+async def test_backfill_publishes_the_due_visits_once_with_their_customers_cause(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool],
+) -> None:
+    a, _ = pools
+    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
+    now = at(2026, 3, 5)
+    old = delivered("C-old", "O-1", at(2026, 2, 27))  # first use due, deadline Mar 6 ahead
+    new = delivered("C-new", "O-2", at(2026, 3, 10))
+    published = await apply(a, handlers, now, [old, new])
+    assert [(r.event_type, r.key) for r in published] == [("VisitDue", "C-old")]
+    assert orjson.loads(published[0].value)["causationid"] == old.id
+    again = await apply(a, handlers, now, [delivered("C-old", "O-1", at(2026, 2, 27))])
+    assert again == []  # already due: nothing published twice
+
+
+CN_2027 = parse_year(
+    {
+        # Test data, not the real 2027 schedule.
+        "region": "CN",
+        "year": 2027,
+        "holidays": [
+            "2027-01-01",
+            *(f"2027-02-{d:02d}" for d in range(5, 14)),
+            *(f"2027-05-{d:02d}" for d in range(1, 6)),
+        ],
+        "workdays": ["2027-02-14", "2027-05-09"],
+    }
+)
+
+
+async def tick(pool: asyncpg.Pool, handlers: SchedulingHandlers, now: datetime) -> list[OutboxRow]:
+    async with pool.acquire() as conn, conn.transaction():
+        tx = Tx(conn, now, "scheduling")
+        await handlers.on_tick(tx, now)
+        published = tx.pending
+        await tx.flush()
+    return published
+
+
+async def visit_row(pool: asyncpg.Pool, customer: str, due: datetime) -> asyncpg.Record:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            """SELECT visit_id, kinds, status, deadline, deadline_provisional FROM planned_visit
+               WHERE customer_id = $1 AND due_at = $2""",
+            customer,
+            due,
+        )
+    assert row is not None
+    return row
+
+
+async def test_official_data_loaded_later_recomputes_open_deadlines_never_finished_ones(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool],
+) -> None:
+    pool, _ = pools
+    provisional = SchedulingHandlers(CAL, "Asia/Shanghai")
+    assert not CAL.is_official(2027)
+    await apply(
+        pool,
+        provisional,
+        at(2026, 1, 25, 9),
+        [delivered("C-A", "O-A", at(2026, 1, 25)), delivered("C-B", "O-B", at(2026, 1, 25))],
+    )
+    # The clock reaches 2027-01-26: the deep + Spring Festival care visit due Mon Jan 25 is due.
+    await tick(pool, provisional, at(2027, 1, 26, 0))
+    deep_a = await visit_row(pool, "C-A", at(2027, 1, 25))
+    assert (deep_a["kinds"], deep_a["status"]) == (["deep", "holiday_care"], "due")
+    # Due + 14 days = Mon Feb 8, in the provisional Spring Festival block: Mon Feb 15.
+    assert (deep_a["deadline"], deep_a["deadline_provisional"]) == (
+        datetime(2027, 2, 15, 23, 59, 59, tzinfo=SH),
+        True,
+    )
+    deep_b = await visit_row(pool, "C-B", at(2027, 1, 25))
+    async with pool.acquire() as conn, conn.transaction():
+        # C-B's visit is done: finished, its deadline is history.
+        done = make_event(
+            VisitLogged(
+                visit_id=deep_b["visit_id"],
+                customer_id="C-B",
+                agent_id="A-1",
+                channel="phone",
+                outcome="completed",
+                logged_at=at(2027, 1, 25, 15),
+            ),
+            id=str(uuid.uuid4()),
+            source="test",
+            subject="C-B",
+            time=at(2027, 1, 25, 15),
+        )
+        await provisional.record_visit_outcome(Tx(conn, at(2027, 1, 26), "scheduling"), done)
+
+    # The 2027 schedule is published and loaded; the service restarts on it.
+    official = SchedulingHandlers(CAL.with_year(CN_2027), "Asia/Shanghai")
+    published = await tick(pool, official, at(2027, 1, 26, 1))
+    assert published == []  # nothing new is published
+    deep_a = await visit_row(pool, "C-A", at(2027, 1, 25))
+    # Feb 8 is still off, Sunday Feb 14 is an official make-up working day.
+    assert (deep_a["status"], deep_a["deadline"], deep_a["deadline_provisional"]) == (
+        "due",
+        datetime(2027, 2, 14, 23, 59, 59, tzinfo=SH),
+        False,
+    )
+    q = await visit_row(pool, "C-A", at(2027, 4, 25))
+    # Planned: Sun Apr 25 + 14 = Sun May 9, now a make-up working day (was Mon May 10).
+    assert (q["status"], q["deadline"], q["deadline_provisional"]) == (
+        "planned",
+        datetime(2027, 5, 9, 23, 59, 59, tzinfo=SH),
+        False,
+    )
+    deep_b = await visit_row(pool, "C-B", at(2027, 1, 25))
+    assert (deep_b["status"], deep_b["deadline"], deep_b["deadline_provisional"]) == (
+        "done",
+        datetime(2027, 2, 15, 23, 59, 59, tzinfo=SH),
+        True,
+    )
+    async with pool.acquire() as conn:
+        years = await conn.fetch("SELECT year FROM calendar_year WHERE region = 'CN'")
+    assert 2027 in {r["year"] for r in years}
+    # Recorded: the next tick finds nothing to recompute.
+    async with pool.acquire() as conn, conn.transaction():
+        tx = Tx(conn, at(2027, 1, 26, 2), "scheduling")
+        assert await official.recompute_deadlines_for_calendar(tx, at(2027, 1, 26, 2)) == 0
