@@ -27,6 +27,7 @@ from .test_walking_skeleton import delivery_event
 
 SH = ZoneInfo("Asia/Shanghai")
 TOKENS = {"tok-agent-a": {"role": "agent", "agent_id": "A-1"}}
+ANALYST = {"tok-analyst": {"role": "analyst", "name": "N-1"}}
 
 
 def local(y: int, m: int, d: int, h: int = 10, mi: int = 0) -> datetime:
@@ -56,7 +57,7 @@ async def test_resolved_issue_is_confirmed_on_a_scheduled_follow_up_visit_and_re
     env = {"FOLLOWUP_CLOCK": "simulated", "FOLLOWUP_TOPIC_PREFIX": prefix}
     await start_service("scheduling", **env)
     visits = await start_service("visits", FOLLOWUP_TOKENS=json.dumps(TOKENS), **env)
-    issues = await start_service("issues", **env)
+    issues = await start_service("issues", FOLLOWUP_TOKENS=json.dumps(ANALYST), **env)
 
     customer = f"C-{uuid.uuid4().hex[:6]}"
     delivery = delivery_event(customer, "2026-03-01T10:00:00+08:00")
@@ -169,9 +170,22 @@ async def test_resolved_issue_is_confirmed_on_a_scheduled_follow_up_visit_and_re
     )
     _, stderr = await asyncio.wait_for(replay.communicate(), 180)
     assert replay.returncode == 0, stderr.decode()[-2000:]
-    again = await start_service("issues", dsn=issues.env["FOLLOWUP_PG_DSN"], **env)
+    again = await start_service(
+        "issues", dsn=issues.env["FOLLOWUP_PG_DSN"], FOLLOWUP_TOKENS=json.dumps(ANALYST), **env
+    )
     async with httpx.AsyncClient(base_url=again.url, timeout=10, headers=admin_headers) as api:
         after = (await api.get(f"/v1/issues/{issue_id}")).json()
+        # An analyst sees the states and numbers, not what anyone wrote (SPEC §8), and acts on
+        # nothing.
+        analyst = {"Authorization": "Bearer tok-analyst"}
+        seen = (await api.get(f"/v1/issues/{issue_id}", headers=analyst)).json()
+        assert seen["description"] is None and seen["status"] == "closed"
+        assert [e["kind"] for e in seen["timeline"]] == kinds
+        assert not any("resolution" in e["details"] for e in seen["timeline"])
+        r = await api.post(
+            f"/v1/issues/{issue_id}/assign", json={"assignee_id": "E-1"}, headers=analyst
+        )
+        assert r.status_code == 403
     await asyncio.sleep(2)  # ticks and the relay had their chance to publish
     assert after["timeline"] == before["timeline"]
     assert after["status"] == "closed"

@@ -32,6 +32,7 @@ from followup.issues.domain import (
     open_issue,
     raise_complaint,
     view_issue,
+    without_free_text,
 )
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -210,3 +211,19 @@ def test_a_closed_issue_keeps_its_first_resolution_result_and_ends_at_the_last_o
     assert view.closed_at == at(2026, 3, 20, 10)
     # Resolved on Thu 03-19 10:00 against Mon 03-16: Tue, Wed and 10 h of Thu overdue.
     assert resolution.working_seconds_to_deadline == -(2 * 24 + 10) * HOUR - 1
+
+
+def test_an_analyst_sees_every_state_and_number_but_no_words_anyone_wrote() -> None:
+    full = view_issue(full_story(), at(2026, 3, 21), CAL)
+    redacted = without_free_text(full)
+
+    assert full.description == "no picture" and redacted.description is None
+    assert [(e.kind, e.at, e.actor) for e in redacted.timeline] == [
+        (e.kind, e.at, e.actor) for e in full.timeline
+    ]
+    words = {"reason", "resolution", "note"}
+    assert any(words & set(e.details) for e in full.timeline)
+    assert not any(words & set(e.details) for e in redacted.timeline)
+    resolved = [e for e in redacted.timeline if e.kind == "resolved"]
+    assert [e.details["met"] for e in resolved] == [True, False]
+    assert redacted.clocks == full.clocks and redacted.status == full.status

@@ -139,6 +139,8 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
         if issue is None:
             raise Problem(404, f"no issue {issue_id}")
         view = domain.view_issue(issue, request.app.state.clock.now(), handlers(request).calendar)
+        if principal.role == Role.ANALYST:
+            view = domain.without_free_text(view)
         return dataclasses.asdict(view)
 
     @router.post("/issues/{issue_id}/assign", status_code=202)

@@ -84,6 +84,7 @@ from followup.issues.domain_views import (
     TimelineEntry,
     timeline,
     view_issue,
+    without_free_text,
 )
 
 __all__ = [
@@ -150,4 +151,5 @@ __all__ = [
     "timeline",
     "validate_complaint",
     "view_issue",
+    "without_free_text",
 ]

@@ -4,7 +4,7 @@ and its full timeline, as plain data."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from followup.calendar import BusinessCalendar
@@ -74,7 +74,8 @@ class IssueView:
     visit_id: str | None
     category: str
     severity: str
-    description: str
+    # None where the reader may not see free text (analysts: SPEC §8).
+    description: str | None
     department: Department
     owner_id: str | None
     raised_at: datetime
@@ -114,6 +115,19 @@ def view_issue(issue: Issue, now: datetime, cal: BusinessCalendar) -> IssueView:
         breached=issue.breached,
         timeline=timeline(issue),
     )
+
+
+# Timeline details written by people (or quoting the customer): possibly personal data.
+FREE_TEXT_DETAILS = frozenset({"reason", "resolution", "note"})
+
+
+def without_free_text(view: IssueView) -> IssueView:
+    """The view an analyst gets: the numbers and states, no words anyone wrote (SPEC §8)."""
+    entries = tuple(
+        replace(e, details={k: v for k, v in e.details.items() if k not in FREE_TEXT_DETAILS})
+        for e in view.timeline
+    )
+    return replace(view, description=None, timeline=entries)
 
 
 def timeline(issue: Issue) -> tuple[TimelineEntry, ...]:
