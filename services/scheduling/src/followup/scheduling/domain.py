@@ -164,6 +164,7 @@ class PlannedVisit:
 
 _ID_PREFIX = NAMESPACE.bytes
 _ID_SEP = "\x1f"
+_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
 def fast_derived_id(*parts: str) -> str:
@@ -178,11 +179,9 @@ def fast_derived_id(*parts: str) -> str:
     name = _ID_SEP.join(parts)
     if "\x1e" in name or name.count(_ID_SEP) != len(parts) - 1:
         return derived_id(*parts)
-    h = bytearray(hashlib.sha1(_ID_PREFIX + name.encode()).digest()[:16])
-    h[6] = (h[6] & 0x0F) | 0x50
-    h[8] = (h[8] & 0x3F) | 0x80
-    x = h.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    x = hashlib.sha1(_ID_PREFIX + name.encode()).hexdigest()
+    # Version 5 in the 13th hex digit, the RFC 4122 variant (10xx) in the 17th.
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
 
 
 def visit_id_for(customer_id: str, anchor: Candidate) -> str:
@@ -278,17 +277,21 @@ def delivery_candidates(
             kinds.append((QUARTERLY, policy.quarterly_deadline_days))
         if kinds:
             iso = due.isoformat()
+            deadlines: dict[int, tuple[datetime, bool]] = {}
             for kind, days in kinds:
-                at, prov = _calendar_deadline(due_day, days, tz, cal)
+                found = deadlines.get(days)
+                if found is None:  # deep and key_deep share theirs
+                    found = deadlines[days] = _calendar_deadline(due_day, days, tz, cal)
                 out.append(
                     Candidate(
                         kind,
                         due,
-                        at,
-                        prov,
+                        found[0],
+                        found[1],
                         order,
-                        reason=f"{kind} visit, month {months} after order {order}",
-                        due_iso=iso,
+                        None,
+                        f"{kind} visit, month {months} after order {order}",
+                        iso,
                     )
                 )
     return out
@@ -404,16 +407,17 @@ def _merge_group(customer_id: str, group: Sequence[Candidate]) -> PlannedVisit:
     anchor = group[0]
     if len(group) == 1:  # most visits: nothing to merge
         return PlannedVisit(
-            visit_id=visit_id_for(customer_id, anchor),
-            customer_id=customer_id,
-            order_id=anchor.order_id,
-            kinds=(anchor.kind,),
-            due_at=anchor.due_at,
-            deadline=anchor.deadline,
-            deadline_provisional=anchor.provisional,
-            reason=anchor.reason,
-            issue_id=anchor.issue_id,
-            sources=(anchor.key,),
+            visit_id_for(customer_id, anchor),
+            customer_id,
+            anchor.order_id,
+            (anchor.kind,),
+            anchor.due_at,
+            anchor.deadline,
+            anchor.provisional,
+            anchor.reason,
+            1,
+            anchor.issue_id,
+            (anchor.key,),
         )
     kinds = tuple(sorted({c.kind for c in group}, key=_KIND_RANK.__getitem__))
     latest = max(group, key=lambda c: c.deadline)
