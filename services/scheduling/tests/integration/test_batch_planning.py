@@ -318,3 +318,44 @@ async def test_official_data_loaded_later_recomputes_open_deadlines_never_finish
     async with pool.acquire() as conn, conn.transaction():
         tx = Tx(conn, at(2027, 1, 26, 2), "scheduling")
         assert await official.recompute_deadlines_for_calendar(tx, at(2027, 1, 26, 2)) == 0
+
+
+async def test_unreachable_plans_the_retry_and_a_later_re_plan_keeps_it(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool],
+) -> None:
+    pool, _ = pools
+    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
+    # Delivered Mon 2026-03-02 10:00: the first-use visit is due at once.
+    [due] = await apply(pool, handlers, at(2026, 3, 2), [delivered("C-R", "O-1", at(2026, 3, 2))])
+    visit_id = orjson.loads(due.value)["data"]["visit_id"]
+    logged = make_event(
+        VisitLogged(
+            visit_id=visit_id,
+            customer_id="C-R",
+            agent_id="A-1",
+            channel="phone",
+            outcome="unreachable",
+            logged_at=at(2026, 3, 2, 15),
+        ),
+        id=str(uuid.uuid4()),
+        source="test",
+        subject="C-R",
+        time=at(2026, 3, 2, 15),
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await handlers.record_visit_outcome(Tx(conn, at(2026, 3, 2, 15), "scheduling"), logged)
+    # A repeat purchase re-plans the customer: the retry keeps its own due time and deadline.
+    await apply(pool, handlers, at(2026, 3, 2, 16), [delivered("C-R", "O-2", at(2026, 3, 20))])
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT * FROM planned_visit WHERE visit_id = $1", visit_id)
+    assert row is not None
+    # 09:00 on the next working day (Tue Mar 3), due by the end of the working day after.
+    assert (row["kinds"], row["attempt"], row["status"]) == (["first_use", "retry"], 2, "planned")
+    assert (row["due_at"], row["deadline"]) == (
+        at(2026, 3, 3, 9),
+        datetime(2026, 3, 4, 23, 59, 59, tzinfo=SH),
+    )
+    [retry_due] = await tick(pool, handlers, at(2026, 3, 3, 9))
+    data = orjson.loads(retry_due.value)["data"]
+    assert (data["visit_id"], data["attempt"]) == (visit_id, 2)
+    assert retry_due.event_id != due.event_id

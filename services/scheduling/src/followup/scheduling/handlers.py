@@ -138,7 +138,9 @@ class SchedulingHandlers:
             return
         facts = await projections.load_customer_facts(tx.conn, d.customer_id, self.default_timezone)
         tz = facts.timezone if facts else self.default_timezone
-        retry = domain.plan_retry(_planned(row), d.logged_at, tz, self.calendar, self.policy)
+        retry = domain.plan_retry(
+            projections.stored_visit(row), d.logged_at, tz, self.calendar, self.policy
+        )
         if retry is not None:
             await projections.reschedule_visit(tx.conn, retry)
             await publish_due_visits(tx, tx.now, causation=event)
@@ -295,22 +297,6 @@ def _as_stored(at: datetime) -> datetime:
 
 def _months(n: int) -> timedelta:
     return timedelta(days=30 * n)
-
-
-def _planned(row: asyncpg.Record) -> domain.PlannedVisit:
-    return domain.PlannedVisit(
-        visit_id=row["visit_id"],
-        customer_id=row["customer_id"],
-        order_id=row["order_id"],
-        kinds=tuple(row["kinds"]),
-        due_at=row["due_at"],
-        deadline=row["deadline"],
-        deadline_provisional=row["deadline_provisional"],
-        reason=row["reason"],
-        attempt=row["attempt"],
-        issue_id=row["issue_id"],
-        sources=tuple(row["sources"]),
-    )
 
 
 async def publish_due_visits(
