@@ -82,7 +82,7 @@ def test_a_channel_per_topic_with_its_event_types() -> None:
         for address, c in by_address.items()
     }
     assert names == {
-        "followup.scheduling": ["VisitDue"],
+        "followup.scheduling": ["VisitDeadlineRecomputed", "VisitDue"],
         "followup.customers": ["CustomerDelivered", "IntentSigned", "ProjectStarted"],
         "followup.visits": ["VisitLogged", "VisitSpotChecked"],
         "followup.issues": sorted(

@@ -24,7 +24,7 @@ from followup.events import (
 
 SPEC_TOPICS = {
     "followup.customers": ["CustomerDelivered", "IntentSigned", "ProjectStarted"],
-    "followup.scheduling": ["VisitDue"],
+    "followup.scheduling": ["VisitDue", "VisitDeadlineRecomputed"],
     "followup.visits": ["VisitLogged", "VisitSpotChecked"],
     "followup.issues": [
         "IssueRaised",

@@ -27,7 +27,9 @@ from followup.events import (
     IntentSigned,
     IssueResolved,
     ProjectStarted,
+    VisitDeadlineRecomputed,
     VisitLogged,
+    decode,
     make_event,
 )
 from followup.scheduling.domain import CustomerFacts, Delivery, ResolvedIssue, plan_customer
@@ -290,8 +292,17 @@ async def test_official_data_loaded_later_recomputes_open_deadlines_never_finish
     # The 2027 schedule is published and loaded; the service restarts on it.
     official = SchedulingHandlers(CAL.with_year(CN_2027), "Asia/Shanghai")
     published = await tick(pool, official, at(2027, 1, 26, 1))
-    assert published == []  # nothing new is published
     deep_a = await visit_row(pool, "C-A", at(2027, 1, 25))
+    # Only the visit already published (due) is announced; the planned one's VisitDue will
+    # carry its new deadline, the done one is history.
+    assert [(p.event_type, p.key) for p in published] == [("VisitDeadlineRecomputed", "C-A")]
+    moved = decode(published[0].value).data
+    assert isinstance(moved, VisitDeadlineRecomputed)
+    assert (moved.visit_id, moved.deadline, moved.previous_deadline) == (
+        deep_a["visit_id"],
+        datetime(2027, 2, 14, 23, 59, 59, tzinfo=SH),
+        datetime(2027, 2, 15, 23, 59, 59, tzinfo=SH),
+    )
     # Feb 8 is still off, Sunday Feb 14 is an official make-up working day.
     assert (deep_a["status"], deep_a["deadline"], deep_a["deadline_provisional"]) == (
         "due",

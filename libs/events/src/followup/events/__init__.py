@@ -45,7 +45,7 @@ from followup.events.registry import (
     model_for,
     type_of,
 )
-from followup.events.scheduling import VisitDue, VisitKind
+from followup.events.scheduling import VisitDeadlineRecomputed, VisitDue, VisitKind
 from followup.events.topics import ALL_TOPICS, topic_for, types_on
 from followup.events.visits import (
     Channel,
@@ -105,6 +105,7 @@ __all__ = [
     "SpotCheckResult",
     "Text",
     "Tier",
+    "VisitDeadlineRecomputed",
     "VisitDue",
     "VisitKind",
     "VisitLogged",

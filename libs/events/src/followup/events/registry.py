@@ -18,7 +18,7 @@ from followup.events.issues import (
     IssueResumed,
     IssueSlaBreached,
 )
-from followup.events.scheduling import VisitDue
+from followup.events.scheduling import VisitDeadlineRecomputed, VisitDue
 from followup.events.visits import VisitLogged, VisitSpotChecked
 
 # Each event type's model and its latest dataversion. A later dataversion may only add optional
@@ -42,6 +42,7 @@ LATEST: dict[type[EventData], int] = {
     IssueResumed: 1,
     IssueSlaBreached: 1,
     IssueDeadlinesRecomputed: 1,
+    VisitDeadlineRecomputed: 1,
     ClockAdvanced: 1,
 }
 

@@ -33,3 +33,14 @@ class VisitDue(EventData):
     issue_id: Id | None = None
     agent_id: Id | None = None
     reason: Text
+
+
+class VisitDeadlineRecomputed(EventData):
+    """Added later: official calendar data loaded after a visit was published moved its
+    deadline (SPEC §2: open visits only). Holders of the visit (the agents' queue) update it."""
+
+    visit_id: Id
+    customer_id: Id
+    deadline: Instant
+    previous_deadline: Instant | None = None
+    recomputed_at: Instant

@@ -30,6 +30,7 @@ TOPIC_OF_TYPE: dict[str, str] = {
     "IssueResumed": ISSUES,
     "IssueSlaBreached": ISSUES,
     "IssueDeadlinesRecomputed": ISSUES,
+    "VisitDeadlineRecomputed": SCHEDULING,
     "ClockAdvanced": CLOCK,
 }
 

@@ -18,6 +18,7 @@ from followup.events import (
     IntentSigned,
     IssueResolved,
     ProjectStarted,
+    VisitDeadlineRecomputed,
     VisitDue,
     VisitLogged,
     derived_id,
@@ -217,9 +218,10 @@ class SchedulingHandlers:
 
         Open means planned, due or missed (a missed visit stays open for logging; it is due
         again when its new deadline is still ahead); done visits are never touched. Due times
-        never move, and nothing is published: a planned visit's VisitDue will carry its new
-        deadline. Runs on every tick; once the stored digests match the calendar it costs one
-        small query. Returns the number of visits whose deadline changed.
+        never move. A visit already published (due or missed) gets a VisitDeadlineRecomputed
+        for the visits service's queue; a planned one's VisitDue will carry its new deadline.
+        Runs on every tick; once the stored digests match the calendar it costs one small
+        query. Returns the number of visits whose deadline changed.
         """
         conn, cal = tx.conn, self.calendar
         current = cal.official_fingerprints()
@@ -263,6 +265,9 @@ class SchedulingHandlers:
                         s.visit.deadline_provisional,
                     ):
                         new.append((s.visit.visit_id, *found))
+                        if s.status != "planned" and found[0] != s.visit.deadline:
+                            # Published already: the queue holding it must learn the move.
+                            tx.publish(deadline_moved_event(s.visit, found[0], now))
             await projections.set_deadlines(conn, new, now)
             recomputed += len(new)
         await projections.save_calendar_years(conn, cal.region, current)
@@ -314,6 +319,26 @@ async def publish_due_visits(
         cause = causes.get(row["customer_id"], causation) if causes else causation
         tx.publish(visit_due_event(row, cause))
     return len(rows)
+
+
+def deadline_moved_event(
+    visit: domain.PlannedVisit, deadline: datetime, now: datetime
+) -> Event[VisitDeadlineRecomputed]:
+    """A published visit's new deadline; one id per visit and deadline."""
+    data = VisitDeadlineRecomputed(
+        visit_id=visit.visit_id,
+        customer_id=visit.customer_id,
+        deadline=deadline,
+        previous_deadline=visit.deadline,
+        recomputed_at=now,
+    )
+    return make_event(
+        data,
+        id=derived_id("VisitDeadlineRecomputed", visit.visit_id, deadline.isoformat()),
+        source=SOURCE,
+        subject=visit.customer_id,
+        time=now,
+    )
 
 
 def visit_due_event(row: asyncpg.Record, causation: AnyEvent | None) -> Event[VisitDue]:
