@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
+from structlog.testing import capture_logs
 
 from followup.calendar import BusinessCalendar, default_calendar
 from followup.core.consumer import Tx
@@ -278,15 +279,33 @@ async def test_one_sweep_records_each_newly_breached_clock_once_across_batches(
         )
         await handlers.raise_complaint(conn, command, f"key-{n}", t0 + timedelta(minutes=n))
 
-    # Tuesday 10:20:30: first response (24 h) has run out for the first 21 complaints only.
-    await tick(conn, handlers, t0 + timedelta(hours=24, minutes=20, seconds=30))
+    # Tuesday 10:00:30: first response (24 h) has run out for the first complaint only: one
+    # escalation line naming it. By 10:21:30, 21 more: one line for the lot (no alert storm).
+    with capture_logs() as one:
+        await tick(conn, handlers, t0 + timedelta(hours=24, seconds=30))
+    with capture_logs() as many:
+        await tick(conn, handlers, t0 + timedelta(hours=24, minutes=21, seconds=30))
+    first_id = next(r["issue_id"] for r in await ledger(conn) if r["customer_id"] == "C-0")
+    [single] = [e for e in one if e["log_level"] == "error"]
+    assert (single["issue_id"], single["clock"], single["escalate_to"]) == (
+        first_id,
+        "first_response",
+        "M-CS",
+    )
+    [grouped] = [e for e in many if e["log_level"] == "error"]
+    assert (grouped["breaches"], grouped["escalate_to"], grouped["clock"]) == (
+        21,
+        "M-CS",
+        "first_response",
+    )
+    assert len(grouped["issue_ids"]) == 20 and first_id not in grouped["issue_ids"]
     tuesday = [e.data for e in await published(conn) if e.type == "IssueSlaBreached"]
     # Wednesday 00:00: every first response and every handover (end of Tuesday) has run out.
     await tick(conn, handlers, at(2026, 3, 4))
     await tick(conn, handlers, at(2026, 3, 4))  # the same time again: nothing new
 
     breaches = [e.data for e in await published(conn) if e.type == "IssueSlaBreached"]
-    assert len(tuesday) == 21 and {b.clock for b in tuesday} == {"first_response"}
+    assert len(tuesday) == 22 and {b.clock for b in tuesday} == {"first_response"}
     assert len(breaches) == 60
     assert sorted((b.issue_id, b.clock) for b in breaches) == sorted(
         {(b.issue_id, b.clock) for b in breaches}

@@ -16,6 +16,7 @@ from followup.issues.domain_clocks import (
     ClockSpan,
     ClockState,
     ResolutionInForce,
+    Sweep,
     clock_spans,
     counted_provisional,
     detect_breaches,
@@ -23,6 +24,7 @@ from followup.issues.domain_clocks import (
     recompute_deadlines,
     resolution_in_force,
     signed_working_seconds,
+    sweep_issue,
 )
 from followup.issues.domain_lifecycle import (
     UNKNOWN_ISSUE,
@@ -121,6 +123,7 @@ __all__ = [
     "ResumeResolution",
     "SlaDeadlines",
     "SlaPolicy",
+    "Sweep",
     "TimelineEntry",
     "clock_spans",
     "conflict",
@@ -148,6 +151,7 @@ __all__ = [
     "resolution_in_force",
     "signed_working_seconds",
     "sla_deadlines",
+    "sweep_issue",
     "timeline",
     "validate_complaint",
     "view_issue",

@@ -140,14 +140,33 @@ def detect_breaches(
     issue: Issue, now: datetime, *, cal: BusinessCalendar, managers: Mapping[str, str]
 ) -> list[Breach]:
     """The breaches `now` reveals that are not recorded yet, each with its escalation target."""
+    return sweep_issue(issue, now, cal=cal, managers=managers).breaches
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What a clock sweep finds on one issue: breaches to record, and when to look again."""
+
+    breaches: list[Breach]
+    # The earliest deadline still able to breach once these are recorded (None: none can).
+    next_breach_at: datetime | None
+
+
+def sweep_issue(
+    issue: Issue, now: datetime, *, cal: BusinessCalendar, managers: Mapping[str, str]
+) -> Sweep:
+    """The breaches `now` reveals and the next time to look, from one reading of the clocks."""
     # `managers` (department -> manager id) is configuration; a department missing from it
     # escalates to nobody rather than failing the sweep.
     found: list[Breach] = []
+    pending: list[datetime] = []
     for span in clock_spans(issue, now, cal):
-        already = issue.breach_of(span.clock) is not None or any(
-            b.clock == span.clock for b in found
-        )
-        if already or span.state(now) != ClockState.BREACHED:
+        if issue.breach_of(span.clock) is not None or any(b.clock == span.clock for b in found):
+            continue
+        state = span.state(now)
+        if state != ClockState.BREACHED:
+            if state not in (ClockState.MET, ClockState.PAUSED):
+                pending.append(span.deadline.at)
             continue
         owner = issue.owner_at(span.deadline.at)
         department = owner.department if owner is not None else issue.raised.department
@@ -163,7 +182,7 @@ def detect_breaches(
                 round=span.round,
             )
         )
-    return found
+    return Sweep(found, min(pending, default=None))
 
 
 def next_breach_at(issue: Issue, now: datetime, cal: BusinessCalendar) -> datetime | None:

@@ -39,6 +39,8 @@ log = structlog.get_logger()
 
 Publish = Callable[[Event[Any]], Awaitable[None]]
 E = TypeVar("E", bound=domain.IssueEvent)
+# Up to this many breaches in one sweep get one log line each; more are grouped per manager.
+ESCALATION_LINES_MAX = 20
 
 
 def _rejected(r: domain.Rejection) -> CommandRejected:
@@ -201,21 +203,62 @@ class IssueHandlers:
 
     async def record_breaches(self, tx: Tx, now: datetime) -> None:
         """The clock moved: each clock past its deadline breaches once and is escalated."""
+        # Escalated once the whole sweep is decided, as one set (grouped when large). Before the
+        # tick's commit: a commit that fails is retried and escalates again, at least once.
+        self._escalate(await self._sweep(tx, now))
+
+    async def _sweep(self, tx: Tx, now: datetime) -> list[domain.Breach]:
+        escalated: list[domain.Breach] = []
         while True:
             ids = await projections.issues_past_breach_time(tx.conn, now, projections.SWEEP_BATCH)
             if not ids:
-                return
+                return escalated
             issues = await projections.load_issues(tx.conn, ids, lock=True)
-            found = [
-                (issue, breach)
+            sweeps = [
+                (issue, domain.sweep_issue(issue, now, cal=self.calendar, managers=self.managers))
                 for issue in issues
-                for breach in domain.detect_breaches(
-                    issue, now, cal=self.calendar, managers=self.managers
-                )
             ]
-            recorded = await self._record_many(tx, found, now, touched=issues)
-            for breach in recorded:
-                # Escalation: an error line with the manager to page, and a metric to alert on.
+            found = [(issue, breach) for issue, sweep in sweeps for breach in sweep.breaches]
+            event_ids = [event_id_of(breach) for _, breach in found]
+            fresh = await projections.append_issue_events(
+                tx.conn,
+                [(i.issue_id, eid, b) for (i, b), eid in zip(found, event_ids, strict=True)],
+            )
+            recorded: list[domain.Breach] = []
+            for (_, breach), eid, new in zip(found, event_ids, fresh, strict=True):
+                if new:
+                    tx.publish(
+                        make_event(
+                            breach, id=eid, source=SOURCE, subject=breach.customer_id, time=now
+                        )
+                    )
+                    recorded.append(breach)
+            await projections.mark_swept(
+                tx.conn,
+                [
+                    (issue.issue_id, issue.breached or bool(sweep.breaches), sweep.next_breach_at)
+                    for issue, sweep in sweeps
+                ],
+                now,
+            )
+            escalated.extend(recorded)
+            # A full batch may leave more behind; a batch that recorded nothing cannot make
+            # progress by being read again.
+            if len(ids) < projections.SWEEP_BATCH or not recorded:
+                return escalated
+
+    def _escalate(self, breaches: Sequence[domain.Breach]) -> None:
+        """Escalation: an error line naming the manager to page, and a metric to alert on.
+
+        A sweep recording many breaches at once (a backlog, a clock moved far) logs one line
+        per manager, clock and department with the count and the first issue ids, rather
+        than an alert storm; each breach is still its own IssueSlaBreached event.
+        """
+        for breach in breaches:
+            if self.on_breach is not None:
+                self.on_breach(breach)
+        if len(breaches) <= ESCALATION_LINES_MAX:
+            for breach in breaches:
                 log.error(
                     "sla breached; escalated to the department manager",
                     issue_id=breach.issue_id,
@@ -225,12 +268,22 @@ class IssueHandlers:
                     escalate_to=breach.escalate_to,
                     deadline=breach.deadline.isoformat(),
                 )
-                if self.on_breach is not None:
-                    self.on_breach(breach)
-            # A full batch may leave more behind; a batch that recorded nothing cannot make
-            # progress by being read again.
-            if len(ids) < projections.SWEEP_BATCH or not recorded:
-                return
+            return
+        groups: dict[tuple[str | None, str, str], list[str]] = {}
+        for breach in breaches:
+            key = (breach.escalate_to, breach.clock, breach.department)
+            groups.setdefault(key, []).append(breach.issue_id)
+        for (manager, clock, department), issue_ids in sorted(
+            groups.items(), key=lambda g: (g[0][0] or "", g[0][1], g[0][2])
+        ):
+            log.error(
+                "sla breaches; escalated to the department manager",
+                escalate_to=manager,
+                clock=clock,
+                department=department,
+                breaches=len(issue_ids),
+                issue_ids=issue_ids[:ESCALATION_LINES_MAX],
+            )
 
     async def _record_many(
         self,

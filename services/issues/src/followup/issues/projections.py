@@ -187,6 +187,25 @@ async def save_issue_rows(
         await conn.executemany(_UPSERT_ROW, [_row(i, now, cal) for i in issues])
 
 
+async def mark_swept(
+    conn: asyncpg.Connection, rows: list[tuple[str, bool, datetime | None]], now: datetime
+) -> None:
+    """After a breach sweep: each (issue, breached, next breach time), in one statement."""
+    if not rows:
+        return
+    await conn.execute(
+        """UPDATE issue SET breached = u.breached, next_breach_at = u.next_breach_at,
+                  updated_at = $4
+           FROM unnest($1::text[], $2::bool[], $3::timestamptz[])
+                AS u(issue_id, breached, next_breach_at)
+           WHERE issue.issue_id = u.issue_id""",
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        now,
+    )
+
+
 async def official_years_counted(conn: asyncpg.Connection) -> list[int] | None:
     """The official calendar years deadlines were last counted on (None: never recorded)."""
     years: list[int] | None = await conn.fetchval(
