@@ -56,7 +56,14 @@ class VisitHandlers:
 
     async def add_visit_to_due_queue(self, tx: Tx, event: Event[VisitDue]) -> None:
         """VisitDue: the visit enters (or, for a retry, re-enters) the agents' queue."""
-        await self._apply(tx.conn, event.data.visit_id, event.id, event.data, tx.now)
+        # No visit lock here (a batch may hold thousands of visits, and advisory locks share
+        # one cluster-wide table): store the event, then fold what is stored now, so a log
+        # committed meanwhile is in the row too.
+        visit_id, conn = event.data.visit_id, tx.conn
+        if await projections.record_visit_event(conn, visit_id, event.id, event.data, None, tx.now):
+            visit = await projections.load_visit(conn, visit_id)
+            if visit is not None:
+                await projections.save_visit_row(conn, visit, tx.now)
 
     async def remember_customer(self, tx: Tx, event: Event[CustomerDelivered]) -> None:
         """CustomerDelivered: the account manager assigns visits; the contact is sealed."""
@@ -78,26 +85,25 @@ class VisitHandlers:
             visit = await projections.load_visit(tx.conn, visit_id, lock=True)
             missed = domain.decide_missed(visit, now) if visit else None
             if missed is not None:
-                await self._apply(
-                    tx.conn,
-                    visit_id,
-                    derived_id("VisitMissed", visit_id, missed.missed_at.isoformat()),
-                    missed,
-                    now,
-                )
+                event_id = derived_id("VisitMissed", visit_id, missed.missed_at.isoformat())
+                await self._record(tx.conn, visit, visit_id, event_id, missed, now)
 
-    async def _apply(
+    async def _record(
         self,
         conn: asyncpg.Connection,
+        visit: domain.Visit | None,
         visit_id: str,
         event_id: str,
         event: domain.VisitEvent,
         now: datetime,
     ) -> None:
-        if await projections.append_visit_event(conn, visit_id, event_id, event):
-            visit = await projections.load_visit(conn, visit_id)
-            if visit is not None:
-                await projections.save_visit_row(conn, visit, now)
+        """Stores an event of `visit` (loaded under its lock) with the queue row it yields.
+
+        The row comes from folding the event into the visit in memory: under the lock the
+        stored events are exactly what was loaded, so reading them back would fold the same.
+        """
+        after = domain.evolve(visit, event)
+        await projections.record_visit_event(conn, visit_id, event_id, event, after, now)
 
     async def log_visit(
         self,
@@ -109,7 +115,12 @@ class VisitHandlers:
         idempotency_key: str | None,
     ) -> Accepted:
         """POST /log: decide the VisitLogged, publish it through the outbox, answer 202."""
-        request = {"visit_id": visit_id, "body": command.model_dump(mode="json")}
+        # The request's fingerprint matters only to a keyed request (idempotent replay).
+        request = (
+            {"visit_id": visit_id, "body": command.model_dump(mode="json")}
+            if idempotency_key
+            else {}
+        )
         async with conn.transaction():
             replay = await idempotent_replay(conn, idempotency_key, request)
             if replay is not None:
@@ -123,7 +134,7 @@ class VisitHandlers:
             decided = domain.decide_log_visit(visit, command, acting_agent_id, now, event_id)
             if isinstance(decided, domain.Rejection):
                 raise _rejected(decided)
-            await self._publish(conn, decided, event_id, now)
+            await self._publish(conn, visit, decided, event_id, now)
             answer = Accepted(202, {"event_id": event_id, "visit_id": visit_id})
             await remember_answer(conn, idempotency_key, request, answer, now)
             return answer
@@ -144,16 +155,17 @@ class VisitHandlers:
             if isinstance(decided, domain.Rejection):
                 raise _rejected(decided)
             event_id = derived_id("VisitSpotChecked", visit_id)
-            await self._publish(conn, decided, event_id, now)
+            await self._publish(conn, visit, decided, event_id, now)
             return Accepted(202, {"event_id": event_id, "visit_id": visit_id})
 
     async def _publish(
         self,
         conn: asyncpg.Connection,
+        visit: domain.Visit | None,
         data: VisitLogged | VisitSpotChecked,
         event_id: str,
         now: datetime,
     ) -> None:
         event = make_event(data, id=event_id, source=SOURCE, subject=data.customer_id, time=now)
         await publish_events(conn, [event], topic_prefix=self.topic_prefix)
-        await self._apply(conn, data.visit_id, event_id, data, now)
+        await self._record(conn, visit, data.visit_id, event_id, data, now)

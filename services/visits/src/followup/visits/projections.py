@@ -9,7 +9,13 @@ import asyncpg
 import orjson
 
 from followup.events import VisitDue, VisitLogged, VisitSpotChecked
-from followup.visits.domain import Visit, VisitEvent, VisitMissed, evolve
+from followup.visits.domain import (
+    Visit,
+    VisitEvent,
+    VisitMissed,
+    assign_account_manager,
+    evolve,
+)
 
 _MODELS: dict[str, type[VisitDue] | type[VisitLogged] | type[VisitSpotChecked]] = {
     "VisitDue": VisitDue,
@@ -18,78 +24,86 @@ _MODELS: dict[str, type[VisitDue] | type[VisitLogged] | type[VisitSpotChecked]] 
 }
 
 
-async def append_visit_event(
-    conn: asyncpg.Connection, visit_id: str, event_id: str, event: VisitEvent
-) -> bool:
-    """Stores one event of a visit; False when that event id was already stored."""
+def _event_json(event: VisitEvent) -> tuple[str, str]:
+    """An event's type and its data as JSON text (stored as a jsonb object)."""
     if isinstance(event, VisitMissed):
-        type_, data = (
-            "VisitMissed",
-            {"visit_id": event.visit_id, "missed_at": event.missed_at.isoformat()},
-        )
-    else:
-        type_, data = type(event).__name__, event.model_dump(mode="json", exclude_none=True)
-    status = await conn.execute(
-        """INSERT INTO visit_event (visit_id, event_id, type, data) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (event_id) DO NOTHING""",
-        visit_id,
-        event_id,
-        type_,
-        orjson.dumps(data).decode(),
-    )
-    return bool(status.endswith(" 1"))
+        data = {"visit_id": event.visit_id, "missed_at": event.missed_at.isoformat()}
+        return "VisitMissed", orjson.dumps(data).decode()
+    return type(event).__name__, event.model_dump_json(exclude_none=True)
 
 
-def _event_from_row(row: asyncpg.Record) -> VisitEvent:
-    data = row["data"] if isinstance(row["data"], dict) else orjson.loads(row["data"])
-    if row["type"] == "VisitMissed":
-        return VisitMissed(data["visit_id"], datetime.fromisoformat(data["missed_at"]))
-    return _MODELS[row["type"]].model_validate_json(orjson.dumps(data))
+def _event_from_row(type_: str, data: str) -> VisitEvent:
+    if type_ == "VisitMissed":
+        doc = orjson.loads(data)
+        return VisitMissed(doc["visit_id"], datetime.fromisoformat(doc["missed_at"]))
+    # The contract models are strict: their JSON mode is the one that reads RFC 3339 text.
+    return _MODELS[type_].model_validate_json(data)
+
+
+# Rows written before 0002 hold their data as a jsonb string wrapping the JSON document (it was
+# encoded twice); `#>> '{}'` unwraps those, so both forms read the same.
+_LOAD = """
+SELECT e.type,
+       CASE WHEN jsonb_typeof(e.data) = 'string' THEN e.data #>> '{}' ELSE e.data::text END
+           AS data,
+       c.customer_id, c.account_manager_id
+FROM visit_event e
+LEFT JOIN customer c
+       ON c.customer_id = CASE WHEN jsonb_typeof(e.data) = 'string'
+                               THEN (e.data #>> '{}')::jsonb ->> 'customer_id'
+                               ELSE e.data ->> 'customer_id' END
+WHERE e.visit_id = $1
+ORDER BY e.seq
+"""
 
 
 async def load_visit(
     conn: asyncpg.Connection, visit_id: str, *, lock: bool = False
 ) -> Visit | None:
-    """The visit folded from its stored events, with the customer's account manager."""
+    """The visit folded from its stored events, with the customer's account manager.
+
+    With `lock`, commands on the visit are serialised until the caller's transaction ends
+    (two agents logging it at once, a log racing the consumer's VisitDue): what the caller then
+    decides and folds in memory is what the stored events say.
+    """
     if lock:
-        # Serialises commands on one visit (two agents logging it at once).
+        # Its own statement: in READ COMMITTED the next one's snapshot is taken after the lock
+        # is held, so it sees every event committed by the previous holder.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", visit_id)
-    rows = await conn.fetch(
-        "SELECT type, data FROM visit_event WHERE visit_id = $1 ORDER BY seq", visit_id
-    )
+    # One round trip: the events and, joined on each event's customer, the account manager.
+    rows = await conn.fetch(_LOAD, visit_id)
     visit: Visit | None = None
     for row in rows:
-        visit = evolve(visit, _event_from_row(row))
+        visit = evolve(visit, _event_from_row(row["type"], row["data"]))
     if visit is None:
         return None
-    manager = await conn.fetchval(
-        "SELECT account_manager_id FROM customer WHERE customer_id = $1", visit.customer_id
+    manager = next(
+        (r["account_manager_id"] for r in rows if r["customer_id"] == visit.customer_id), None
     )
-    if manager:
-        from followup.visits.domain import assign_account_manager
-
-        visit = assign_account_manager(visit, manager)
-    return visit
+    return assign_account_manager(visit, manager) if manager else visit
 
 
-async def save_visit_row(conn: asyncpg.Connection, visit: Visit, now: datetime) -> None:
-    """The queue row the API reads, from the folded visit."""
+_VISIT_UPSERT = """
+    ON CONFLICT (visit_id) DO UPDATE SET
+        order_id = EXCLUDED.order_id, kinds = EXCLUDED.kinds, status = EXCLUDED.status,
+        agent_id = EXCLUDED.agent_id, due_at = EXCLUDED.due_at,
+        deadline = EXCLUDED.deadline, attempt = EXCLUDED.attempt,
+        issue_id = EXCLUDED.issue_id, completed_at = EXCLUDED.completed_at,
+        completed_by = EXCLUDED.completed_by, on_time = EXCLUDED.on_time,
+        spot_check = EXCLUDED.spot_check, updated_at = EXCLUDED.updated_at
+"""
+_VISIT_COLUMNS_IN = """visit_id, customer_id, order_id, kinds, status, agent_id, due_at, deadline,
+                       attempt, issue_id, completed_at, completed_by, on_time, spot_check,
+                       updated_at"""
+_VISIT_VALUES = """$1::text, $2::text, $3::text, $4::text[], $5::text, $6::text,
+                   $7::timestamptz, $8::timestamptz, $9::smallint, $10::text, $11::timestamptz,
+                   $12::text, $13::boolean, $14::text, $15::timestamptz"""
+
+
+def _row_values(visit: Visit, now: datetime) -> tuple[Any, ...]:
     due = visit.due
     completion = visit.completion
-    await conn.execute(
-        """
-        INSERT INTO visit (visit_id, customer_id, order_id, kinds, status, agent_id, due_at,
-                           deadline, attempt, issue_id, completed_at, completed_by, on_time,
-                           spot_check, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-        ON CONFLICT (visit_id) DO UPDATE SET
-            order_id = EXCLUDED.order_id, kinds = EXCLUDED.kinds, status = EXCLUDED.status,
-            agent_id = EXCLUDED.agent_id, due_at = EXCLUDED.due_at,
-            deadline = EXCLUDED.deadline, attempt = EXCLUDED.attempt,
-            issue_id = EXCLUDED.issue_id, completed_at = EXCLUDED.completed_at,
-            completed_by = EXCLUDED.completed_by, on_time = EXCLUDED.on_time,
-            spot_check = EXCLUDED.spot_check, updated_at = EXCLUDED.updated_at
-        """,
+    return (
         visit.visit_id,
         visit.customer_id,
         due.order_id if due else None,
@@ -105,6 +119,52 @@ async def save_visit_row(conn: asyncpg.Connection, visit: Visit, now: datetime) 
         visit.completed_on_time,
         visit.spot_check.result if visit.spot_check else None,
         now,
+    )
+
+
+_RECORD = f"""
+WITH appended AS (
+    INSERT INTO visit_event (visit_id, event_id, type, data)
+    VALUES ($1, $16, $17, $18::text::jsonb)
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING 1
+)
+INSERT INTO visit ({_VISIT_COLUMNS_IN})
+SELECT {_VISIT_VALUES} FROM appended
+{_VISIT_UPSERT}
+RETURNING true
+"""
+
+_APPEND = """
+INSERT INTO visit_event (visit_id, event_id, type, data) VALUES ($1, $2, $3, $4::text::jsonb)
+ON CONFLICT (event_id) DO NOTHING
+RETURNING true
+"""
+
+
+async def record_visit_event(
+    conn: asyncpg.Connection,
+    visit_id: str,
+    event_id: str,
+    event: VisitEvent,
+    visit: Visit | None,
+    now: datetime,
+) -> bool:
+    """Stores one event of a visit and, in the same statement, the queue row of `visit` (the
+    visit with that event folded in; None leaves the row alone). False, and no change at all,
+    when that event id was already stored."""
+    type_, data = _event_json(event)
+    if visit is None:
+        return bool(await conn.fetchval(_APPEND, visit_id, event_id, type_, data))
+    values = _row_values(visit, now)
+    return bool(await conn.fetchval(_RECORD, *values, event_id, type_, data))
+
+
+async def save_visit_row(conn: asyncpg.Connection, visit: Visit, now: datetime) -> None:
+    """The queue row the API reads, from the folded visit."""
+    await conn.execute(
+        f"INSERT INTO visit ({_VISIT_COLUMNS_IN}) VALUES ({_VISIT_VALUES}) {_VISIT_UPSERT}",
+        *_row_values(visit, now),
     )
 
 
@@ -169,22 +229,25 @@ async def list_visits(
     limit: int,
 ) -> list[dict[str, Any]]:
     """Visits ordered by deadline, keyset-paginated."""
+    # One statement per combination of filters, holding only the conditions in use: a catch-all
+    # `($1 IS NULL OR status = $1)` is planned anew on every call (its generic plan is a
+    # sequential scan), while this one's cached plan is the index scan matching it exactly
+    # (the due queue: visit_queue on agent_id, status, deadline, visit_id).
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in (("agent_id", agent_id), ("status", status), ("customer_id", customer_id)):
+        if value is not None:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")
+    if after is not None:
+        args += after
+        where.append(f"(deadline, visit_id) > (${len(args) - 1}, ${len(args)})")
+    args.append(limit)
     rows = await conn.fetch(
-        f"""
-        SELECT {VISIT_COLUMNS} FROM visit
-        WHERE ($1::text IS NULL OR status = $1)
-          AND ($2::text IS NULL OR agent_id = $2)
-          AND ($3::text IS NULL OR customer_id = $3)
-          AND ($4::timestamptz IS NULL OR (deadline, visit_id) > ($4, $5))
-        ORDER BY deadline, visit_id
-        LIMIT $6
-        """,
-        status,
-        agent_id,
-        customer_id,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit,
+        f"SELECT {VISIT_COLUMNS} FROM visit"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + f" ORDER BY deadline, visit_id LIMIT ${len(args)}",
+        *args,
     )
     return [dict(r) for r in rows]
 
