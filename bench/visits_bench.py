@@ -276,6 +276,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds(dsn: str) -> float:
+    """CPU time used so far by the PostgreSQL backends serving the bench database."""
+    marker = f" {dsn.rsplit('/', 1)[-1]} ".encode()
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if marker in (proc / "cmdline").read_bytes().replace(b"\0", b" "):
+                total += cpu_seconds(int(proc.name))
+        except OSError:
+            continue
+    return total
+
+
 async def measure(dsn: str, pid: int, port: int, n_logs: int) -> dict[str, float | int]:
     client = Client(port)
     await client.warm(CONNECTIONS)
@@ -291,13 +306,14 @@ async def measure(dsn: str, pid: int, port: int, n_logs: int) -> dict[str, float
     assert warm.count(202) == len(warm), {s: warm.count(s) for s in set(warm)}
     await outbox_drained_ms(dsn, time.perf_counter())
 
-    cpu_before = cpu_seconds(pid)
+    cpu_before, db_cpu_before = cpu_seconds(pid), database_cpu_seconds(dsn)
     latencies, statuses = await steady_load(n_logs, RATE, log("L-"))
     assert statuses.count(202) == n_logs, {s: statuses.count(s) for s in set(statuses)}
     drained = await outbox_drained_ms(dsn, time.perf_counter())
     # The service's own CPU per logged visit (HTTP, handler, outbox relay, consumer idling):
-    # the figure other load on the machine does not move, unlike the latencies.
+    # figures that other load on the machine moves far less than the latencies.
     cpu_per_log = (cpu_seconds(pid) - cpu_before) * 1000 / n_logs
+    db_cpu_per_log = (database_cpu_seconds(dsn) - db_cpu_before) * 1000 / n_logs
 
     queue: list[float] = []
     for i in range(QUEUE_WARMUP + QUEUE_REQUESTS):
@@ -317,6 +333,7 @@ async def measure(dsn: str, pid: int, port: int, n_logs: int) -> dict[str, float
         "log_max_ms": round(max(latencies), 2),
         "outbox_drained_ms": drained,
         "service_cpu_ms_per_log": round(cpu_per_log, 2),
+        "database_cpu_ms_per_log": round(db_cpu_per_log, 2),
         "queue_p99_ms": round(percentile(queue, 99), 2),
         "queue_p50_ms": round(statistics.median(queue), 2),
         "log_requests": n_logs,
@@ -348,7 +365,8 @@ async def main() -> None:
     print(
         f"log at {RATE} req/s: p50 {result['log_p50_ms']} ms, p99 {result['log_p99_ms']} ms, "
         f"max {result['log_max_ms']} ms ({n_logs} requests, service CPU "
-        f"{result['service_cpu_ms_per_log']} ms per request, outbox drained "
+        f"{result['service_cpu_ms_per_log']} ms and PostgreSQL "
+        f"{result['database_cpu_ms_per_log']} ms per request, outbox drained "
         f"{result['outbox_drained_ms']} ms after the last); due queue over {VISITS:,} visits: "
         f"p50 {result['queue_p50_ms']} ms, p99 {result['queue_p99_ms']} ms"
     )
