@@ -487,13 +487,16 @@ STEPS = [
     (projections, "load_issue", "load one (read events, decode, fold)"),
     (projections, "_from_json", "  decode events"),
     (domain, "fold", "  fold"),
+    (domain, "sweep_issue", "sweep_issue (breaches + next breach time)"),
     (domain, "detect_breaches", "detect_breaches"),
     (domain, "evolve", "evolve (new state)"),
     (projections, "append_issue_events", "append events"),
     (projections, "append_issue_event", "append one event"),
+    (projections, "mark_swept", "mark rows swept (one UPDATE)"),
     (projections, "save_issue_rows", "save rows (next_breach_at + upsert)"),
     (projections, "save_issue_row", "save one row (next_breach_at + upsert)"),
     (domain, "next_breach_at", "  next_breach_at"),
+    (issue_handlers, "make_event", "make_event (to publish)"),
     (issue_handlers.IssueHandlers, "_event", "make_event (to publish)"),
     (Tx, "publish", "Tx.publish (outbox row)"),
     (Tx, "flush", "Tx.flush (outbox insert)"),
@@ -831,7 +834,7 @@ async def run(dsn: str) -> None:
         f"{sweep['instrumented_ticks']} tick(s)): finding {find_s:.3f} s, recording "
         f"{record_s:.2f} s, of which:"
     )
-    for _, _, label in STEPS:
+    for label in dict.fromkeys(label for _, _, label in STEPS):
         if label in split.seconds:
             print(f"    {label:<40} {split.seconds[label]:6.2f} s {split.calls[label]:>8,} calls")
 
