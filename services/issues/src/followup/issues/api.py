@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from followup.core.auth import Principal, Role, require_role
 from followup.core.commands import CommandRejected
-from followup.core.http import keyset_after, keyset_page
+from followup.core.http import json_response, keyset_after, keyset_page
 from followup.core.problems import Problem
 from followup.issues import domain, projections
 from followup.issues.handlers import IssueHandlers
@@ -104,7 +104,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
             raise Problem(exc.status, exc.detail, errors=exc.errors, **exc.extra) from None
         return JSONResponse(answer.body, status_code=answer.status_code)
 
-    @router.get("/issues")
+    @router.get("/issues", response_model=dict[str, Any])
     async def list_issues(
         request: Request,
         principal: Principal = Depends(auth),
@@ -114,7 +114,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
         customer_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """The ledger, newest first, filtered and paginated."""
         after = keyset_after(cursor)
         async with request.app.state.pool.acquire() as conn:
@@ -127,7 +127,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
                 after=after,
                 limit=limit + 1,
             )
-        return keyset_page(rows, limit, "raised_at", "issue_id")
+        return json_response(keyset_page(rows, limit, "raised_at", "issue_id"))
 
     @router.get("/issues/{issue_id}")
     async def get_issue(
