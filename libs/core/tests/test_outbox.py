@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 
 import asyncpg
 import orjson
+import pytest
 
 from followup.core.metrics import Metrics
 from followup.core.outbox import OutboxRelay, outbox_stats, publish_events
@@ -174,3 +176,49 @@ async def test_retention_forgets_old_processed_ids_and_old_payloads_but_keeps_ev
     assert {e.id for e in old} == {i for i, n in payloads.items() if n == 0}
     assert all(payloads[e.id] > 0 for e in [*recent, waiting])
     assert metrics.pruned_rows.labels("processed_event")._value.get() == 4
+
+
+async def test_a_burst_shares_relay_cycles_and_a_lone_event_is_not_held_back(
+    env: Env, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    interval = 1.0
+    settings = env.with_settings(outbox_min_cycle_interval_s=interval, outbox_poll_interval_s=5.0)
+    relay = OutboxRelay(pool, settings, env.metrics)
+    published_per_cycle: list[int] = []
+    cycle = relay._cycle
+
+    async def counted_cycle() -> int:
+        n = await cycle()
+        if n:
+            published_per_cycle.append(n)
+        return n
+
+    monkeypatch.setattr(relay, "_cycle", counted_cycle)
+
+    async def commit(event_id: str) -> None:
+        async with pool.acquire() as conn, conn.transaction():
+            await publish_events(
+                conn, [assigned("C-1", event_id, event_id=event_id)], topic_prefix=env.prefix
+            )
+
+    await relay.start()
+    try:
+        await wait_until(lambda: _is_active(relay), what="relay active")
+        # A burst: 20 commits one after another, each waking the relay.
+        burst = [f"burst-{i:02d}" for i in range(20)]
+        for event_id in burst:
+            await commit(event_id)
+        await wait_until(lambda: _published(pool, 20), every=0.01, what="burst published")
+        # Without the interval each commit tends to get a cycle of its own.
+        assert sum(published_per_cycle) == 20, published_per_cycle
+        assert len(published_per_cycle) <= 3, published_per_cycle
+        # A lone event after a quiet spell goes out at once, not an interval later.
+        await asyncio.sleep(interval * 1.2)
+        started = time.monotonic()
+        await commit("lone")
+        await wait_until(lambda: _published(pool, 21), every=0.005, what="lone published")
+        assert time.monotonic() - started < interval * 0.6
+    finally:
+        await relay.stop()
+    records = await read_topic(env.infra.kafka_bootstrap, env.topic(topics.ISSUES))
+    assert [orjson.loads(r.value)["id"] for r in records] == [*burst, "lone"]

@@ -5,6 +5,10 @@ holds. It claims unpublished rows in id order with `FOR UPDATE SKIP LOCKED`, sen
 that order with an idempotent producer, awaits every ack and only then marks them published.
 It never tails the table with `id > last_id`: sequence values commit out of order, and a
 row committed late behind a higher id would be skipped forever.
+
+Every commit that writes rows notifies the relay. A cycle that published something is followed
+by the next one no sooner than `outbox_min_cycle_interval_s` after it started, so the commits
+of a burst share cycles; the first event after a quiet spell goes out at once.
 """
 
 from __future__ import annotations
@@ -89,6 +93,11 @@ async def enqueue(conn: Conn, rows: Sequence[OutboxRow]) -> int:
 async def publish_events(conn: Conn, events: Iterable[AnyEvent], *, topic_prefix: str = "") -> int:
     """Outbox-publishes events from any transaction (an HTTP command, say)."""
     return await enqueue(conn, [outbox_row(e, topic_prefix=topic_prefix) for e in events])
+
+
+def next_cycle_delay(last_start: float, now: float, min_interval: float) -> float:
+    """Seconds to wait so that relay cycles start at least `min_interval` apart."""
+    return max(0.0, last_start + min_interval - now)
 
 
 def _lock_key(service: str) -> str:
@@ -200,6 +209,7 @@ class OutboxRelay:
                 log.info("outbox relay active", service=self.settings.service)
                 while not self._stopping:
                     self._wake.clear()
+                    started = time.monotonic()
                     n = await self._cycle()
                     backoff.reset()
                     await self._stats()
@@ -209,6 +219,14 @@ class OutboxRelay:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(
                             self._wake.wait(), self.settings.outbox_poll_interval_s
+                        )
+                    if n:
+                        # Rows came in while this one ran or just after: more are likely on
+                        # their way (a burst), so gather them into the next cycle.
+                        await asyncio.sleep(
+                            next_cycle_delay(
+                                started, time.monotonic(), self.settings.outbox_min_cycle_interval_s
+                            )
                         )
             except asyncio.CancelledError:
                 raise

@@ -48,6 +48,11 @@ class CoreSettings(BaseSettings):
     # Outbox relay.
     outbox_batch: int = 1000
     outbox_poll_interval_s: float = 0.5
+    # After a cycle that published something, the next one starts at least this long after it
+    # (unless the batch was full): a burst of commits, each waking the relay, shares one cycle
+    # (claim, send, await acks, mark) instead of paying one each. An event that arrives while
+    # the relay is idle is published at once; under load one waits at most this long more.
+    outbox_min_cycle_interval_s: float = 0.02
 
     # Retention (followup.core.retention; 0 keeps everything), pruned by the active relay.
     processed_event_retention_days: float = 90.0
