@@ -5,10 +5,11 @@ from __future__ import annotations
 import hmac
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeAlias
 
 from fastapi import Request
 
@@ -82,10 +83,16 @@ class TokenTable:
         return cls(tokens)
 
 
-def bearer_auth(tokens: TokenTable) -> Callable[[Request], Principal]:
+# The request's caller, as a FastAPI dependency.
+Authenticate: TypeAlias = Callable[[Request], Awaitable[Principal]]
+
+
+def bearer_auth(tokens: TokenTable) -> Authenticate:
     """A FastAPI dependency that answers 401 without a valid bearer token."""
 
-    def authenticate(request: Request) -> Principal:
+    # A coroutine on purpose: FastAPI runs a plain-function dependency in its threadpool, a
+    # thread hop on every request for a check that never blocks.
+    async def authenticate(request: Request) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

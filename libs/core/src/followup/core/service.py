@@ -15,10 +15,10 @@ from typing import Any
 
 import asyncpg
 import structlog
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
 
-from followup.core.auth import Principal, TokenTable, bearer_auth
+from followup.core.auth import Authenticate, TokenTable, bearer_auth
 from followup.core.clock import Clock, clock_from_settings
 from followup.core.consumer import EventConsumer, Subscription
 from followup.core.db import create_pool, migrate
@@ -40,7 +40,7 @@ class ServiceParts:
     name: str
     migrations_dir: Path
     subscription: Callable[[Clock], Subscription] | None
-    routers: Callable[[Callable[[Request], Principal]], Sequence[APIRouter]]
+    routers: Callable[[Authenticate], Sequence[APIRouter]]
     publishes: Sequence[str] = ()
     consumes: Sequence[str] = ()
     description: str = ""

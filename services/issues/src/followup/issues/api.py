@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
-from followup.core.auth import Principal, Role, require_role
+from followup.core.auth import Authenticate, Principal, Role, require_role
 from followup.core.commands import CommandRejected
 from followup.core.http import json_response, keyset_after, keyset_page
 from followup.core.problems import Problem
@@ -67,7 +66,7 @@ def _actor(principal: Principal) -> str:
     return principal.agent_id or principal.name or principal.role.value
 
 
-def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
+def routers(auth: Authenticate) -> list[APIRouter]:
     """The /v1 routes behind the bearer-token dependency."""
     router = APIRouter(prefix="/v1", tags=["issues"])
 

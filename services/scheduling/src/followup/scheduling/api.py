@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from followup.core.auth import Principal, Role, require_role
+from followup.core.auth import Authenticate, Principal, Role, require_role
 from followup.core.http import keyset_after, keyset_page
 from followup.core.problems import Problem
 from followup.events.scheduling import VisitKind
@@ -29,7 +28,7 @@ def _visit(row: Any) -> dict[str, Any]:
     return v
 
 
-def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
+def routers(auth: Authenticate) -> list[APIRouter]:
     """The /v1 routes, every one behind the bearer-token dependency and PLAN_READERS."""
     router = APIRouter(prefix="/v1", tags=["scheduling"], dependencies=[Depends(auth)])
 

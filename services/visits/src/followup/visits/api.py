@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -11,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from followup.core.auth import Principal, Role, require_role
+from followup.core.auth import Authenticate, Principal, Role, require_role
 from followup.core.commands import CommandRejected
 from followup.core.crypto import mask_name, mask_phone
 from followup.core.http import keyset_after, keyset_page
@@ -55,14 +54,9 @@ def _problem(exc: CommandRejected) -> Problem:
     return Problem(exc.status, exc.detail, errors=exc.errors, **exc.extra)
 
 
-def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
+def routers(auth: Authenticate) -> list[APIRouter]:
     """The /v1 routes behind the bearer-token dependency."""
     router = APIRouter(prefix="/v1", tags=["visits"])
-
-    async def caller(request: Request) -> Principal:
-        # The same check as `auth`, as a coroutine: FastAPI runs a plain-function dependency
-        # in its threadpool, a thread hop on every request.
-        return auth(request)
 
     def handlers(request: Request) -> VisitHandlers:
         h: VisitHandlers = request.app.state.handlers
@@ -97,7 +91,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
     @router.get("/visits", response_model=dict[str, Any])
     async def list_visits(
         request: Request,
-        principal: Principal = Depends(caller),
+        principal: Principal = Depends(auth),
         status: Status | None = None,
         agent_id: str | None = None,
         customer_id: str | None = None,
@@ -119,7 +113,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
     async def customer_visits(
         customer_id: str,
         request: Request,
-        principal: Principal = Depends(caller),
+        principal: Principal = Depends(auth),
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: str | None = None,
     ) -> Response:
@@ -136,7 +130,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
 
     @router.get("/visits/{visit_id}")
     async def get_visit(
-        visit_id: str, request: Request, principal: Principal = Depends(caller)
+        visit_id: str, request: Request, principal: Principal = Depends(auth)
     ) -> dict[str, Any]:
         """One visit with its customer's contact (masked unless the caller may see it)."""
         async with request.app.state.pool.acquire() as conn:
@@ -166,7 +160,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
         visit_id: str,
         body: domain.LogVisit,
         request: Request,
-        principal: Principal = Depends(caller),
+        principal: Principal = Depends(auth),
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
     ) -> JSONResponse:
         """Logs a contact: publishes VisitLogged; repeat with the same Idempotency-Key is safe."""
@@ -185,7 +179,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
         request: Request,
         agent_id: str,
         month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
-        principal: Principal = Depends(caller),
+        principal: Principal = Depends(auth),
     ) -> dict[str, Any]:
         """The month's reproducible sample of min(3, n) of an agent's completed visits."""
         require_role(principal, Role.SUPERVISOR, Role.ADMIN)
@@ -204,7 +198,7 @@ def routers(auth: Callable[[Request], Principal]) -> list[APIRouter]:
 
     @router.post("/spot-checks/{visit_id}", status_code=202)
     async def record_spot_check(
-        visit_id: str, body: SpotCheckBody, request: Request, principal: Principal = Depends(caller)
+        visit_id: str, body: SpotCheckBody, request: Request, principal: Principal = Depends(auth)
     ) -> JSONResponse:
         """Records a supervisor's re-contact: publishes VisitSpotChecked."""
         require_role(principal, Role.SUPERVISOR, Role.ADMIN)
