@@ -370,3 +370,62 @@ async def test_unreachable_plans_the_retry_and_a_later_re_plan_keeps_it(
     data = orjson.loads(retry_due.value)["data"]
     assert (data["visit_id"], data["attempt"]) == (visit_id, 2)
     assert retry_due.event_id != due.event_id
+
+
+async def test_ids_with_tabs_newlines_quotes_and_backslashes_are_stored_as_they_are(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool],
+) -> None:
+    # The plan is written with COPY's text format: every character that format or an array
+    # literal gives a meaning must come back unchanged (the contract allows any id).
+    a, _ = pools
+    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
+    now = at(2026, 1, 20)
+    odd = ["C-\t1", 'C-"2"', "C-\\3\\N", "C-\n4\r", "C-{5},NULL", "C-\x1f6\x1e", "C-\u00e97 x"]
+    events = [
+        delivered(c, f'O{c}\t"{{x}}\\', at(2026, 2, 1 + i), tier="gold") for i, c in enumerate(odd)
+    ]
+    events.append(
+        event(
+            IssueResolved(
+                issue_id='I-"\\\t1',
+                customer_id=odd[0],
+                resolved_at=at(2026, 2, 12),
+                resolved_by="E-1",
+                resolution="fixed",
+                resolve_by=at(2026, 2, 20),
+                paused_seconds=0,
+            )
+        )
+    )
+    await apply(a, handlers, now, events)
+    stored = await plans(a)
+    expected = []
+    for i, c in enumerate(odd):
+        o = f'O{c}\t"{{x}}\\'
+        facts = CustomerFacts(
+            c,
+            "gold",
+            "Asia/Shanghai",
+            deliveries=(Delivery(c, o, utc(2026, 2, 1 + i), "gold", "Asia/Shanghai"),),
+            resolved_issues=(ResolvedIssue('I-"\\\t1', utc(2026, 2, 12)),) if i == 0 else (),
+        )
+        expected += [
+            (
+                v.visit_id,
+                v.customer_id,
+                v.order_id,
+                list(v.kinds),
+                v.due_at,
+                v.deadline,
+                v.deadline_provisional,
+                v.attempt,
+                v.issue_id,
+                v.reason,
+                list(v.sources),
+                "planned",
+            )
+            for v in plan_customer(facts, CAL, now)
+        ]
+    assert len(stored) == len(expected) > 7 * 10
+    assert stored == sorted(expected)
+    assert any(r[8] == 'I-"\\\t1' for r in stored)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from followup.calendar.data_file import CalendarDataError, YearData, load_region_years
 from followup.calendar.official import chinese_calendar_years
@@ -29,7 +30,15 @@ class _DayMemo:
     (immutable) data, so it can never disagree with it.
     """
 
-    __slots__ = ("fingerprints", "next_working", "nth_after", "on_or_after", "working", "years")
+    __slots__ = (
+        "derived",
+        "fingerprints",
+        "next_working",
+        "nth_after",
+        "on_or_after",
+        "working",
+        "years",
+    )
 
     def __init__(self) -> None:
         self.working: dict[int, bool] = {}  # ordinal -> working day?
@@ -38,6 +47,7 @@ class _DayMemo:
         self.on_or_after: dict[int, date] = {}  # ordinal -> first working day from it on
         self.nth_after: dict[tuple[int, int], date] = {}  # (ordinal, n) -> Nth working after
         self.fingerprints: dict[int, str] | None = None
+        self.derived: dict[Hashable, Any] = {}  # callers' answers derived from this calendar
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,14 @@ class BusinessCalendar:
     def with_data_files(self, paths: Iterable[str | Path]) -> BusinessCalendar:
         """A calendar with the years of these files (and of this region's files in directories)."""
         return self.with_years(load_region_years(paths, self.region))
+
+    def derived_memo(self) -> dict[Hashable, Any]:
+        """A dict for answers a caller derives from this calendar alone, kept as long as it.
+
+        A calendar with other official data is another object with an empty memo, so nothing
+        worked out on one calendar is ever answered from another.
+        """
+        return self._memo.derived
 
     def years_official(self) -> set[int]:
         """The years with official data."""

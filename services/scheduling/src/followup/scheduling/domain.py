@@ -160,6 +160,9 @@ class PlannedVisit:
     attempt: int = 1
     issue_id: str | None = None
     sources: tuple[str, ...] = field(default=(), compare=False)
+    # due_at as the planner already wrote it (in the keys and the id), so storing the visit
+    # does not format it again; "" when unknown. Whoever moves due_at must set it anew.
+    due_iso: str = field(default="", compare=False, repr=False)
 
 
 _ID_PREFIX = NAMESPACE.bytes
@@ -186,14 +189,13 @@ def fast_derived_id(*parts: str) -> str:
 
 def visit_id_for(customer_id: str, anchor: Candidate) -> str:
     """Deterministic visit id from the customer and the visit's earliest component."""
-    return fast_derived_id(
-        "visit",
-        customer_id,
-        anchor.kind,
-        anchor.order_id or "",
-        anchor.issue_id or "",
-        anchor.due_iso,
-    )
+    order, issue = anchor.order_id or "", anchor.issue_id or ""
+    # fast_derived_id's join, written out: a plan names ~11 visits per delivery.
+    name = f"visit\x1f{customer_id}\x1f{anchor.kind}\x1f{order}\x1f{issue}\x1f{anchor.due_iso}"
+    if "\x1e" in name or name.count(_ID_SEP) != 5:
+        return derived_id("visit", customer_id, anchor.kind, order, issue, anchor.due_iso)
+    x = hashlib.sha1(_ID_PREFIX + name.encode()).hexdigest()
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
 
 
 def _calendar_deadline(
@@ -204,6 +206,90 @@ def _calendar_deadline(
     day = cal.working_day_on_or_after(landed)
     # Provisional if the landing day or any day it moved over is.
     return datetime.combine(day, _END_OF_DAY, tz), cal.any_provisional(landed, day)
+
+
+@dataclass(frozen=True, slots=True)
+class _MonthVisits:
+    """One month of a delivery's recurring schedule, in days: what any delivery on that local
+    date asks for that month (the delivery's own wall time is added per customer)."""
+
+    months: int
+    due_day: date
+    # (kind, deadline, provisional, reason up to the order id); quarterly apart, as it applies
+    # only once the delivery is older than 12 months at the due time.
+    kinds: tuple[tuple[str, datetime, bool, str], ...]
+    quarterly: tuple[str, datetime, bool, str] | None
+
+
+class _Schedule:
+    """A delivery date's months, worked out once per calendar and reused by every customer
+    delivered that day (planning asks the same dates the same questions again and again)."""
+
+    __slots__ = ("key_deep", "months", "policy", "start_day", "tz", "worked_to")
+
+    def __init__(self, start_day: date, key_deep: bool, tz: ZoneInfo, policy: Policy) -> None:
+        self.start_day, self.key_deep, self.tz, self.policy = start_day, key_deep, tz, policy
+        self.months: list[_MonthVisits] = []
+        self.worked_to = 0  # the last month looked at
+
+    def extend(self, cal: BusinessCalendar) -> None:
+        """Works out the next year of months (the rule of the original month loop)."""
+        policy, tz, start_day = self.policy, self.tz, self.start_day
+        last = self.worked_to + 12
+        for months in range(self.worked_to + 1, last + 1):
+            is_deep = months % policy.deep_every_months == 0
+            is_routine = not is_deep and months in policy.routine_months
+            is_key_deep = self.key_deep and months % policy.key_deep_every_months == 0
+            is_quarterly = (
+                months >= policy.quarterly_from_month
+                and (months - policy.quarterly_from_month) % policy.quarterly_every_months == 0
+            )
+            if not (is_deep or is_routine or is_key_deep or is_quarterly) and months % 12:
+                # No rule asks for a visit this month: no date to work out. The yearly entry
+                # (even without kinds) ends a customer's walk under a policy without
+                # recurring visits.
+                continue
+            due_day = add_months_to_date(start_day, months)
+            kinds: list[tuple[str, int]] = []
+            if is_deep:
+                kinds.append((DEEP, policy.deep_deadline_days))  # replaces that date's routine
+            elif is_routine:
+                kinds.append((ROUTINE, policy.routine_deadline_days))
+            if is_key_deep:
+                kinds.append((KEY_DEEP, policy.deep_deadline_days))
+            if is_quarterly:
+                kinds.append((QUARTERLY, policy.quarterly_deadline_days))
+            deadlines: dict[int, tuple[datetime, bool]] = {}
+            found: list[tuple[str, datetime, bool, str]] = []
+            for kind, days in kinds:
+                at = deadlines.get(days)
+                if at is None:  # deep and key_deep share theirs
+                    at = deadlines[days] = _calendar_deadline(due_day, days, tz, cal)
+                found.append((kind, at[0], at[1], f"{kind} visit, month {months} after order "))
+            quarterly = found.pop() if is_quarterly else None
+            self.months.append(_MonthVisits(months, due_day, tuple(found), quarterly))
+        self.worked_to = last
+
+
+# Distinct delivery dates times zones: a year of deliveries is a few thousand schedules. The
+# memo is dropped whole past this many (rare; only costs working them out again).
+_SCHEDULES_KEPT = 50_000
+
+
+def _schedule(
+    start_day: date, key_deep: bool, tz: ZoneInfo, cal: BusinessCalendar, policy: Policy
+) -> _Schedule:
+    memo = cal.derived_memo()
+    # The policy by identity (hashing a Policy costs more than the lookup); the entry keeps its
+    # policy, so an id reused by another policy object is noticed and worked out again.
+    key = ("followup.scheduling.delivery", start_day, key_deep, tz.key, id(policy))
+    found = memo.get(key)
+    if found is None or found.policy is not policy:
+        if len(memo) > _SCHEDULES_KEPT:
+            memo.clear()
+        found = memo[key] = _Schedule(start_day, key_deep, tz, policy)
+    schedule: _Schedule = found
+    return schedule
 
 
 def delivery_candidates(
@@ -246,53 +332,27 @@ def delivery_candidates(
                 due_iso=iso,
             )
         )
-    key_deep = tier in policy.key_deep_tiers
-    months = 0
+    schedule = _schedule(start_day, tier in policy.key_deep_tiers, tz, cal, policy)
+    months = schedule.months
+    i = 0
+    combine = datetime.combine
     while True:
-        months += 1
-        is_deep = months % policy.deep_every_months == 0
-        is_routine = not is_deep and months in policy.routine_months
-        is_key_deep = key_deep and months % policy.key_deep_every_months == 0
-        is_quarterly = (
-            months >= policy.quarterly_from_month
-            and (months - policy.quarterly_from_month) % policy.quarterly_every_months == 0
-        )
-        if not (is_deep or is_routine or is_key_deep or is_quarterly) and months % 12:
-            # No rule asks for a visit this month: no date to work out. Due times only grow
-            # with the months, so skipping one cannot pass the horizon unnoticed; the yearly
-            # check ends the loop even under a policy without recurring visits.
+        if i == len(months):
+            schedule.extend(cal)
             continue
-        due_day = add_months_to_date(start_day, months)
-        due = datetime.combine(due_day, start_time, tz)
+        month = months[i]
+        i += 1
+        due = combine(month.due_day, start_time, tz)
         if due > until:
             break
-        kinds: list[tuple[str, int]] = []
-        if is_deep:
-            kinds.append((DEEP, policy.deep_deadline_days))  # replaces that date's routine
-        elif is_routine:
-            kinds.append((ROUTINE, policy.routine_deadline_days))
-        if is_key_deep:
-            kinds.append((KEY_DEEP, policy.deep_deadline_days))
-        if is_quarterly and due > mature_at:
-            kinds.append((QUARTERLY, policy.quarterly_deadline_days))
+        kinds = month.kinds
+        if month.quarterly is not None and due > mature_at:
+            kinds = (*kinds, month.quarterly)
         if kinds:
             iso = due.isoformat()
-            deadlines: dict[int, tuple[datetime, bool]] = {}
-            for kind, days in kinds:
-                found = deadlines.get(days)
-                if found is None:  # deep and key_deep share theirs
-                    found = deadlines[days] = _calendar_deadline(due_day, days, tz, cal)
+            for kind, deadline, provisional, reason in kinds:
                 out.append(
-                    Candidate(
-                        kind,
-                        due,
-                        found[0],
-                        found[1],
-                        order,
-                        None,
-                        f"{kind} visit, month {months} after order {order}",
-                        iso,
-                    )
+                    Candidate(kind, due, deadline, provisional, order, None, reason + order, iso)
                 )
     return out
 
@@ -314,26 +374,45 @@ def holiday_care_candidates(
     mature_at = add_months_clamped(first, policy.mature_after_months, tz)
     out: list[Candidate] = []
     for year in range(since.astimezone(tz).year, until.astimezone(tz).year + 1):
+        for due, deadline, provisional, reason, iso in _festival_visits(year, tz, cal, policy):
+            if not (since <= due <= until) or not due > mature_at:
+                continue
+            out.append(
+                Candidate(HOLIDAY_CARE, due, deadline, provisional, reason=reason, due_iso=iso)
+            )
+    return out
+
+
+def _festival_visits(
+    year: int, tz: ZoneInfo, cal: BusinessCalendar, policy: Policy
+) -> tuple[tuple[datetime, datetime, bool, str, str], ...]:
+    """A year's holiday-care visits in a zone (due, deadline, provisional, reason, due iso):
+    the same for every customer, so worked out once per calendar."""
+    memo = cal.derived_memo()
+    key = ("followup.scheduling.festivals", year, tz.key, id(policy))
+    found = memo.get(key)
+    if found is None or found[0] is not policy:
+        visits = []
         for name, festival in (
             ("Spring Festival", spring_festival(year)),
             ("Mid-Autumn", mid_autumn(year)),
         ):
             day = festival - timedelta(days=policy.holiday_care_days_before)
             due = datetime.combine(day, policy.holiday_care_at, tz)
-            if not (since <= due <= until) or not due > mature_at:
-                continue
             deadline_day = holiday_care_deadline_date(festival, cal)
             deadline = end_of_day(max(deadline_day, day), tz)
-            out.append(
-                Candidate(
-                    HOLIDAY_CARE,
+            visits.append(
+                (
                     due,
                     deadline,
                     cal.is_provisional(deadline_day),
-                    reason=f"{name} {year} care",
+                    f"{name} {year} care",
+                    due.isoformat(),
                 )
             )
-    return out
+        found = memo[key] = (policy, tuple(visits))
+    festivals: tuple[tuple[datetime, datetime, bool, str, str], ...] = found[1]
+    return festivals
 
 
 def intent_candidates(
@@ -418,6 +497,7 @@ def _merge_group(customer_id: str, group: Sequence[Candidate]) -> PlannedVisit:
             1,
             anchor.issue_id,
             (anchor.key,),
+            anchor.due_iso,
         )
     kinds = tuple(sorted({c.kind for c in group}, key=_KIND_RANK.__getitem__))
     latest = max(group, key=lambda c: c.deadline)
@@ -432,6 +512,7 @@ def _merge_group(customer_id: str, group: Sequence[Candidate]) -> PlannedVisit:
         reason="; ".join(dict.fromkeys(c.reason for c in group)),
         issue_id=next((c.issue_id for c in group if c.issue_id), None),
         sources=tuple(c.key for c in group),
+        due_iso=anchor.due_iso,
     )
 
 
@@ -518,6 +599,7 @@ def plan_retry(
         visit,
         kinds=kinds,
         due_at=due,
+        due_iso=due.isoformat(),
         deadline=d.at,
         deadline_provisional=d.provisional,
         attempt=visit.attempt + 1,
