@@ -39,6 +39,7 @@ from urllib.parse import urlencode
 
 import asyncpg
 import orjson
+import uvloop
 
 from followup.core.db import migrate
 from followup.core.testing import create_database, create_topics
@@ -57,6 +58,20 @@ QUEUE_REQUESTS, QUEUE_WARMUP = 500, 100
 CONNECTIONS = 32
 TOKEN = "bench-admin"
 LOG_BODY = orjson.dumps({"channel": "phone", "outcome": "completed", "satisfaction": 5})
+
+
+# CPU time, not wall time: on a shared machine the wall clock charges other processes' turns to
+# whatever function happened to be running.
+PROFILED_SERVICE = """
+import cProfile, signal, sys, time
+from followup.visits.main import main
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+profiler = cProfile.Profile(time.process_time)
+try:
+    profiler.runcall(main)
+finally:
+    profiler.dump_stats({out!r})
+"""
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -223,10 +238,15 @@ async def start_service(dsn: str, prefix: str) -> tuple[asyncio.subprocess.Proce
     }
     SERVICE_LOG.parent.mkdir(parents=True, exist_ok=True)
     log = SERVICE_LOG.open("wb")
+    # BENCH_PROFILE=<file> runs the service under cProfile, its stats written there on exit
+    # (uvicorn re-raises SIGTERM once shut down: the handler turns it into SystemExit).
+    profile = os.environ.get("BENCH_PROFILE")
+    program = (
+        ["-c", PROFILED_SERVICE.format(out=profile)] if profile else ["-m", "followup.visits.main"]
+    )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "followup.visits.main",
+        *program,
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -310,7 +330,9 @@ async def measure(dsn: str, pid: int, port: int, n_logs: int) -> dict[str, float
     await outbox_drained_ms(dsn, time.perf_counter())
 
     cpu_before, db_cpu_before = cpu_seconds(pid), database_cpu_seconds(dsn)
+    client_cpu_before = time.process_time()
     latencies, statuses = await steady_load(n_logs, RATE, log("L-"))
+    client_cpu_per_log = (time.process_time() - client_cpu_before) * 1000 / n_logs
     assert statuses.count(202) == n_logs, {s: statuses.count(s) for s in set(statuses)}
     drained = await outbox_drained_ms(dsn, time.perf_counter())
     # The service's own CPU per logged visit (HTTP, handler, outbox relay, consumer idling):
@@ -337,6 +359,7 @@ async def measure(dsn: str, pid: int, port: int, n_logs: int) -> dict[str, float
         "outbox_drained_ms": drained,
         "service_cpu_ms_per_log": round(cpu_per_log, 2),
         "database_cpu_ms_per_log": round(db_cpu_per_log, 2),
+        "client_cpu_ms_per_log": round(client_cpu_per_log, 2),
         "queue_p99_ms": round(percentile(queue, 99), 2),
         "queue_p50_ms": round(statistics.median(queue), 2),
         "log_requests": n_logs,
@@ -379,4 +402,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # uvloop, as the service runs: the load generator's own CPU per request is less of the
+    # machine the service competes for (its figure is in client_cpu_ms_per_log).
+    uvloop.run(main())
