@@ -52,7 +52,10 @@ class CoreSettings(BaseSettings):
     # (unless the batch was full): a burst of commits, each waking the relay, shares one cycle
     # (claim, send, await acks, mark) instead of paying one each. An event that arrives while
     # the relay is idle is published at once; under load one waits at most this long more.
-    outbox_min_cycle_interval_s: float = 0.02
+    # At 200 commits/s the relay spends 0.58-0.66 ms of CPU per event with no interval, 0.19-0.21
+    # with 0.02 s and 0.08 with 0.05 s (publication delay p50 31 ms, p99 57 ms): the pace the
+    # consumers already keep (batch_timeout_ms, fetch_max_wait_ms).
+    outbox_min_cycle_interval_s: float = 0.05
 
     # Retention (followup.core.retention; 0 keeps everything), pruned by the active relay.
     processed_event_retention_days: float = 90.0
