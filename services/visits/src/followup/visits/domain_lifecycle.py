@@ -1,8 +1,14 @@
-"""A visit's life (SPEC §2, §3): fold VisitDue, VisitLogged, VisitSpotChecked into one state.
+"""A visit's life (SPEC §2, §3): fold VisitDue, VisitDeadlineRecomputed, VisitLogged,
+VisitSpotChecked and the clock's misses into one state.
 
 due → done (a completed log); due → missed (its deadline passes on the clock); missed → done
-(a late log); done → due (a `not_verified` spot check takes the completion away). No I/O and
-no clock: every rule takes `now` or reads the time carried by the event.
+(a late log); done → due (a `not_verified` spot check takes the completion away); missed → due
+(a later attempt, or a deadline moved past the miss). No I/O and no clock: every rule takes
+`now` or reads the time carried by the event.
+
+The facts come from two topics (scheduling's plans, this service's own logs and checks) that a
+replay may read in any interleaving, so the state is derived from the facts kept (`_settle`)
+rather than from the order they came in: live and rebuilt, the same facts make the same visit.
 """
 
 from __future__ import annotations
@@ -13,7 +19,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeAlias
 
-from followup.events import VisitDue, VisitLogged, VisitSpotChecked
+from followup.events import (
+    VisitDeadlineRecomputed,
+    VisitDue,
+    VisitLogged,
+    VisitSpotChecked,
+    derived_id,
+)
 
 
 class VisitStatus(StrEnum):
@@ -30,7 +42,9 @@ class VisitMissed:
     missed_at: datetime
 
 
-VisitEvent: TypeAlias = VisitDue | VisitLogged | VisitSpotChecked | VisitMissed
+VisitEvent: TypeAlias = (
+    VisitDue | VisitDeadlineRecomputed | VisitLogged | VisitSpotChecked | VisitMissed
+)
 
 
 @dataclass(frozen=True)
@@ -40,14 +54,20 @@ class Visit:
     visit_id: str
     customer_id: str
     status: VisitStatus
-    # What scheduling asked for. None only while a log has been folded before its VisitDue
-    # (the two come from different topics, so a rebuild may see them in either order).
+    # The VisitDue in force (see `due_in_force`). None only while a log or a deadline move
+    # has been folded before any VisitDue (they may come from another topic, or ahead of it).
     due: VisitDue | None = None
     # A customer fact, not an event of this visit: it assigns visits whose VisitDue names nobody.
     account_manager_id: str | None = None
     logs: tuple[VisitLogged, ...] = ()
     completion: VisitLogged | None = None
     spot_check: VisitSpotChecked | None = None
+    # Every attempt's VisitDue (the first received of each), by attempt.
+    dues: tuple[VisitDue, ...] = ()
+    # Every deadline move scheduling announced, kept even when it does not apply (yet).
+    moves: tuple[VisitDeadlineRecomputed, ...] = ()
+    # The deadlines the clock found passed without a completion (VisitMissed.missed_at).
+    missed: frozenset[datetime] = frozenset()
 
     @property
     def assigned_agent_id(self) -> str | None:
@@ -57,8 +77,11 @@ class Visit:
 
     @property
     def deadline(self) -> datetime | None:
-        """The deadline in force, once the VisitDue is known."""
-        return self.due.deadline if self.due is not None else None
+        """The deadline in force, once the VisitDue is known: moved by scheduling, or its own."""
+        if self.due is None:
+            return None
+        move = deadline_move_in_force(self.due, self.moves, self.completion)
+        return move.deadline if move is not None else self.due.deadline
 
     @property
     def completed_late(self) -> bool:
@@ -96,6 +119,8 @@ def evolve(visit: Visit | None, event: VisitEvent) -> Visit | None:
     """The visit after one more event; never reads the clock, tolerates any order."""
     if isinstance(event, VisitDue):
         return receive_visit_due(visit, event)
+    if isinstance(event, VisitDeadlineRecomputed):
+        return receive_deadline_move(visit, event)
     if isinstance(event, VisitLogged):
         return record_visit_log(visit, event)
     if isinstance(event, VisitSpotChecked):
@@ -103,25 +128,34 @@ def evolve(visit: Visit | None, event: VisitEvent) -> Visit | None:
     return record_missed(visit, event) if visit is not None else None
 
 
+def _new_visit(visit_id: str, customer_id: str) -> Visit:
+    return Visit(visit_id=visit_id, customer_id=customer_id, status=VisitStatus.DUE)
+
+
 def receive_visit_due(visit: Visit | None, due: VisitDue) -> Visit:
-    """A VisitDue queues the visit; repeats, stale attempts and done visits change nothing."""
-    if visit is None:
-        return Visit(
-            visit_id=due.visit_id, customer_id=due.customer_id, status=VisitStatus.DUE, due=due
-        )
-    if visit.due is None:
-        # The log came first (disorder across topics): learn the plan, keep the status it earned.
-        return replace(visit, due=due)
-    if visit.status == VisitStatus.DONE or due.attempt <= visit.due.attempt:
+    """A VisitDue queues the visit; a repeat of an attempt already known changes nothing."""
+    visit = visit or _new_visit(due.visit_id, due.customer_id)
+    if any(d.attempt == due.attempt for d in visit.dues):
         return visit
-    # A later attempt (a retry after `unreachable`) brings a new due time and deadline.
-    return replace(visit, due=due, status=VisitStatus.DUE)
+    dues = tuple(sorted((*visit.dues, due), key=lambda d: d.attempt))
+    return _settle(replace(visit, dues=dues))
+
+
+def receive_deadline_move(visit: Visit | None, move: VisitDeadlineRecomputed) -> Visit:
+    """A deadline move is kept, even for a visit whose VisitDue has not come yet.
+
+    Kept rather than dropped so that the order of arrival never matters: a move that came
+    first applies once its VisitDue is known (`deadline_move_in_force` decides which apply).
+    """
+    visit = visit or _new_visit(move.visit_id, move.customer_id)
+    if move in visit.moves:
+        return visit
+    return _settle(replace(visit, moves=(*visit.moves, move)))
 
 
 def record_visit_log(visit: Visit | None, log: VisitLogged) -> Visit:
     """Every log is kept as an attempt; the first completed one completes the visit."""
-    if visit is None:
-        visit = Visit(visit_id=log.visit_id, customer_id=log.customer_id, status=VisitStatus.DUE)
+    visit = visit or _new_visit(log.visit_id, log.customer_id)
     if log in visit.logs:
         return visit  # a redelivery of a log already folded
     logged = replace(visit, logs=(*visit.logs, log))
@@ -129,22 +163,67 @@ def record_visit_log(visit: Visit | None, log: VisitLogged) -> Visit:
         # The command rejects a log on a completed visit; a race that got one through anyway
         # stays in the history without moving the completion already counted.
         return logged
-    return replace(logged, completion=log, status=VisitStatus.DONE)
+    return _settle(replace(logged, completion=log))
 
 
 def record_spot_check(visit: Visit, check: VisitSpotChecked) -> Visit:
-    """A check is kept once; `not_verified` takes the completion away and the visit is due again."""
+    """A check is kept once; `not_verified` takes the completion away and the visit is open."""
     if visit.spot_check is not None:
         return visit
     if check.result == "verified":
         return replace(visit, spot_check=check)
-    # Due, not missed, even past the deadline: the clock sweep (decide_missed) owns that move.
-    return replace(visit, spot_check=check, completion=None, status=VisitStatus.DUE)
+    # Due again, or missed at once if the clock already found its deadline passed; otherwise
+    # the clock sweep (decide_missed) owns the move to missed.
+    return _settle(replace(visit, spot_check=check, completion=None))
 
 
 def record_missed(visit: Visit, missed: VisitMissed) -> Visit:
-    """A due visit whose deadline passed is missed; it stays open for a late log."""
-    return replace(visit, status=VisitStatus.MISSED) if visit.status == VisitStatus.DUE else visit
+    """The clock found a deadline passed; the visit is missed while that deadline is in force."""
+    if missed.missed_at in visit.missed:
+        return visit
+    return _settle(replace(visit, missed=visit.missed | {missed.missed_at}))
+
+
+def due_in_force(dues: tuple[VisitDue, ...], completion: VisitLogged | None) -> VisitDue | None:
+    """The latest attempt's VisitDue, unless the visit was completed before that attempt was
+    due: a retry planned after an `unreachable` that a completion then overtook never ran."""
+    for due in reversed(dues):
+        if due.attempt == 1 or completion is None or completion.logged_at >= due.due_at:
+            return due
+    return dues[0] if dues else None
+
+
+def deadline_move_in_force(
+    due: VisitDue, moves: tuple[VisitDeadlineRecomputed, ...], completion: VisitLogged | None
+) -> VisitDeadlineRecomputed | None:
+    """The latest deadline move that concerns `due` and came while the visit was open.
+
+    A move recomputed before `due` was due concerns an earlier attempt (scheduling announces
+    moves only for published visits, and a VisitDue is published once due); a move recomputed
+    at or after the completion does not touch a done visit (SPEC §2: open visits only). Judged
+    on the instants the events carry, not on their order of arrival.
+    """
+    applicable = [
+        m
+        for m in moves
+        if m.recomputed_at >= due.due_at
+        and (completion is None or m.recomputed_at < completion.logged_at)
+    ]
+    return max(applicable, key=lambda m: (m.recomputed_at, m.deadline), default=None)
+
+
+def _settle(visit: Visit) -> Visit:
+    """The derived part of a visit from its facts: the VisitDue in force and the status."""
+    due = due_in_force(visit.dues, visit.completion)
+    settled = replace(visit, due=due)
+    if settled.completion is not None:
+        status = VisitStatus.DONE
+    elif settled.deadline is not None and settled.deadline in settled.missed:
+        status = VisitStatus.MISSED
+    else:
+        # A miss of an earlier deadline (before a retry or a move) no longer counts.
+        status = VisitStatus.DUE
+    return replace(settled, status=status)
 
 
 def decide_missed(visit: Visit, now: datetime) -> VisitMissed | None:
@@ -154,6 +233,11 @@ def decide_missed(visit: Visit, now: datetime) -> VisitMissed | None:
         return None
     # Missed at the deadline, not at `now`: a replay with a later tick yields the same fact.
     return VisitMissed(visit_id=visit.visit_id, missed_at=deadline)
+
+
+def missed_event_id(missed: VisitMissed) -> str:
+    """One missed fact per visit and deadline, whichever tick or handler finds it."""
+    return derived_id("VisitMissed", missed.visit_id, missed.missed_at.isoformat())
 
 
 def mark_missed_visits(visits: Iterable[Visit], now: datetime) -> list[VisitMissed]:

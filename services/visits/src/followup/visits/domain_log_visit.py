@@ -152,6 +152,27 @@ def _visit_logged(
     )
 
 
+def log_event_id(
+    visit_id: str,
+    command: LogVisit,
+    acting_agent_id: str | None,
+    now: datetime,
+    idempotency_key: str | None,
+) -> str:
+    """A VisitLogged's id, from what it is about.
+
+    With an Idempotency-Key, the key and the visit: a retry names the same log. Without, the
+    visit, the instant and the request: the same request at the same instant is the same log,
+    and two different ones at one instant (the simulated clock stands still between advances)
+    still differ.
+    """
+    if idempotency_key:
+        return derived_id("VisitLogged", idempotency_key, visit_id)
+    return derived_id(
+        "VisitLogged", visit_id, now.isoformat(), acting_agent_id or "", command.model_dump_json()
+    )
+
+
 def problem_id_for(event_id: str, index: int) -> str:
     """A problem's id: the same VisitLogged always names its problems the same."""
     return derived_id("problem", event_id, str(index))

@@ -1,9 +1,10 @@
-"""Visits' use cases: queue due visits, log contacts, mark missed ones, spot-check."""
+"""Visits' use cases: queue due visits, move their deadlines, log contacts, mark missed ones,
+spot-check, and read back what the service itself published (so a replay rebuilds it)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 import orjson
@@ -20,6 +21,7 @@ from followup.core.outbox import publish_events
 from followup.events import (
     CustomerDelivered,
     Event,
+    VisitDeadlineRecomputed,
     VisitDue,
     VisitLogged,
     VisitSpotChecked,
@@ -65,6 +67,50 @@ class VisitHandlers:
             if visit is not None:
                 await projections.save_visit_row(conn, visit, tx.now)
 
+    async def move_visit_deadline(self, tx: Tx, event: Event[VisitDeadlineRecomputed]) -> None:
+        """VisitDeadlineRecomputed: official calendar data moved an open visit's deadline.
+
+        Stored as a fact of the visit whatever its state: the fold decides whether it applies
+        (a done visit keeps its deadline; a missed one whose new deadline is ahead is due
+        again). A move for a visit whose VisitDue has not come is kept, not dropped, and
+        applies when the VisitDue arrives; until then no queue row is written for it. A visit
+        whose new deadline has already passed is missed at once, as the next tick would find.
+        """
+        move, conn = event.data, tx.conn
+        if not await projections.record_visit_event(
+            conn, move.visit_id, event.id, move, None, tx.now
+        ):
+            return
+        visit = await projections.load_visit(conn, move.visit_id)
+        if visit is None or visit.due is None:
+            return
+        missed = domain.decide_missed(visit, tx.now)
+        if missed is None:
+            await projections.save_visit_row(conn, visit, tx.now)
+        else:
+            await self._record(
+                conn, visit, move.visit_id, domain.missed_event_id(missed), missed, tx.now
+            )
+
+    async def apply_published_event(self, tx: Tx, event: Event[Any]) -> None:
+        """An event of followup.visits: what this service published, applied once.
+
+        Live, the command that published it stored it under the same id in the same
+        transaction, so nothing happens (and nothing is published: this path never writes the
+        outbox). In a replay it rebuilds the logs and spot checks made through the API, which
+        no other topic carries.
+        """
+        data: VisitLogged | VisitSpotChecked = event.data
+        conn = tx.conn
+        if not await projections.record_visit_event(
+            conn, data.visit_id, event.id, data, None, tx.now
+        ):
+            return
+        visit = await projections.load_visit(conn, data.visit_id)
+        # A log of a visit whose VisitDue is not read yet (another topic) waits for it.
+        if visit is not None and visit.due is not None:
+            await projections.save_visit_row(conn, visit, tx.now)
+
     async def remember_customer(self, tx: Tx, event: Event[CustomerDelivered]) -> None:
         """CustomerDelivered: the account manager assigns visits; the contact is sealed."""
         d = event.data
@@ -83,10 +129,17 @@ class VisitHandlers:
         """The clock moved: due visits past their deadline become missed."""
         for visit_id in await projections.overdue_visit_ids(tx.conn, now):
             visit = await projections.load_visit(tx.conn, visit_id, lock=True)
-            missed = domain.decide_missed(visit, now) if visit else None
+            if visit is None:
+                continue
+            missed = domain.decide_missed(visit, now)
             if missed is not None:
-                event_id = derived_id("VisitMissed", visit_id, missed.missed_at.isoformat())
-                await self._record(tx.conn, visit, visit_id, event_id, missed, now)
+                await self._record(
+                    tx.conn, visit, visit_id, domain.missed_event_id(missed), missed, now
+                )
+            else:
+                # Its row is stale (it is missed already, or no longer overdue): rewriting it
+                # keeps the sweep from finding it on every tick.
+                await projections.save_visit_row(tx.conn, visit, now)
 
     async def _record(
         self,
@@ -126,11 +179,7 @@ class VisitHandlers:
             if replay is not None:
                 return replay
             visit = await projections.load_visit(conn, visit_id, lock=True)
-            event_id = (
-                derived_id("VisitLogged", idempotency_key, visit_id)
-                if idempotency_key
-                else str(uuid.uuid4())
-            )
+            event_id = domain.log_event_id(visit_id, command, acting_agent_id, now, idempotency_key)
             decided = domain.decide_log_visit(visit, command, acting_agent_id, now, event_id)
             if isinstance(decided, domain.Rejection):
                 raise _rejected(decided)

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from followup.events import VisitDue, VisitLogged, VisitSpotChecked
+from followup.events import VisitDeadlineRecomputed, VisitDue, VisitLogged, VisitSpotChecked
 from followup.visits.domain import (
     Visit,
     VisitEvent,
@@ -17,8 +17,12 @@ from followup.visits.domain import (
     evolve,
 )
 
-_MODELS: dict[str, type[VisitDue] | type[VisitLogged] | type[VisitSpotChecked]] = {
+_MODELS: dict[
+    str,
+    type[VisitDue] | type[VisitDeadlineRecomputed] | type[VisitLogged] | type[VisitSpotChecked],
+] = {
     "VisitDue": VisitDue,
+    "VisitDeadlineRecomputed": VisitDeadlineRecomputed,
     "VisitLogged": VisitLogged,
     "VisitSpotChecked": VisitSpotChecked,
 }
@@ -111,7 +115,7 @@ def _row_values(visit: Visit, now: datetime) -> tuple[Any, ...]:
         visit.status.value,
         visit.assigned_agent_id,
         due.due_at if due else None,
-        due.deadline if due else None,
+        visit.deadline,
         due.attempt if due else None,
         due.issue_id if due else None,
         completion.logged_at if completion else None,

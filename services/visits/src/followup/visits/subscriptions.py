@@ -7,18 +7,28 @@ from followup.events import topics
 from followup.visits.handlers import VisitHandlers
 
 # followup.customers too: account managers assign visits and agents need the contact.
-CONSUMES = [topics.SCHEDULING, topics.CUSTOMERS]
+# followup.visits too: the service reads its own logs and spot checks back, so a replay
+# rebuilds what was decided through the API (live they are already stored: a no-op).
+CONSUMES = [topics.SCHEDULING, topics.CUSTOMERS, topics.VISITS]
 PUBLISHES = [topics.VISITS]
+# Idempotency-Keys of API commands come from no topic: a replay keeps them, so a client's
+# retry after a rebuild still gets its first answer instead of running the command again.
+KEPT_ON_REPLAY = ("idempotent_request",)
 
 
 def visits_subscription(handlers: VisitHandlers) -> Subscription:
-    """VisitDue queues visits; CustomerDelivered names account managers; the clock marks misses."""
+    """VisitDue queues visits, VisitDeadlineRecomputed moves deadlines; CustomerDelivered names
+    account managers; its own events rebuild logs and checks; the clock marks misses."""
+    own = {type_: handlers.apply_published_event for type_ in topics.types_on(topics.VISITS)}
     return Subscription(
         consumer="visits",
         topics=CONSUMES,
         handlers={
             "VisitDue": handlers.add_visit_to_due_queue,
+            "VisitDeadlineRecomputed": handlers.move_visit_deadline,
             "CustomerDelivered": handlers.remember_customer,
+            **own,
         },
         on_tick=handlers.mark_missed_visits,
+        replay_keep_tables=KEPT_ON_REPLAY,
     )
