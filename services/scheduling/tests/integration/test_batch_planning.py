@@ -32,6 +32,7 @@ from followup.events import (
     decode,
     make_event,
 )
+from followup.scheduling import projections
 from followup.scheduling.domain import CustomerFacts, Delivery, ResolvedIssue, plan_customer
 from followup.scheduling.handlers import SchedulingHandlers
 from followup.scheduling.main import MIGRATIONS
@@ -429,3 +430,29 @@ async def test_ids_with_tabs_newlines_quotes_and_backslashes_are_stored_as_they_
     assert len(stored) == len(expected) > 7 * 10
     assert stored == sorted(expected)
     assert any(r[8] == 'I-"\\\t1' for r in stored)
+
+
+async def test_tables_grown_past_their_statistics_are_analyzed_once_per_doubling(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool],
+) -> None:
+    a, _ = pools
+    async with a.acquire() as conn, conn.transaction():
+        assert await projections.analyze_grown_tables(conn) == []  # fresh and small
+        await conn.execute(
+            """INSERT INTO delivery (customer_id, order_id, delivered_at, product, tier, event_id)
+               SELECT 'C-' || g, 'O-' || g, now(), 'p', 'bronze', 'E-' || g
+               FROM generate_series(1, 5000) AS g"""
+        )
+        assert await projections.analyze_grown_tables(conn) == ["delivery"]
+        pages = await conn.fetchval("SELECT relpages FROM pg_class WHERE relname = 'delivery'")
+        assert pages > 16
+        # Counted now: nothing more until it doubles again.
+        assert await projections.analyze_grown_tables(conn) == []
+        plan = "\n".join(
+            r[0]
+            for r in await conn.fetch(
+                """EXPLAIN SELECT customer_id, order_id, delivered_at FROM delivery
+                   WHERE customer_id = ANY(ARRAY['C-1', 'C-2'])"""
+            )
+        )
+        assert "Seq Scan" not in plan and "Index" in plan, plan

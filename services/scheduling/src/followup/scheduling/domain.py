@@ -309,8 +309,10 @@ def delivery_candidates(
     # done here on the date so the zone conversion happens once per delivery, not per month).
     start = delivered.astimezone(tz)
     start_day, start_time = start.date(), start.time()
-    # "Older than 12 months", judged at the visit's due date.
-    mature_at = add_months_clamped(delivered, policy.mature_after_months, tz)
+    # "Older than 12 months", judged at the visit's due date (add_months_clamped, on the date).
+    mature_at = datetime.combine(
+        add_months_to_date(start_day, policy.mature_after_months), start_time, tz
+    )
     iso = delivered.isoformat()
     out: list[Candidate] = []
     at, prov = _calendar_deadline(start_day, policy.first_use_deadline_days, tz, cal)
@@ -532,10 +534,19 @@ def horizon_end(
 
 
 def all_candidates(
-    facts: CustomerFacts, cal: BusinessCalendar, now: datetime, policy: Policy = DEFAULT_POLICY
+    facts: CustomerFacts,
+    cal: BusinessCalendar,
+    now: datetime,
+    policy: Policy = DEFAULT_POLICY,
+    *,
+    until: datetime | None = None,
 ) -> list[Candidate]:
-    """Every component the rules ask for up to the horizon, before history and merging."""
-    until = horizon_end(facts, now, policy)
+    """Every component the rules ask for up to the horizon, before history and merging.
+
+    `until` is horizon_end(facts, now, policy), when the caller has it already.
+    """
+    if until is None:
+        until = horizon_end(facts, now, policy)
     if until is None:
         return []
     candidates: list[Candidate] = []
@@ -560,6 +571,8 @@ def plan_customer(
     fixed: frozenset[str] = frozenset(),
     planned: frozenset[str] = frozenset(),
     policy: Policy = DEFAULT_POLICY,
+    *,
+    until: datetime | None = None,
 ) -> list[PlannedVisit]:
     """The customer's open plan up to the rolling horizon; only deadlines still ahead.
 
@@ -567,9 +580,10 @@ def plan_customer(
     are history, so they are neither planned again nor merged into new visits. `planned` holds
     those of visits already in the open plan: time passing never drops them (the due sweep
     publishes them); only visits new to the plan must still have their deadline ahead.
+    `until` is horizon_end(facts, now, policy), when the caller has it already.
     """
-    candidates = all_candidates(facts, cal, now, policy)
-    open_ = [c for c in candidates if c.key not in fixed]
+    candidates = all_candidates(facts, cal, now, policy, until=until)
+    open_ = [c for c in candidates if c.key not in fixed] if fixed else candidates
     # Backfill: history that arrives late plans only what can still be done on time.
     return [
         v

@@ -46,6 +46,8 @@ class SchedulingHandlers:
         self.calendar = calendar
         self.default_timezone = default_timezone
         self.policy = policy
+        # Visits stored since the tables' growth was last looked at (see _watch_table_growth).
+        self._stored_since_check = 0
 
     async def apply_customer_facts(self, tx: Tx, events: list[Event[Any]]) -> None:
         """CustomerDelivered, IntentSigned, ProjectStarted, IssueResolved: record, re-plan.
@@ -183,8 +185,11 @@ class SchedulingHandlers:
         delete: list[str] = []
         until: dict[str, datetime | None] = {}
 
+        stored_count = 0
+
         async def planned_visits() -> AsyncIterator[domain.PlannedVisit]:
             # Consumed by the COPY as it goes: PostgreSQL stores while the rest is planned.
+            nonlocal stored_count
             for cid in ids:
                 facts = domain.customer_facts(
                     cid,
@@ -195,13 +200,19 @@ class SchedulingHandlers:
                 )
                 mine = stored.get(cid, [])
                 fixed, planned = domain.plan_components(mine)
+                until[cid] = horizon = domain.horizon_end(facts, tx.now, self.policy)
                 visits = domain.plan_customer(
-                    facts, self.calendar, tx.now, fixed, planned, self.policy
+                    facts, self.calendar, tx.now, fixed, planned, self.policy, until=horizon
                 )
+                if not mine:  # a new customer (most of them): the whole plan is new
+                    stored_count += len(visits)
+                    for v in visits:
+                        yield v
+                    continue
                 changes = domain.reconcile(mine, visits)
                 update.extend(changes.update)
                 delete.extend(changes.delete)
-                until[cid] = domain.horizon_end(facts, tx.now, self.policy)
+                stored_count += len(changes.insert)
                 for v in changes.insert:
                     yield v
 
@@ -211,6 +222,21 @@ class SchedulingHandlers:
         await projections.save_customers(tx.conn, profiles, until, tx.now)
         # A visit already due when planned (history processed late) is published now.
         await publish_due_visits(tx, tx.now, causes=causes)
+        await self._watch_table_growth(tx, stored_count)
+
+    async def _watch_table_growth(self, tx: Tx, stored: int) -> None:
+        """Every 5,000 stored visits, refresh the statistics of tables that have doubled.
+
+        Without it a fresh database ingesting fast (a replay's new tables, a first import)
+        plans every batch's reads as scans of whole tables for a minute or more.
+        """
+        self._stored_since_check += stored
+        if self._stored_since_check < 5_000:
+            return
+        self._stored_since_check = 0
+        grown = await projections.analyze_grown_tables(tx.conn)
+        if grown:
+            log.info("statistics refreshed for grown tables", tables=grown)
 
     async def recompute_deadlines_for_calendar(self, tx: Tx, now: datetime) -> int:
         """Official calendar data loaded (or corrected) since the deadlines were counted:
