@@ -2,7 +2,10 @@
 
 - plan_deliveries_per_s: CustomerDelivered events turned into stored plans through the real
   batch handler (one transaction and one handler call per batch, as the consumer does;
-  500 a batch, BENCH_BATCH to change it), on real PostgreSQL;
+  500 a batch, BENCH_BATCH to change it; BENCH_DELIVERIES of them, default 5,000), on real
+  PostgreSQL. Also printed: the CPU time per delivery of this process (planning, encoding)
+  and of the PostgreSQL backend (from /proc when the server runs on this machine), which
+  the wall figure hides on a shared machine;
 - due_sweep_1m_s: with 1,000,000 planned visits stored, the time to find the newly due ones after
   a clock advance, mark them due and write their VisitDue to the outbox.
 """
@@ -44,6 +47,15 @@ async def fresh_pool() -> tuple[asyncpg.Pool, str]:
     return pool, dsn
 
 
+def backend_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a local PostgreSQL backend (None when not readable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def bench_planning() -> float:
     pool, _ = await fresh_pool()
     handlers = SchedulingHandlers(default_calendar(), "Asia/Shanghai")
@@ -68,14 +80,30 @@ async def bench_planning() -> float:
                 time=data.delivered_at,
             )
         )
-    started = time.perf_counter()
-    for i in range(0, len(events), BATCH):
-        async with pool.acquire() as conn, conn.transaction():
-            tx = Tx(conn, now, "scheduling")
-            await handlers.apply_customer_facts(tx, events[i : i + BATCH])
-            await tx.flush()
-    elapsed = time.perf_counter() - started
+    async with pool.acquire() as conn:
+        pid = await conn.fetchval("SELECT pg_backend_pid()")
+        pg_started = backend_cpu_s(pid)
+        cpu_started = time.process_time()
+        started = time.perf_counter()
+        for i in range(0, len(events), BATCH):
+            async with conn.transaction():
+                tx = Tx(conn, now, "scheduling")
+                await handlers.apply_customer_facts(tx, events[i : i + BATCH])
+                await tx.flush()
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        pg_ended = backend_cpu_s(pid)
+        rows = await conn.fetchval("SELECT count(*) FROM planned_visit")
     await pool.close()
+    pg = (
+        "n/a"
+        if pg_started is None or pg_ended is None
+        else f"{(pg_ended - pg_started) / DELIVERIES * 1e6:,.0f} us"
+    )
+    print(
+        f"planning CPU per delivery: Python {cpu / DELIVERIES * 1e6:,.0f} us,"
+        f" PostgreSQL backend {pg}; {rows / DELIVERIES:.1f} stored visits per delivery"
+    )
     return DELIVERIES / elapsed
 
 

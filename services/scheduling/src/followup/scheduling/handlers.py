@@ -187,8 +187,9 @@ class SchedulingHandlers:
 
         stored_count = 0
 
-        async def planned_visits() -> AsyncIterator[domain.PlannedVisit]:
+        async def planned_visits() -> AsyncIterator[Sequence[domain.PlannedVisit]]:
             # Consumed by the COPY as it goes: PostgreSQL stores while the rest is planned.
+            # One customer's new visits at a time.
             nonlocal stored_count
             for cid in ids:
                 facts = domain.customer_facts(
@@ -206,15 +207,13 @@ class SchedulingHandlers:
                 )
                 if not mine:  # a new customer (most of them): the whole plan is new
                     stored_count += len(visits)
-                    for v in visits:
-                        yield v
+                    yield visits
                     continue
                 changes = domain.reconcile(mine, visits)
                 update.extend(changes.update)
                 delete.extend(changes.delete)
                 stored_count += len(changes.insert)
-                for v in changes.insert:
-                    yield v
+                yield changes.insert
 
         await projections.insert_visits(tx.conn, planned_visits(), tx.now)
         await projections.update_visits(tx.conn, update)

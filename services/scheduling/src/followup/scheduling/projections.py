@@ -302,10 +302,10 @@ def _copy_line(v: PlannedVisit, due: str, deadline: str, created: str) -> str:
 
 async def insert_visits(
     conn: asyncpg.Connection,
-    visits: AsyncIterable[PlannedVisit],
+    visits: AsyncIterable[Sequence[PlannedVisit]],
     now: datetime,
 ) -> None:
-    """Stores new visits with one COPY, fed while they are being planned.
+    """Stores new visits, given a few at a time, with one COPY fed while they are planned.
 
     New visits are most of what a batch writes. Streaming them means PostgreSQL (on its own
     core) stores the first rows while Python still plans the next customers, instead of the
@@ -321,11 +321,12 @@ async def insert_visits(
 
     async def chunks() -> AsyncIterator[bytes]:
         lines: list[str] = []
-        async for v in visits:
-            deadline = deadlines.get(v.deadline)
-            if deadline is None:
-                deadline = deadlines[v.deadline] = v.deadline.isoformat()
-            lines.append(_copy_line(v, v.due_iso or v.due_at.isoformat(), deadline, created))
+        async for some in visits:
+            for v in some:
+                deadline = deadlines.get(v.deadline)
+                if deadline is None:
+                    deadline = deadlines[v.deadline] = v.deadline.isoformat()
+                lines.append(_copy_line(v, v.due_iso or v.due_at.isoformat(), deadline, created))
             if len(lines) >= _COPY_CHUNK:
                 yield "".join(lines).encode()
                 lines.clear()
