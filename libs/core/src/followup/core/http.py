@@ -7,14 +7,18 @@ import base64
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
+import asyncpg
 import orjson
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.background import BackgroundTask
 
 from followup.core.problems import Problem, install_problem_handlers
+
+T = TypeVar("T")
 
 # A readiness check returns None when fine, else why not.
 ReadyCheck = Callable[[], Awaitable[str | None]]
@@ -123,3 +127,25 @@ def json_response(body: Any, status_code: int = 200) -> Response:
     for 100 rows on this hardware against ~0.05 ms here.
     """
     return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
+
+
+async def answer_then_release(
+    pool: asyncpg.Pool,
+    command: Callable[[asyncpg.Connection], Awaitable[T]],
+    answer: Callable[[T], Response],
+) -> Response:
+    """Runs `command` on a pooled connection; the answer leaves before the connection's reset.
+
+    Releasing resets the connection's session (advisory locks, listeners, settings) in one more
+    round trip to PostgreSQL; the command's transaction is over by then, so the client need not
+    wait for it. On an error the connection is released before the error answer.
+    """
+    conn = await pool.acquire()
+    try:
+        # The pool's proxy forwards every method of the connection it holds.
+        response = answer(await command(cast("asyncpg.Connection", conn)))
+    except BaseException:
+        await pool.release(conn)
+        raise
+    response.background = BackgroundTask(pool.release, conn)
+    return response

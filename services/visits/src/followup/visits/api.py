@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from followup.core.auth import Authenticate, Principal, Role, require_role
-from followup.core.commands import CommandRejected
+from followup.core.commands import Accepted, CommandRejected
 from followup.core.crypto import mask_name, mask_phone
-from followup.core.http import keyset_after, keyset_page
+from followup.core.http import answer_then_release, keyset_after, keyset_page
 from followup.core.problems import Problem
 from followup.visits import domain, projections
 from followup.visits.handlers import VisitHandlers
@@ -52,6 +54,20 @@ def _json(body: dict[str, Any]) -> Response:
 
 def _problem(exc: CommandRejected) -> Problem:
     return Problem(exc.status, exc.detail, errors=exc.errors, **exc.extra)
+
+
+def _accepted(answer: Accepted) -> Response:
+    return JSONResponse(answer.body, status_code=answer.status_code)
+
+
+async def command(
+    request: Request, run: Callable[[asyncpg.Connection], Awaitable[Accepted]]
+) -> Response:
+    """A command's answer; its connection goes back to the pool after the answer is sent."""
+    try:
+        return await answer_then_release(request.app.state.pool, run, _accepted)
+    except CommandRejected as exc:
+        raise _problem(exc) from None
 
 
 def routers(auth: Authenticate) -> list[APIRouter]:
@@ -162,17 +178,16 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         request: Request,
         principal: Principal = Depends(auth),
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    ) -> JSONResponse:
+    ) -> Response:
         """Logs a contact: publishes VisitLogged; repeat with the same Idempotency-Key is safe."""
         acting = _acting_agent(principal)
-        try:
-            async with request.app.state.pool.acquire() as conn:
-                answer = await handlers(request).log_visit(
-                    conn, visit_id, body, acting, request.app.state.clock.now(), idempotency_key
-                )
-        except CommandRejected as exc:
-            raise _problem(exc) from None
-        return JSONResponse(answer.body, status_code=answer.status_code)
+        now = request.app.state.clock.now()
+        return await command(
+            request,
+            lambda conn: handlers(request).log_visit(
+                conn, visit_id, body, acting, now, idempotency_key
+            ),
+        )
 
     @router.get("/spot-checks")
     async def spot_check_sample(
@@ -199,22 +214,16 @@ def routers(auth: Authenticate) -> list[APIRouter]:
     @router.post("/spot-checks/{visit_id}", status_code=202)
     async def record_spot_check(
         visit_id: str, body: SpotCheckBody, request: Request, principal: Principal = Depends(auth)
-    ) -> JSONResponse:
+    ) -> Response:
         """Records a supervisor's re-contact: publishes VisitSpotChecked."""
         require_role(principal, Role.SUPERVISOR, Role.ADMIN)
         supervisor = principal.agent_id or principal.name or principal.role.value
-        try:
-            async with request.app.state.pool.acquire() as conn:
-                answer = await handlers(request).spot_check(
-                    conn,
-                    visit_id,
-                    supervisor,
-                    body.result,
-                    body.note,
-                    request.app.state.clock.now(),
-                )
-        except CommandRejected as exc:
-            raise _problem(exc) from None
-        return JSONResponse(answer.body, status_code=answer.status_code)
+        now = request.app.state.clock.now()
+        return await command(
+            request,
+            lambda conn: handlers(request).spot_check(
+                conn, visit_id, supervisor, body.result, body.note, now
+            ),
+        )
 
     return [router]
