@@ -92,24 +92,27 @@ class VisitHandlers:
                 conn, visit, move.visit_id, domain.missed_event_id(missed), missed, tx.now
             )
 
-    async def apply_published_event(self, tx: Tx, event: Event[Any]) -> None:
-        """An event of followup.visits: what this service published, applied once.
+    async def apply_published_events(self, tx: Tx, events: list[Event[Any]]) -> None:
+        """Events of followup.visits: what this service published, applied once.
 
-        Live, the command that published it stored it under the same id in the same
-        transaction, so nothing happens (and nothing is published: this path never writes the
-        outbox). In a replay it rebuilds the logs and spot checks made through the API, which
-        no other topic carries.
+        Live, the command that published each one stored it under the same id in the same
+        transaction, so one lookup finds them all and nothing happens (nothing is published
+        either: this path never writes the outbox). In a replay they rebuild the logs and spot
+        checks made through the API, which no other topic carries.
         """
-        data: VisitLogged | VisitSpotChecked = event.data
         conn = tx.conn
-        if not await projections.record_visit_event(
-            conn, data.visit_id, event.id, data, None, tx.now
-        ):
+        known = await projections.stored_event_ids(conn, [e.id for e in events])
+        fresh = [e for e in events if e.id not in known]
+        if not fresh:
             return
-        visit = await projections.load_visit(conn, data.visit_id)
-        # A log of a visit whose VisitDue is not read yet (another topic) waits for it.
-        if visit is not None and visit.due is not None:
-            await projections.save_visit_row(conn, visit, tx.now)
+        await projections.append_visit_events(
+            conn, [(e.data.visit_id, e.id, e.data) for e in fresh]
+        )
+        for visit_id in dict.fromkeys(e.data.visit_id for e in fresh):
+            visit = await projections.load_visit(conn, visit_id)
+            # A log of a visit whose VisitDue is not read yet (another topic) waits for it.
+            if visit is not None and visit.due is not None:
+                await projections.save_visit_row(conn, visit, tx.now)
 
     async def remember_customer(self, tx: Tx, event: Event[CustomerDelivered]) -> None:
         """CustomerDelivered: the account manager assigns visits; the contact is sealed."""

@@ -164,6 +164,37 @@ async def record_visit_event(
     return bool(await conn.fetchval(_RECORD, *values, event_id, type_, data))
 
 
+async def stored_event_ids(conn: asyncpg.Connection, event_ids: list[str]) -> set[str]:
+    """Which of these event ids are stored already (one index lookup each, one round trip)."""
+    rows = await conn.fetch(
+        "SELECT event_id FROM visit_event WHERE event_id = ANY($1::text[])", event_ids
+    )
+    return {r["event_id"] for r in rows}
+
+
+_APPEND_MANY = """
+INSERT INTO visit_event (visit_id, event_id, type, data)
+SELECT v, e, t, d::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(v, e, t, d, n)
+ORDER BY n
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+
+async def append_visit_events(
+    conn: asyncpg.Connection, events: list[tuple[str, str, VisitEvent]]
+) -> None:
+    """Stores (visit id, event id, event) in order, once per event id, in one statement."""
+    encoded = [_event_json(e) for _, _, e in events]
+    await conn.execute(
+        _APPEND_MANY,
+        [v for v, _, _ in events],
+        [i for _, i, _ in events],
+        [t for t, _ in encoded],
+        [d for _, d in encoded],
+    )
+
+
 async def save_visit_row(conn: asyncpg.Connection, visit: Visit, now: datetime) -> None:
     """The queue row the API reads, from the folded visit."""
     await conn.execute(

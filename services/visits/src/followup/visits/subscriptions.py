@@ -19,7 +19,7 @@ KEPT_ON_REPLAY = ("idempotent_request",)
 def visits_subscription(handlers: VisitHandlers) -> Subscription:
     """VisitDue queues visits, VisitDeadlineRecomputed moves deadlines; CustomerDelivered names
     account managers; its own events rebuild logs and checks; the clock marks misses."""
-    own = {type_: handlers.apply_published_event for type_ in topics.types_on(topics.VISITS)}
+    own = {type_: handlers.apply_published_events for type_ in topics.types_on(topics.VISITS)}
     return Subscription(
         consumer="visits",
         topics=CONSUMES,
@@ -27,8 +27,8 @@ def visits_subscription(handlers: VisitHandlers) -> Subscription:
             "VisitDue": handlers.add_visit_to_due_queue,
             "VisitDeadlineRecomputed": handlers.move_visit_deadline,
             "CustomerDelivered": handlers.remember_customer,
-            **own,
         },
+        batch_handlers=own,
         on_tick=handlers.mark_missed_visits,
         replay_keep_tables=KEPT_ON_REPLAY,
     )
