@@ -265,12 +265,6 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def main() -> dict[str, Any]:
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover
-        pass
     run = uuid.uuid4().hex[:8]
     topic, latency_topic = f"bench.core.{run}", f"bench.core-latency.{run}"
     await create_topics(BOOTSTRAP, [topic, latency_topic], partitions=6)
@@ -328,6 +322,14 @@ if __name__ == "__main__":
     from followup.core.logging import configure_logging
 
     configure_logging("bench", "WARNING")
+    try:
+        import uvloop
+
+        # Before the loop exists (as the services run, see followup.core.service): installed
+        # inside main() it came too late and both consumers ran on asyncio's default loop.
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
     figures = asyncio.run(main())
     out = ROOT / ".local" / "bench" / "core.json"
     out.parent.mkdir(parents=True, exist_ok=True)
