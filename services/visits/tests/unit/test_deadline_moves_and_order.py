@@ -8,6 +8,8 @@ from datetime import datetime, timedelta, timezone
 from functools import reduce
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from followup.events import VisitDeadlineRecomputed, VisitDue, VisitLogged, VisitSpotChecked
 from followup.visits.domain import (
@@ -299,3 +301,45 @@ def test_a_miss_of_an_earlier_deadline_does_not_make_a_retry_missed() -> None:
     )
 
     assert visit.status == VisitStatus.DUE
+
+
+# The same, over generated histories (hypothesis).
+
+START = datetime(2027, 2, 1, 9, 0, tzinfo=CST)
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[list[VisitEvent], list[VisitEvent]]:
+    """A visit's scheduling topic (attempts and moves, in publishing order) and its own topic
+    (logs, then maybe a spot check), on one timeline in hours from START."""
+    hour = lambda h: START + timedelta(hours=h)  # noqa: E731
+    attempts = draw(st.integers(1, 3))
+    due_hours = sorted(draw(st.lists(st.integers(0, 200), min_size=attempts, max_size=attempts)))
+    scheduling: list[VisitEvent] = []
+    for n, at in enumerate(due_hours, start=1):
+        scheduling.append(due(n, due_at=hour(at), deadline=hour(at + draw(st.integers(1, 100)))))
+        for _ in range(draw(st.integers(0, 2))):
+            recomputed = at + draw(st.integers(0, 60))
+            scheduling.append(
+                moved(hour(recomputed + draw(st.integers(-20, 80))), at=hour(recomputed))
+            )
+    own: list[VisitEvent] = []
+    at = 0
+    for outcome in draw(st.lists(st.sampled_from(["completed", "unreachable"]), max_size=3)):
+        at += draw(st.integers(0, 80))
+        own.append(log(outcome, hour(at)))
+    if any(isinstance(e, VisitLogged) and e.outcome == "completed" for e in own):
+        result = draw(st.sampled_from(["verified", "not_verified"]))
+        own.append(check(result, hour(at + draw(st.integers(1, 50)))))
+    return scheduling, own
+
+
+@settings(max_examples=150, deadline=None)
+@given(histories())
+def test_generated_histories_fold_to_one_visit_whatever_the_interleaving(
+    history: tuple[list[VisitEvent], list[VisitEvent]],
+) -> None:
+    scheduling, own = history
+    folds = [fold(*order) for order in interleavings(scheduling, own)]
+
+    assert all(f == folds[0] for f in folds[1:])
