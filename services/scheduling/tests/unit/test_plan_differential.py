@@ -1,7 +1,7 @@
 """Differential check: the planner gives exactly the plans of the plain statement of the rules.
 
 `reference_plan.py` is the policy as it stood before planning was optimised (memoised
-schedules, cached festival visits); over a few thousand random customers (several zones with
+schedules, cached festival visits); over 2,500 random customers (several zones with
 and without DST, month ends, times around 09:00, repeat purchases, intents, issues, backfill,
 published history) both must give the same visits, field by field, with the same ids.
 """
@@ -57,11 +57,13 @@ def _customer(rng: random.Random, n: int) -> tuple[Any, Any, datetime]:
     zone = rng.choice(ZONES)
     tz = ZoneInfo(zone)
     tier = rng.choice(TIERS)
-    cid = f"C-{n}"
+    # Now and then ids holding the separators derived ids escape (the id's slow path).
+    cid = f"C-{n}" if n % 50 else f"C\x1f{n}\x1e"
     times = [_instant(rng, tz) for _ in range(rng.choice([1, 1, 1, 2, 3]))]
     if len(times) > 1 and rng.random() < 0.3:  # a repeat purchase within days
         times[1] = times[0] + timedelta(days=rng.randrange(10), hours=rng.randrange(24))
-    deliveries = [(f"O-{n}-{i}", t.astimezone(UTC)) for i, t in enumerate(times)]
+    odd = "" if n % 70 else "\x1f\x1e"
+    deliveries = [(f"O-{n}-{i}{odd}", t.astimezone(UTC)) for i, t in enumerate(times)]
     issues = [
         (f"I-{n}-{i}", _instant(rng, tz).astimezone(UTC))
         for i in range(rng.choice([0, 0, 0, 1, 2]))
@@ -137,8 +139,8 @@ def _compare(cal: BusinessCalendar, seed: int, customers: int) -> int:
 
 
 def test_the_planner_matches_the_reference_over_random_customers() -> None:
-    visits = _compare(default_calendar(), seed=20261130, customers=3000)
-    assert visits > 30000  # the customers really had plans to compare
+    visits = _compare(default_calendar(), seed=20261130, customers=2000)
+    assert visits > 20000  # the customers really had plans to compare
 
 
 def test_the_planner_matches_the_reference_on_a_calendar_with_fewer_official_years() -> None:
