@@ -11,11 +11,19 @@ import orjson
 import pytest
 
 from followup.core.metrics import Metrics
-from followup.core.outbox import OutboxRelay, outbox_stats, publish_events
+from followup.core.outbox import (
+    CHANNEL,
+    OutboxRelay,
+    outbox_cte,
+    outbox_params,
+    outbox_row,
+    outbox_stats,
+    publish_events,
+)
 from followup.core.retention import prune
 from followup.events import topics
 
-from .conftest import Env, assigned, read_topic, wait_until
+from .conftest import Env, assigned, read_topic, table_count, wait_until
 
 
 async def _published(pool: asyncpg.Pool, n: int) -> bool:
@@ -222,3 +230,36 @@ async def test_a_burst_shares_relay_cycles_and_a_lone_event_is_not_held_back(
         await relay.stop()
     records = await read_topic(env.infra.kafka_bootstrap, env.topic(topics.ISSUES))
     assert [orjson.loads(r.value)["id"] for r in records] == [*burst, "lone"]
+
+
+async def test_outbox_rows_ride_in_the_callers_statement_and_wake_the_relay(
+    env: Env, pool: asyncpg.Pool
+) -> None:
+    listener = await asyncpg.connect(env.dsn)
+    woken: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener(CHANNEL, lambda *args: woken.put_nowait(args[2]))
+    try:
+        rows = [
+            outbox_row(assigned("C-1", f"I-{i}", event_id=f"ride-{i}"), topic_prefix=env.prefix)
+            for i in range(3)
+        ]
+        async with pool.acquire() as conn, conn.transaction():
+            # The caller's own statement, which never reads the WITH item.
+            answer = await conn.fetchval(
+                f"WITH {outbox_cte(2)} SELECT $1::int + 1", 41, *outbox_params(rows)
+            )
+            assert answer == 42
+            assert woken.empty()  # notifications leave at commit
+        assert await asyncio.wait_for(woken.get(), 5) == CHANNEL
+        await asyncio.sleep(0.2)
+        assert woken.empty()  # one wake-up for the transaction, not one per row
+        stored = await pool.fetch("SELECT event_id, topic, value FROM outbox ORDER BY id")
+        assert [(r["event_id"], r["topic"], r["value"]) for r in stored] == [
+            (r.event_id, r.topic, r.value) for r in rows
+        ]
+        # Once per event id, as enqueue.
+        async with pool.acquire() as conn:
+            await conn.execute(f"WITH {outbox_cte(1)} SELECT 1", *outbox_params(rows))
+        assert await table_count(pool, "outbox") == 3
+    finally:
+        await listener.close()

@@ -39,15 +39,25 @@ log = structlog.get_logger(__name__)
 CHANNEL = "followup_outbox"
 _HEADERS = [("content-type", CONTENT_TYPE.encode())]
 
-_INSERT = f"""
-WITH ins AS (
+
+def outbox_cte(first_param: int, name: str = "outboxed") -> str:
+    """A WITH item writing outbox rows (parameters `$first_param`… : the five arrays of
+    `outbox_params`) and waking the relay, to ride in the caller's own statement.
+
+    PostgreSQL runs a data-modifying WITH item to completion even when the statement never
+    reads it, RETURNING included; a channel notified many times in one transaction with one
+    payload is delivered once. So the caller saves a round trip and needs nothing else.
+    """
+    a, b, c, d, e = range(first_param, first_param + 5)
+    return f"""{name} AS (
     INSERT INTO outbox (event_id, event_type, topic, key, value)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])
+    SELECT * FROM unnest(${a}::text[], ${b}::text[], ${c}::text[], ${d}::text[], ${e}::bytea[])
     ON CONFLICT (event_id) DO NOTHING
-    RETURNING 1
-), n AS (SELECT count(*) AS n FROM ins)
-SELECT n, CASE WHEN n > 0 THEN pg_notify('{CHANNEL}', '') END FROM n
-"""
+    RETURNING pg_notify('{CHANNEL}', '')
+)"""
+
+
+_INSERT = f"WITH {outbox_cte(1)} SELECT count(*) FROM outboxed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +89,20 @@ async def enqueue(conn: Conn, rows: Sequence[OutboxRow]) -> int:
     """
     if not rows:
         return 0
-    n = await conn.fetchval(
-        _INSERT,
+    return int(await conn.fetchval(_INSERT, *outbox_params(rows)))
+
+
+def outbox_params(
+    rows: Sequence[OutboxRow],
+) -> tuple[list[str], list[str], list[str], list[str], list[bytes]]:
+    """The five array parameters of `outbox_cte`, in order."""
+    return (
         [r.event_id for r in rows],
         [r.event_type for r in rows],
         [r.topic for r in rows],
         [r.key for r in rows],
         [r.value for r in rows],
     )
-    return int(n)
 
 
 async def publish_events(conn: Conn, events: Iterable[AnyEvent], *, topic_prefix: str = "") -> int:
