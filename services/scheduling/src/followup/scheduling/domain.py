@@ -271,9 +271,10 @@ class _Schedule:
         self.worked_to = last
 
 
-# Distinct delivery dates times zones: a year of deliveries is a few thousand schedules. The
-# memo is dropped whole past this many (rare; only costs working them out again).
-_SCHEDULES_KEPT = 50_000
+# A schedule holds a few kB (two to three years of months). Distinct delivery dates times
+# zones times gold or not: a year of deliveries in one zone is ~730. The memo is dropped
+# whole past this many (~30 MB); that only costs working them out again.
+_SCHEDULES_KEPT = 5_000
 
 
 def _schedule(
