@@ -285,3 +285,27 @@ async def test_a_move_before_its_visit_due_is_kept_and_applied_when_the_visit_du
 
     assert await snapshot(reversed_, "V-8") == await snapshot(in_order, "V-8")
     assert (await snapshot(in_order, "V-8"))[0]["deadline"] == EARLIER  # type: ignore[index]
+
+
+async def test_a_failed_check_of_a_visit_missed_before_its_late_completion_is_missed_at_once(
+    databases: PoolFactory, handlers: VisitHandlers
+) -> None:
+    pool = await databases()
+    await consume(pool, handlers, NOW, due("V-9"))
+    late = DEADLINE + timedelta(days=2)
+    await tick(pool, handlers, DEADLINE + timedelta(hours=1))
+    async with pool.acquire() as conn:
+        await handlers.log_visit(conn, "V-9", LOG, "A-1", late, None)
+        await handlers.spot_check(conn, "V-9", "S-1", "not_verified", None, late)
+    assert (await snapshot(pool, "V-9"))[0]["status"] == "missed"  # type: ignore[index]
+    # A row left 'due' by the earlier rule (its VisitMissed could not be stored twice) is put
+    # right by the next sweep, which then finds it no more.
+    await pool.execute("UPDATE visit SET status = 'due' WHERE visit_id = 'V-9'")
+
+    await tick(pool, handlers, late + timedelta(hours=1))
+
+    row, events = await snapshot(pool, "V-9")
+    assert row is not None and row["status"] == "missed"
+    assert [t for _, t, _ in events].count("VisitMissed") == 1
+    async with pool.acquire() as conn:
+        assert await projections.overdue_visit_ids(conn, late + timedelta(hours=2)) == []
