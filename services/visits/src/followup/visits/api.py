@@ -93,16 +93,20 @@ def routers(auth: Authenticate) -> list[APIRouter]:
                 raise Problem(403, "agents see only their own visits")
             agent_id = principal.agent_id
         after = keyset_after(cursor)
-        async with request.app.state.pool.acquire() as conn:
-            rows = await projections.list_visits(
+        # The agents' queue is read on every screen refresh: like a command, it answers before
+        # its connection's reset round trip.
+        return await answer_then_release(
+            request.app.state.pool,
+            lambda conn: projections.list_visits(
                 conn,
                 status=status,
                 agent_id=agent_id,
                 customer_id=customer_id,
                 after=after,
                 limit=limit + 1,
-            )
-        return _json(keyset_page(_rows(rows), limit, "deadline", "visit_id"))
+            ),
+            lambda rows: _json(keyset_page(_rows(rows), limit, "deadline", "visit_id")),
+        )
 
     @router.get("/visits", response_model=dict[str, Any])
     async def list_visits(
