@@ -2,7 +2,9 @@
 
 - breach_sweep_1m_s: with 1,000,000 open issues stored (bulk-loaded with COPY in the exact shape
   the service writes: the IssueRaised / IssueAssigned / IssueSlaBreached events in `issue_event`,
-  the ledger row in `issue`; a sample is read back and checked through the service's own code),
+  the ledger row in `issue`, the clocks still able to breach in `issue_breach_schedule`, the
+  breached ones in `issue_breached`; a sample is read back and checked through the service's
+  own code),
   the time the service's own sweep takes to find and record what a clock advance newly breaches:
   0.1% of the issues (1,000, as many as scheduling's due sweep makes due: minutes of deadlines);
   breach_sweep_10k_s is the catch-up case, 1% (10,000 first-response breaches). The sweep is
@@ -93,10 +95,19 @@ ISSUE_COLUMNS = [
     "severity",
     "source",
     "raised_at",
-    "breached",
     "timezone",
-    "next_breach_at",
     "updated_at",
+]
+BREACHED_COLUMNS = ["issue_id", "raised_at"]
+SCHEDULE_COLUMNS = [
+    "issue_id",
+    "clock",
+    "round",
+    "deadline",
+    "customer_id",
+    "department",
+    "owner_id",
+    "timezone",
 ]
 
 
@@ -136,14 +147,15 @@ class Loaded:
     copy_s: float = 0.0
 
 
-def generate(loaded: Loaded, chunk: int = 20000) -> Iterator[tuple[bytes, bytes]]:
-    """COPY text chunks (issue_event, issue) for ISSUES open issues raised over SPAN before T0.
+def generate(loaded: Loaded, chunk: int = 20000) -> Iterator[tuple[bytes, ...]]:
+    """COPY text chunks (issue_event, issue, issue_breach_schedule, issue_breached) for ISSUES
+    open issues raised over SPAN before T0.
 
     Issue i: category i%6 (department from it), severity complex when i%5==0, source visit /
     complaint / hotline 7:2:1, customer one of ISSUES*0.35, raised at an even spread; 70% were
     assigned an hour after raising (ending handover and first response), the rest are not. Every
     clock whose deadline passed before T0 has its breach recorded (as the sweep would have), and
-    next_breach_at is the earliest deadline still able to breach.
+    every other one is in the breach schedule, with who is in charge at its deadline.
     """
     cal = default_calendar()
     managers = dict(IssuesSettings().department_managers)
@@ -159,6 +171,8 @@ def generate(loaded: Loaded, chunk: int = 20000) -> Iterator[tuple[bytes, bytes]
     customers = max(1, int(ISSUES * 0.35))
     ev_lines: list[str] = []
     is_lines: list[str] = []
+    sc_lines: list[str] = []
+    br_lines: list[str] = []
     hour, day_ = timedelta(hours=1), timedelta(hours=24)
     for i in range(ISSUES):
         raised_at = start + timedelta(microseconds=i * step_us)
@@ -242,16 +256,23 @@ def generate(loaded: Loaded, chunk: int = 20000) -> Iterator[tuple[bytes, bytes]
                 events.append(
                     (breach_type, fast_derived_id(breach_type, issue_id, clock), _data(breach))
                 )
-            elif next_breach is None or deadline < next_breach[0]:
-                next_breach = (deadline, deadline_iso)
+            else:
+                # Round 1, in charge at the deadline: the owner assigned an hour after raising.
+                sc_lines.append(
+                    f"{issue_id}\t{clock}\t1\t{deadline_iso}\t{customer_id}\t{department}\t"
+                    f"{owner_id or NULL}\t{TZ}\n"
+                )
+                if next_breach is None or deadline < next_breach[0]:
+                    next_breach = (deadline, deadline_iso)
         for type_, event_id, data in events:
             ev_lines.append(f"{issue_id}\t{event_id}\t{type_}\t{data}\n")
         is_lines.append(
             f"{issue_id}\t{customer_id}\t{'assigned' if owner_id else 'raised'}\tf\t"
             f"{department}\t{owner_id or NULL}\t{category}\t{severity}\t{source}\t"
-            f"{raised_iso}\t{'t' if breached else 'f'}\t{TZ}\t"
-            f"{next_breach[1] if next_breach else NULL}\t{updated}\n"
+            f"{raised_iso}\t{TZ}\t{updated}\n"
         )
+        if breached:
+            br_lines.append(f"{issue_id}\t{raised_iso}\n")
         loaded.issues += 1
         loaded.events += len(events)
         loaded.already_breached += breached
@@ -260,15 +281,15 @@ def generate(loaded: Loaded, chunk: int = 20000) -> Iterator[tuple[bytes, bytes]
         if i in sample:
             loaded.sample_ids.append(issue_id)
         if len(is_lines) >= chunk or i == ISSUES - 1:
-            ev_chunk, is_chunk = "".join(ev_lines), "".join(is_lines)
+            chunks = ["".join(lines) for lines in (ev_lines, is_lines, sc_lines, br_lines)]
             # Text COPY: no escapes needed as long as nothing holds a backslash.
-            assert "\\" not in ev_chunk
-            yield ev_chunk.encode(), is_chunk.encode()
-            ev_lines.clear()
-            is_lines.clear()
+            assert "\\" not in chunks[0]
+            yield tuple(c.encode() for c in chunks)
+            for lines in (ev_lines, is_lines, sc_lines, br_lines):
+                lines.clear()
 
 
-LOADED_TABLES = ["issue", "issue_event"]
+LOADED_TABLES = ["issue", "issue_event", "issue_breach_schedule", "issue_breached"]
 _INDEXES = """SELECT indexname, indexdef FROM pg_indexes
               WHERE schemaname = current_schema() AND tablename = ANY($1::text[])
               ORDER BY indexname"""
@@ -311,7 +332,7 @@ async def load(dsn: str) -> Loaded:
         ddl = await drop_indexes(conn)
     finally:
         await conn.close()
-    queues: list[asyncio.Queue[bytes | None]] = [asyncio.Queue(maxsize=4), asyncio.Queue(4)]
+    queues: list[asyncio.Queue[bytes | None]] = [asyncio.Queue(maxsize=4) for _ in range(4)]
 
     async def drain(q: asyncio.Queue[bytes | None]) -> AsyncIterator[bytes]:
         while (chunk := await q.get()) is not None:
@@ -327,10 +348,12 @@ async def load(dsn: str) -> Loaded:
     tasks = [
         asyncio.create_task(copy("issue_event", EVENT_COLUMNS, queues[0])),
         asyncio.create_task(copy("issue", ISSUE_COLUMNS, queues[1])),
+        asyncio.create_task(copy("issue_breach_schedule", SCHEDULE_COLUMNS, queues[2])),
+        asyncio.create_task(copy("issue_breached", BREACHED_COLUMNS, queues[3])),
     ]
-    for ev_chunk, is_chunk in generate(loaded):
-        await queues[0].put(ev_chunk)
-        await queues[1].put(is_chunk)
+    for chunks in generate(loaded):
+        for q, chunk in zip(queues, chunks, strict=True):
+            await q.put(chunk)
         if any(t.done() for t in tasks):
             break
     for q in queues:
@@ -361,7 +384,8 @@ async def load(dsn: str) -> Loaded:
 
 async def check_shape(pool: asyncpg.Pool, loaded: Loaded, handlers: Any) -> None:
     """The loaded sample, read back through the service's own code, is what it would have stored:
-    the same event ids and data, the same ledger row, nothing left to breach at T0."""
+    the same event ids and data, the same ledger row and breach schedule, nothing left to breach
+    at T0."""
     cal = handlers.calendar
     async with pool.acquire() as conn:
         for issue_id in loaded.sample_ids:
@@ -386,8 +410,13 @@ async def check_shape(pool: asyncpg.Pool, loaded: Loaded, handlers: Any) -> None
             ), issue_id
             assert raised.department == domain.department_for(raised.category)
             assert not domain.detect_breaches(issue, T0, cal=cal, managers=handlers.managers)
-            assert row["next_breach_at"] == domain.next_breach_at(issue, T0, cal), issue_id
-            assert (row["status"], row["breached"], row["paused"]) == (
+            scheduled = await projections.scheduled_clocks(conn, [issue_id])
+            want = domain.breach_schedule(issue, T0, cal)
+            assert sorted(scheduled, key=lambda c: domain.CLOCK_ORDER[c.clock]) == want, issue_id
+            listed = await conn.fetchval(
+                "SELECT count(*) FROM issue_breached WHERE issue_id = $1", issue_id
+            )
+            assert (row["status"], listed == 1, row["paused"]) == (
                 issue.status.value,
                 issue.breached,
                 issue.is_paused,
@@ -488,19 +517,17 @@ async def sweep_once(
 # What the instrumented run times: (module, function, label); absent names are skipped.
 STEPS = [
     (projections, "issues_past_breach_time", "find"),
+    (projections, "scheduled_clocks", "read the schedule (lock, read rows)"),
+    (domain, "breaches_due", "breaches_due (decide from the rows)"),
+    (issue_handlers, "event_id_of", "event ids"),
+    (projections, "record_breaches", "record (events, schedule, rows: one statement)"),
+    # None of these should run any more (the sweep neither reads nor folds histories): listed so
+    # the split would show it if they did.
     (projections, "load_issues", "load (read events, decode, fold)"),
     (projections, "load_issue", "load one (read events, decode, fold)"),
-    (projections, "_from_json", "  decode events"),
     (domain, "fold", "  fold"),
-    (domain, "sweep_issue", "sweep_issue (breaches + next breach time)"),
-    (domain, "detect_breaches", "detect_breaches"),
-    (domain, "evolve", "evolve (new state)"),
-    (projections, "append_issue_events", "append events"),
-    (projections, "append_issue_event", "append one event"),
-    (projections, "mark_swept", "mark rows swept (one UPDATE)"),
-    (projections, "save_issue_rows", "save rows (next_breach_at + upsert)"),
-    (projections, "save_issue_row", "save one row (next_breach_at + upsert)"),
-    (domain, "next_breach_at", "  next_breach_at"),
+    (domain, "sweep_issue", "sweep_issue (fold-based rule)"),
+    (projections, "save_issue_rows", "save rows and schedules"),
     (issue_handlers, "make_event", "make_event (to publish)"),
     (issue_handlers.IssueHandlers, "_event", "make_event (to publish)"),
     (Tx, "publish", "Tx.publish (outbox row)"),
@@ -827,8 +854,8 @@ async def run(dsn: str) -> None:
         )
         sweep = await bench_sweep(pool, tick, t1)
         async with pool.acquire() as conn:
-            newly_breached = await conn.fetchval(
-                "SELECT count(*) FROM issue WHERE breached AND updated_at = $1", t1
+            newly_breached = (
+                await conn.fetchval("SELECT count(*) FROM issue_breached") - loaded.already_breached
             )
             left = await projections.issues_past_breach_time(conn, t1, 10)
             customers = [

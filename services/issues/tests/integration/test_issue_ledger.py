@@ -29,7 +29,7 @@ from followup.events import (
     make_event,
 )
 from followup.issues import domain, projections
-from followup.issues.handlers import IssueHandlers
+from followup.issues.handlers import IssueHandlers, event_id_of
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 SH = ZoneInfo("Asia/Shanghai")
@@ -115,8 +115,17 @@ async def published(conn: asyncpg.Connection) -> list[Event[Any]]:
 
 async def ledger(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     """The ledger rows the API lists, without the bookkeeping time."""
-    rows = await conn.fetch("SELECT * FROM issue ORDER BY issue_id")
+    rows = await conn.fetch(
+        """SELECT i.*, b.issue_id IS NOT NULL AS breached
+           FROM issue i LEFT JOIN issue_breached b USING (issue_id) ORDER BY issue_id"""
+    )
     return [{k: v for k, v in dict(r).items() if k != "updated_at"} for r in rows]
+
+
+async def schedule(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """The breach schedule: every clock still able to breach."""
+    rows = await conn.fetch("SELECT * FROM issue_breach_schedule ORDER BY issue_id, clock")
+    return [dict(r) for r in rows]
 
 
 async def test_deadlines_of_an_issue_raised_on_a_visit_count_in_the_customers_zone(
@@ -221,6 +230,7 @@ async def test_a_replay_in_any_topic_order_rebuilds_the_same_ledger_and_emits_no
 ) -> None:
     consumed, own = await live_history(conn)
     live = await ledger(conn)
+    live_schedule = await schedule(conn)
     live_issue = await projections.load_issue(conn, domain.issue_id_for_problem("P-1"))
 
     replay = await asyncpg.connect(await ledger_db(infra))
@@ -248,14 +258,14 @@ async def test_a_replay_in_any_topic_order_rebuilds_the_same_ledger_and_emits_no
             await handle(replay, handlers.remember_customer_zone, customer, now)
 
         rebuilt = await ledger(replay)
+        rebuilt_schedule = await schedule(replay)
         rebuilt_issue = await projections.load_issue(replay, domain.issue_id_for_problem("P-1"))
         re_emitted = {e.id for e in await published(replay)}
     finally:
         await replay.close()
 
-    assert [{**r, "next_breach_at": None} for r in rebuilt] == [
-        {**r, "next_breach_at": None} for r in live
-    ]
+    assert rebuilt == live
+    assert rebuilt_schedule == live_schedule
     assert rebuilt_issue is not None and live_issue is not None
     assert rebuilt_issue.timezone == "Europe/Berlin"
     assert rebuilt_issue.raised == live_issue.raised
@@ -312,8 +322,9 @@ async def test_one_sweep_records_each_newly_breached_clock_once_across_batches(
     )
     assert {b.escalate_to for b in breaches} == {"M-CS"}
     assert len(escalated) == 60
-    assert await conn.fetchval("SELECT count(*) FROM issue WHERE breached") == 30
-    assert await conn.fetchval("SELECT count(*) FROM issue WHERE next_breach_at IS NOT NULL") == 30
+    assert await conn.fetchval("SELECT count(*) FROM issue_breached") == 30
+    # Only resolution is left to breach, on each of the 30.
+    assert await conn.fetchval("SELECT count(*) FROM issue_breach_schedule") == 30
 
 
 async def test_an_official_year_loaded_later_moves_open_deadlines_once_and_finished_ones_never(
@@ -354,3 +365,81 @@ async def test_an_official_year_loaded_later_moves_open_deadlines_once_and_finis
     assert await projections.official_years_counted(conn) == sorted(OFFICIAL.years_official())
     finished = await projections.load_issue(conn, done)
     assert finished is not None and finished.current_round.deadline == at(2026, 2, 26, 23, 59, 59)
+
+
+async def test_issues_stored_before_the_breach_schedule_are_scheduled_and_swept_after_upgrade(
+    infra: Infra, tmp_path: Path
+) -> None:
+    # A database as migrations 0001-0003 left it, with two complaints raised on Monday 10:00
+    # and 11:00; the first one's first response breach already recorded.
+    for old in sorted(MIGRATIONS.glob("000[123]_*.sql")):
+        (tmp_path / old.name).write_text(old.read_text())
+    dsn = await create_database(infra.pg_admin_dsn, prefix="issues_upgrade")
+    await migrate(dsn, service="issues", migrations_dir=tmp_path)
+    conn = await asyncpg.connect(dsn)
+    try:
+        issues = []
+        for n, raised_at in enumerate((at(2026, 3, 2, 10), at(2026, 3, 2, 11))):
+            command = domain.RaiseComplaint(
+                customer_id=f"C-{n}", category="technical", severity="general", description="x"
+            )
+            raised = domain.raise_complaint(command, f"I-{n}", raised_at, OFFICIAL)
+            assert isinstance(raised, IssueRaised)
+            issues.append(domain.open_issue(raised))
+        [first_response] = domain.detect_breaches(
+            issues[0], at(2026, 3, 3, 10, 30), cal=OFFICIAL, managers=MANAGERS
+        )
+        issues[0] = domain.evolve(issues[0], first_response)
+        for issue in issues:
+            for event in issue.history:
+                await conn.execute(
+                    """INSERT INTO issue_event (issue_id, event_id, type, data)
+                       VALUES ($1, $2, $3, $4::jsonb)""",
+                    issue.issue_id,
+                    event_id_of(event),
+                    type(event).__name__,
+                    event.model_dump_json(exclude_none=True),
+                )
+            r = issue.raised
+            await conn.execute(
+                """INSERT INTO issue (issue_id, customer_id, status, department, category,
+                                      severity, source, raised_at, breached, timezone,
+                                      next_breach_at, updated_at)
+                   VALUES ($1, $2, 'raised', $3, $4, $5, $6, $7, $8, $9, $10, $7)""",
+                issue.issue_id,
+                r.customer_id,
+                r.department,
+                r.category,
+                r.severity,
+                r.source,
+                r.raised_at,
+                issue.breached,
+                issue.timezone,
+                domain.next_breach_at(issue, at(2026, 3, 3, 10, 30), OFFICIAL),
+            )
+
+        # The service starts on the new code: 0004 applies, and the first tick, after the second
+        # complaint's first response ran out (Tue 11:00), schedules both and records it.
+        await migrate(dsn, service="issues", migrations_dir=MIGRATIONS)
+        assert await conn.fetchval("SELECT count(*) FROM issue_breach_schedule") == 0
+        listed = await conn.fetch("SELECT issue_id FROM issue_breached")
+        assert [r["issue_id"] for r in listed] == ["I-0"]
+        handlers = IssueHandlers(OFFICIAL, MANAGERS)
+        now = at(2026, 3, 3, 11, 30)
+        await tick(conn, handlers, now)
+        await tick(conn, handlers, now + timedelta(minutes=1))
+
+        breaches = [e.data for e in await published(conn) if e.type == "IssueSlaBreached"]
+        assert [(b.issue_id, b.clock) for b in breaches] == [("I-1", "first_response")]
+        assert await conn.fetchval("SELECT count(*) FROM issue_schedule_backfill") == 0
+        for issue_id in ("I-0", "I-1"):
+            folded = await projections.load_issue(conn, issue_id)
+            assert folded is not None and folded.breached
+            scheduled = await projections.scheduled_clocks(conn, [issue_id])
+            assert sorted(scheduled, key=lambda s: domain.CLOCK_ORDER[s.clock]) == (
+                domain.breach_schedule(folded, now, OFFICIAL)
+            )
+            assert sorted(s.clock for s in scheduled) == ["handover", "resolution"]
+        assert await conn.fetchval("SELECT count(*) FROM issue_breached") == 2
+    finally:
+        await conn.close()

@@ -5,7 +5,8 @@ Split by concept; import from here:
 - `domain_rejections`: the 404 / 422 / 409 answers and the field checks;
 - `domain_raise`: departments, the SLA deadlines, raising from a visit's problems or a complaint;
 - `domain_lifecycle`: assign, pause, resume, resolve, and the follow-up visit's verdict;
-- `domain_clocks`: deadlines in force, breaches, recalculation on a new calendar year;
+- `domain_clocks`: deadlines in force, breaches (from the fold, or from the narrow schedule of
+  clocks still able to breach), recalculation on a new calendar year;
 - `domain_views`: each clock at `now` and the timeline, for the API.
 """
 
@@ -13,10 +14,14 @@ from __future__ import annotations
 
 from followup.events import IssuePaused, IssueResumed
 from followup.issues.domain_clocks import (
+    CLOCK_ORDER,
     ClockSpan,
     ClockState,
     ResolutionInForce,
+    ScheduledClock,
     Sweep,
+    breach_schedule,
+    breaches_due,
     clock_spans,
     counted_provisional,
     detect_breaches,
@@ -91,6 +96,7 @@ from followup.issues.domain_views import (
 
 __all__ = [
     "CATEGORIES",
+    "CLOCK_ORDER",
     "DEFAULT_POLICY",
     "DEFAULT_TIMEZONE",
     "DEPARTMENTS",
@@ -121,10 +127,13 @@ __all__ = [
     "ResolutionRound",
     "ResolveIssue",
     "ResumeResolution",
+    "ScheduledClock",
     "SlaDeadlines",
     "SlaPolicy",
     "Sweep",
     "TimelineEntry",
+    "breach_schedule",
+    "breaches_due",
     "clock_spans",
     "conflict",
     "counted_provisional",

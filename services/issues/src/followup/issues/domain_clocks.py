@@ -16,7 +16,7 @@ Rules, as the code applies them:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -185,17 +185,91 @@ def sweep_issue(
     return Sweep(found, min(pending, default=None))
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduledClock:
+    """A clock whose breach is still to be recorded: what the sweep needs to decide and record it.
+
+    Kept beside the issue by the projections (rewritten after each of its events), so a sweep
+    reads these narrow rows rather than folding each issue's whole history.
+    """
+
+    issue_id: str
+    customer_id: str
+    clock: Clock
+    round: int
+    # The deadline in force, in the customer's zone (`timezone`).
+    deadline: datetime
+    # Who is in charge at the deadline: the credit a breach carries.
+    department: str
+    owner_id: str | None
+    timezone: str
+
+
+# The order sweep_issue reads the clocks in (clock_spans): breaches are recorded in it.
+CLOCK_ORDER = {Clock.HANDOVER: 0, Clock.FIRST_RESPONSE: 1, Clock.RESOLUTION: 2}
+
+
+def breach_schedule(issue: Issue, now: datetime, cal: BusinessCalendar) -> list[ScheduledClock]:
+    """Each clock still able to breach (running, or past its deadline unrecorded) at `now`.
+
+    A met clock, a paused one and one whose breach is recorded have no row. Only the first
+    resolution round that can breach is listed: the resolution clock breaches once.
+    """
+    # Valid until the issue's next event (the projections rewrite it after each): with no
+    # pause open, nothing but an event moves a deadline or changes who was in charge at it.
+    scheduled: dict[Clock, ScheduledClock] = {}
+    for span in clock_spans(issue, now, cal):
+        if span.clock in scheduled or issue.breach_of(span.clock) is not None:
+            continue
+        if span.state(now) in (ClockState.MET, ClockState.PAUSED):
+            continue
+        owner = issue.owner_at(span.deadline.at)
+        scheduled[span.clock] = ScheduledClock(
+            issue_id=issue.issue_id,
+            customer_id=issue.customer_id,
+            clock=span.clock,
+            round=span.round,
+            deadline=span.deadline.at,
+            department=owner.department if owner is not None else issue.raised.department,
+            owner_id=owner.assignee_id if owner is not None else None,
+            timezone=issue.timezone,
+        )
+    return list(scheduled.values())
+
+
+def breaches_due(
+    scheduled: Iterable[ScheduledClock], now: datetime, managers: Mapping[str, str]
+) -> list[Breach]:
+    """The breaches `now` reveals among scheduled clocks: each one past its deadline, once.
+
+    In the order sweep_issue records them (per issue: handover, first response, resolution).
+    """
+    # A clock is listed once per issue (breach_schedule); a repeated row breaches once anyway.
+    due: dict[tuple[str, Clock], ScheduledClock] = {}
+    for row in scheduled:
+        if now > row.deadline:
+            due.setdefault((row.issue_id, row.clock), row)
+    ordered = sorted(due.values(), key=lambda r: (r.issue_id, CLOCK_ORDER[r.clock]))
+    return [
+        Breach(
+            issue_id=row.issue_id,
+            customer_id=row.customer_id,
+            clock=row.clock.value,
+            deadline=row.deadline,
+            department=row.department,
+            owner_id=row.owner_id,
+            escalate_to=managers.get(row.department),
+            round=row.round,
+        )
+        for row in ordered
+    ]
+
+
 def next_breach_at(issue: Issue, now: datetime, cal: BusinessCalendar) -> datetime | None:
     """The earliest deadline whose breach is still to be recorded; None when none can breach."""
-    # A store indexes this so the sweep reads only the issues whose time has come. It changes
-    # with every event of the issue (store it again after each); a paused clock cannot breach.
-    pending = [
-        span.deadline.at
-        for span in clock_spans(issue, now, cal)
-        if issue.breach_of(span.clock) is None
-        and span.state(now) not in (ClockState.MET, ClockState.PAUSED)
-    ]
-    return min(pending, default=None)
+    # It changes with every event of the issue (compute it again after each); a paused clock
+    # cannot breach.
+    return min((s.deadline for s in breach_schedule(issue, now, cal)), default=None)
 
 
 def recompute_deadlines(

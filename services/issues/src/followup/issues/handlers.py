@@ -87,6 +87,8 @@ class IssueHandlers:
         self.on_breach = on_breach
         # The official years this process has made sure deadlines are counted on.
         self._calendar_checked: list[int] | None = None
+        # Whether every stored issue has its breach schedule (migration 0004's backfill done).
+        self._schedule_complete = False
 
     def _event(self, event: domain.IssueEvent, now: datetime) -> Event[Any]:
         return make_event(
@@ -169,6 +171,7 @@ class IssueHandlers:
     async def on_clock_tick(self, tx: Tx, now: datetime) -> None:
         """The clock moved: deadlines follow new official years; breaches are recorded once."""
         await self.recompute_deadlines_for_new_official_years(tx, now)
+        await self.schedule_issues_stored_before_the_schedule(tx, now)
         await self.record_breaches(tx, now)
 
     async def recompute_deadlines_for_new_official_years(self, tx: Tx, now: datetime) -> None:
@@ -208,44 +211,44 @@ class IssueHandlers:
         self._escalate(await self._sweep(tx, now))
 
     async def _sweep(self, tx: Tx, now: datetime) -> list[domain.Breach]:
+        # From the breach schedule alone (domain.breaches_due over its narrow rows): no issue's
+        # history is read or folded; the projections keep the schedule as the fold has it.
         escalated: list[domain.Breach] = []
         while True:
             ids = await projections.issues_past_breach_time(tx.conn, now, projections.SWEEP_BATCH)
             if not ids:
                 return escalated
-            issues = await projections.load_issues(tx.conn, ids, lock=True)
-            sweeps = [
-                (issue, domain.sweep_issue(issue, now, cal=self.calendar, managers=self.managers))
-                for issue in issues
-            ]
-            found = [(issue, breach) for issue, sweep in sweeps for breach in sweep.breaches]
-            event_ids = [event_id_of(breach) for _, breach in found]
-            fresh = await projections.append_issue_events(
-                tx.conn,
-                [(i.issue_id, eid, b) for (i, b), eid in zip(found, event_ids, strict=True)],
-            )
-            recorded: list[domain.Breach] = []
-            for (_, breach), eid, new in zip(found, event_ids, fresh, strict=True):
+            scheduled = await projections.scheduled_clocks(tx.conn, ids, due_before=now, lock=True)
+            due = domain.breaches_due(scheduled, now, self.managers)
+            if not due:
+                # A command moved them meanwhile; reading them again would find the same.
+                return escalated
+            named = [(event_id_of(breach), breach) for breach in due]
+            fresh = await projections.record_breaches(tx.conn, named)
+            for (event_id, breach), new in zip(named, fresh, strict=True):
                 if new:
                     tx.publish(
                         make_event(
-                            breach, id=eid, source=SOURCE, subject=breach.customer_id, time=now
+                            breach, id=event_id, source=SOURCE, subject=breach.customer_id, time=now
                         )
                     )
-                    recorded.append(breach)
-            await projections.mark_swept(
-                tx.conn,
-                [
-                    (issue.issue_id, issue.breached or bool(sweep.breaches), sweep.next_breach_at)
-                    for issue, sweep in sweeps
-                ],
-                now,
-            )
-            escalated.extend(recorded)
-            # A full batch may leave more behind; a batch that recorded nothing cannot make
-            # progress by being read again.
-            if len(ids) < projections.SWEEP_BATCH or not recorded:
-                return escalated
+                    escalated.append(breach)
+
+    async def schedule_issues_stored_before_the_schedule(self, tx: Tx, now: datetime) -> None:
+        """Issues stored before the breach schedule existed are folded once to schedule them."""
+        if self._schedule_complete:
+            return
+        ids = await projections.issues_to_schedule(tx.conn, projections.SWEEP_BATCH)
+        if not ids:
+            # Only a tick that found none left says so: one that filled some may roll back.
+            self._schedule_complete = True
+            return
+        while ids:
+            issues = await projections.load_issues(tx.conn, ids, lock=True)
+            await projections.save_issue_rows(tx.conn, issues, now, self.calendar)
+            await projections.forget_to_schedule(tx.conn, ids)
+            log.info("breach schedule filled for issues stored before it", issues=len(ids))
+            ids = await projections.issues_to_schedule(tx.conn, projections.SWEEP_BATCH)
 
     def _escalate(self, breaches: Sequence[domain.Breach]) -> None:
         """Escalation: an error line naming the manager to page, and a metric to alert on.
