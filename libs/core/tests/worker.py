@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -38,11 +39,14 @@ async def main(args: argparse.Namespace) -> None:
         batch_max_records=args.batch,
         retry_initial_s=0.05,
         retry_max_s=1.0,
+        max_handler_attempts=args.max_attempts,
         log_level="INFO",
     )
     stall = args.stall_ms / 1000
 
     async def handler(tx: Tx, events: list[Event[Any]]) -> None:
+        if args.die_on and any(e.id == args.die_on for e in events):
+            os.kill(os.getpid(), signal.SIGKILL)
         await project_started(tx, events)
         if stall:
             # Work that takes a while inside the transaction: kills land mid-batch.
@@ -86,5 +90,8 @@ if __name__ == "__main__":
     parser.add_argument("--session-timeout-ms", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--stall-ms", type=int, default=0)
+    # The process kills itself (SIGKILL, as an OOM kill would) when handling this event id.
+    parser.add_argument("--die-on", default="")
+    parser.add_argument("--max-attempts", type=int, default=5)
     configure_logging("worker", "INFO")
     asyncio.run(main(parser.parse_args()))

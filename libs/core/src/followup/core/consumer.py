@@ -26,6 +26,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from followup.core.attempts import AttemptStore, PastAttempts, exhausted
 from followup.core.db import Conn
 from followup.core.deadletter import (
     HANDLER_FAILED,
@@ -141,6 +142,14 @@ _DECODE_SLICE = 200
 
 class _HandlerFailed(Exception):
     """A handler raised a non-transient error in the fast path; isolate the culprit."""
+
+
+class AttemptsExhausted(Exception):
+    """An event whose earlier attempts (this process's or a previous one's) used the bound."""
+
+    def __init__(self, past: PastAttempts) -> None:
+        super().__init__(f"{past.error} (after {past.attempts} attempts)")
+        self.error_type = past.error_type
 
 
 class _Fenced(Exception):
@@ -271,22 +280,38 @@ class Applier:
         await tx.flush()
 
     async def run_isolated(
-        self, tx: Tx, events: Sequence[Event[Any]]
+        self, tx: Tx, events: Sequence[Event[Any]], attempts: AttemptStore | None = None
     ) -> list[tuple[Event[Any], BaseException]]:
         """Runs each event in its own savepoint, retrying a failing one up to the attempt bound.
 
-        Returns the events that still failed, with their last error; their effects and their
-        processed ids are rolled back.
+        With `attempts`, every attempt is recorded in the database before it runs and forgotten
+        once it succeeds, so attempts that failed or never finished (the process died) count
+        across restarts; an event that used the bound is not run again. Returns the events that
+        still failed, with their last error; their effects and processed ids are rolled back.
         """
         failed: list[tuple[Event[Any], BaseException]] = []
-        attempts_bound = max(1, self.settings.max_handler_attempts)
+        bound = max(1, self.settings.max_handler_attempts)
         clock_now = tx.now
+        past = await attempts.past_many([e.id for e in events]) if attempts else {}
         for event in events:
             batch_handler = self.batch_handlers.get(event.type)
             self._set_now(tx, clock_now, (event,))
             bind_event(event.id, event.type, event.correlationid, event.subject)
             try:
-                for attempt in range(1, attempts_bound + 1):
+                before = past.get(event.id)
+                if exhausted(before, bound):
+                    assert before is not None
+                    log.error(
+                        "handler attempts used up earlier; event dead-lettered",
+                        attempts=before.attempts,
+                        error=before.error,
+                        error_type=before.error_type,
+                    )
+                    failed.append((event, AttemptsExhausted(before)))
+                    continue
+                attempt = before.attempts if before is not None else 0
+                while attempt < bound:
+                    attempt = await attempts.begin(event.id) if attempts else attempt + 1
                     try:
                         async with tx.conn.transaction():
                             tx.event = event
@@ -295,13 +320,19 @@ class Applier:
                             else:
                                 await batch_handler(tx, [event])
                             await tx.flush()
+                        if attempts:
+                            await attempts.succeeded(event.id)
                         break
                     except Exception as exc:
                         tx.discard()
                         if is_transient(exc):
                             raise
                         self.metrics.handler_failures.labels(self.name, event.type).inc()
-                        if attempt == attempts_bound:
+                        if attempts:
+                            await attempts.failed(
+                                event.id, type(exc).__name__, str(exc) or repr(exc)
+                            )
+                        if attempt >= bound:
                             log.error(
                                 "handler failed; event dead-lettered",
                                 attempts=attempt,
@@ -319,11 +350,20 @@ class Applier:
             finally:
                 unbind_event()
         if failed:
+            ids = [e.id for e, _ in failed]
             await tx.conn.execute(
                 "DELETE FROM processed_event WHERE consumer = $1 AND event_id = ANY($2::text[])",
                 self.name,
-                [e.id for e, _ in failed],
+                ids,
             )
+            if attempts:
+                # Dead-lettered with this batch: their count is done with once it commits.
+                await tx.conn.execute(
+                    """DELETE FROM handler_attempt
+                       WHERE consumer = $1 AND event_id = ANY($2::text[])""",
+                    self.name,
+                    ids,
+                )
         return failed
 
 
@@ -333,7 +373,7 @@ def _handler_dead_letter(consumer: str, item: Item, exc: BaseException) -> DeadL
         consumer,
         item.record,
         reason=HANDLER_FAILED,
-        error_type=type(exc).__name__,
+        error_type=getattr(exc, "error_type", type(exc).__name__),
         error=str(exc) or repr(exc),
         event_id=item.event.id,
         event_type=item.event.type,
@@ -396,6 +436,7 @@ class EventConsumer:
             now_from_events=now_from_events,
         )
         self.run_ticks = run_ticks and subscription.on_tick is not None
+        self.attempts = AttemptStore(pool, self.name)
         # Instrumentation (benchmarks, tests): called with each batch right after its commit.
         self.after_commit = after_commit
         self._kafka: AIOKafkaConsumer | None = None
@@ -403,6 +444,11 @@ class EventConsumer:
         # the next batch must start, and what the fencing check expects to find.
         self._db_offsets: dict[TopicPartition, int] = {}
         self._assigned: set[TopicPartition] = set()
+        # Partitions whose first batch since assignment has not committed: that batch writes
+        # its start as the probe first. Suspect: the probe found at assignment equals the
+        # stored offset, so a process died inside that batch; it runs one event at a time.
+        self._unprobed: set[TopicPartition] = set()
+        self._suspect: set[TopicPartition] = set()
         self._assigned_once = False
         self._generation = 0
         self._running = False
@@ -487,6 +533,8 @@ class EventConsumer:
         await self._commit_kafka_now()
         for tp in revoked:
             self._assigned.discard(tp)
+            self._unprobed.discard(tp)
+            self._suspect.discard(tp)
             self._db_offsets.pop(tp, None)
             self._kafka_commit.pop(tp, None)
             with contextlib.suppress(KeyError):
@@ -513,6 +561,14 @@ class EventConsumer:
             self._kafka.seek(tp, offsets[tp])
             self._db_offsets[tp] = offsets[tp]
             self._assigned.add(tp)
+            self._unprobed.add(tp)
+        if self._suspect & set(assigned):
+            log.warning(
+                "a batch was left unfinished here before (the process died in it?); "
+                "running it one event at a time, attempts counted",
+                consumer=self.name,
+                partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in self._suspect),
+            )
         # Again after the seeks: records fetched while the offsets were loading came from the
         # positions before the seek and must not be applied (they are fetched again).
         self._generation += 1
@@ -541,7 +597,8 @@ class EventConsumer:
                 parts,
             )
             rows = await conn.fetch(
-                """SELECT o.topic, o.partition, o.next_offset FROM consumer_offset o
+                """SELECT o.topic, o.partition, o.next_offset, o.probe_offset
+                   FROM consumer_offset o
                    JOIN unnest($2::text[], $3::int[]) AS u(t, p)
                      ON o.topic = u.t AND o.partition = u.p
                    WHERE o.consumer = $1""",
@@ -549,7 +606,14 @@ class EventConsumer:
                 topics_,
                 parts,
             )
-        return {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        offsets = {}
+        for r in rows:
+            tp = TopicPartition(r["topic"], r["partition"])
+            offsets[tp] = r["next_offset"]
+            self._suspect.discard(tp)
+            if r["probe_offset"] == r["next_offset"]:
+                self._suspect.add(tp)
+        return offsets
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -709,7 +773,7 @@ class EventConsumer:
             assert item.event is not None
             unique.setdefault(item.event.id, item)
         backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
-        isolate = False
+        isolate = not self._suspect.isdisjoint(next_offsets)
         while True:
             try:
                 async with self._tx_lock:
@@ -749,6 +813,19 @@ class EventConsumer:
         tps = list(next_offsets)
         events = [item.event for item in unique.values() if item.event is not None]
         conn = await self._connection()
+        probe = [tp for tp in tps if tp in self._unprobed]
+        if probe:
+            # Committed before the batch runs (autocommit): if the process dies inside this
+            # batch, the next start finds it and counts attempts one event at a time.
+            await conn.execute(
+                """UPDATE consumer_offset o SET probe_offset = u.start
+                   FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(topic, partition, start)
+                   WHERE o.consumer = $1 AND o.topic = u.topic AND o.partition = u.partition""",
+                self.name,
+                [tp.topic for tp in probe],
+                [tp.partition for tp in probe],
+                [self._db_offsets.get(tp, -1) for tp in probe],
+            )
         async with conn.transaction():
             row = await conn.fetchrow(
                 _CLAIM,
@@ -774,7 +851,7 @@ class EventConsumer:
                     await self.applier.run_fast(tx, to_apply)
                     result.ok = len(to_apply)
                 else:
-                    failed = await self.applier.run_isolated(tx, to_apply)
+                    failed = await self.applier.run_isolated(tx, to_apply, self.attempts)
                     result.ok = len(to_apply) - len(failed)
                     letters += [
                         _handler_dead_letter(self.name, unique[e.id], exc) for e, exc in failed
@@ -806,6 +883,8 @@ class EventConsumer:
         for tp, offset in next_offsets.items():
             self._db_offsets[tp] = offset
             self._kafka_commit[tp] = offset
+            self._unprobed.discard(tp)
+            self._suspect.discard(tp)
         self._kafka_commit_wake.set()
         if self.after_commit is not None:
             self.after_commit(items)
