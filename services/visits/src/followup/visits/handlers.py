@@ -58,14 +58,35 @@ class VisitHandlers:
 
     async def add_visit_to_due_queue(self, tx: Tx, event: Event[VisitDue]) -> None:
         """VisitDue: the visit enters (or, for a retry, re-enters) the agents' queue."""
+        await self.record_visit_facts(tx, [event])
+
+    async def record_visit_facts(self, tx: Tx, events: list[Event[Any]]) -> None:
+        """A run of VisitDue, VisitLogged and VisitSpotChecked, each applied once.
+
+        VisitDue puts the visit in the agents' queue (a later attempt re-queues a retry).
+        VisitLogged and VisitSpotChecked are what this service published: live, the command
+        stored each under the same id in the same transaction, so the lookup finds them and
+        nothing happens (nothing is published either: this path never writes the outbox); in a
+        replay they rebuild the logs and spot checks made through the API, which no other
+        topic carries. One statement each to look up, append, fold and save the whole run.
+        """
         # No visit lock here (a batch may hold thousands of visits, and advisory locks share
-        # one cluster-wide table): store the event, then fold what is stored now, so a log
+        # one cluster-wide table): store the events, then fold what is stored now, so a log
         # committed meanwhile is in the row too.
-        visit_id, conn = event.data.visit_id, tx.conn
-        if await projections.record_visit_event(conn, visit_id, event.id, event.data, None, tx.now):
-            visit = await projections.load_visit(conn, visit_id)
-            if visit is not None:
-                await projections.save_visit_row(conn, visit, tx.now)
+        conn = tx.conn
+        known = await projections.stored_event_ids(conn, [e.id for e in events])
+        fresh = list({e.id: e for e in events if e.id not in known}.values())
+        if not fresh:
+            return
+        await projections.append_visit_events(
+            conn, [(e.data.visit_id, e.id, e.data) for e in fresh]
+        )
+        visits = await projections.load_visits(
+            conn, list(dict.fromkeys(e.data.visit_id for e in fresh))
+        )
+        # A visit known only from a log (its VisitDue is on another topic, not read yet) gets
+        # its queue row when the VisitDue comes.
+        await projections.save_visit_rows(conn, [v for v in visits if v.due is not None], tx.now)
 
     async def move_visit_deadline(self, tx: Tx, event: Event[VisitDeadlineRecomputed]) -> None:
         """VisitDeadlineRecomputed: official calendar data moved an open visit's deadline.
@@ -91,28 +112,6 @@ class VisitHandlers:
             await self._record(
                 conn, visit, move.visit_id, domain.missed_event_id(missed), missed, tx.now
             )
-
-    async def apply_published_events(self, tx: Tx, events: list[Event[Any]]) -> None:
-        """Events of followup.visits: what this service published, applied once.
-
-        Live, the command that published each one stored it under the same id in the same
-        transaction, so one lookup finds them all and nothing happens (nothing is published
-        either: this path never writes the outbox). In a replay they rebuild the logs and spot
-        checks made through the API, which no other topic carries.
-        """
-        conn = tx.conn
-        known = await projections.stored_event_ids(conn, [e.id for e in events])
-        fresh = [e for e in events if e.id not in known]
-        if not fresh:
-            return
-        await projections.append_visit_events(
-            conn, [(e.data.visit_id, e.id, e.data) for e in fresh]
-        )
-        for visit_id in dict.fromkeys(e.data.visit_id for e in fresh):
-            visit = await projections.load_visit(conn, visit_id)
-            # A log of a visit whose VisitDue is not read yet (another topic) waits for it.
-            if visit is not None and visit.due is not None:
-                await projections.save_visit_row(conn, visit, tx.now)
 
     async def remember_customer(self, tx: Tx, event: Event[CustomerDelivered]) -> None:
         """CustomerDelivered: the account manager assigns visits; the contact is sealed."""

@@ -46,8 +46,8 @@ def _event_from_row(type_: str, data: str) -> VisitEvent:
 
 # Rows written before 0002 hold their data as a jsonb string wrapping the JSON document (it was
 # encoded twice); `#>> '{}'` unwraps those, so both forms read the same.
-_LOAD = """
-SELECT e.type,
+_LOAD_FROM = """
+SELECT e.visit_id, e.type,
        CASE WHEN jsonb_typeof(e.data) = 'string' THEN e.data #>> '{}' ELSE e.data::text END
            AS data,
        c.customer_id, c.account_manager_id
@@ -56,9 +56,22 @@ LEFT JOIN customer c
        ON c.customer_id = CASE WHEN jsonb_typeof(e.data) = 'string'
                                THEN (e.data #>> '{}')::jsonb ->> 'customer_id'
                                ELSE e.data ->> 'customer_id' END
-WHERE e.visit_id = $1
-ORDER BY e.seq
 """
+_LOAD = _LOAD_FROM + "WHERE e.visit_id = $1 ORDER BY e.seq"
+_LOAD_MANY = _LOAD_FROM + "WHERE e.visit_id = ANY($1::text[]) ORDER BY e.visit_id, e.seq"
+
+
+def _fold_rows(rows: list[asyncpg.Record]) -> Visit | None:
+    """One visit's stored events folded in order, with the customer's account manager."""
+    visit: Visit | None = None
+    for row in rows:
+        visit = evolve(visit, _event_from_row(row["type"], row["data"]))
+    if visit is None:
+        return None
+    manager = next(
+        (r["account_manager_id"] for r in rows if r["customer_id"] == visit.customer_id), None
+    )
+    return assign_account_manager(visit, manager) if manager else visit
 
 
 async def load_visit(
@@ -75,16 +88,21 @@ async def load_visit(
         # is held, so it sees every event committed by the previous holder.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", visit_id)
     # One round trip: the events and, joined on each event's customer, the account manager.
-    rows = await conn.fetch(_LOAD, visit_id)
-    visit: Visit | None = None
-    for row in rows:
-        visit = evolve(visit, _event_from_row(row["type"], row["data"]))
-    if visit is None:
-        return None
-    manager = next(
-        (r["account_manager_id"] for r in rows if r["customer_id"] == visit.customer_id), None
-    )
-    return assign_account_manager(visit, manager) if manager else visit
+    return _fold_rows(await conn.fetch(_LOAD, visit_id))
+
+
+async def load_visits(conn: asyncpg.Connection, visit_ids: list[str]) -> list[Visit]:
+    """Many visits folded from their stored events, in one round trip (no lock)."""
+    rows = await conn.fetch(_LOAD_MANY, visit_ids)
+    visits: list[Visit] = []
+    start = 0
+    for i in range(1, len(rows) + 1):
+        if i == len(rows) or rows[i]["visit_id"] != rows[start]["visit_id"]:
+            visit = _fold_rows(rows[start:i])
+            if visit is not None:
+                visits.append(visit)
+            start = i
+    return visits
 
 
 _VISIT_UPSERT = """
@@ -201,6 +219,15 @@ async def save_visit_row(conn: asyncpg.Connection, visit: Visit, now: datetime) 
         f"INSERT INTO visit ({_VISIT_COLUMNS_IN}) VALUES ({_VISIT_VALUES}) {_VISIT_UPSERT}",
         *_row_values(visit, now),
     )
+
+
+async def save_visit_rows(conn: asyncpg.Connection, visits: list[Visit], now: datetime) -> None:
+    """The queue rows of many folded visits, pipelined."""
+    if visits:
+        await conn.executemany(
+            f"INSERT INTO visit ({_VISIT_COLUMNS_IN}) VALUES ({_VISIT_VALUES}) {_VISIT_UPSERT}",
+            [_row_values(v, now) for v in visits],
+        )
 
 
 async def upsert_customer(

@@ -19,16 +19,16 @@ KEPT_ON_REPLAY = ("idempotent_request",)
 def visits_subscription(handlers: VisitHandlers) -> Subscription:
     """VisitDue queues visits, VisitDeadlineRecomputed moves deadlines; CustomerDelivered names
     account managers; its own events rebuild logs and checks; the clock marks misses."""
-    own = {type_: handlers.apply_published_events for type_ in topics.types_on(topics.VISITS)}
+    # One batch handler for the facts that need no decision: a run of them is one lookup.
+    facts = {t: handlers.record_visit_facts for t in ("VisitDue", *topics.types_on(topics.VISITS))}
     return Subscription(
         consumer="visits",
         topics=CONSUMES,
         handlers={
-            "VisitDue": handlers.add_visit_to_due_queue,
             "VisitDeadlineRecomputed": handlers.move_visit_deadline,
             "CustomerDelivered": handlers.remember_customer,
         },
-        batch_handlers=own,
+        batch_handlers=facts,
         on_tick=handlers.mark_missed_visits,
         replay_keep_tables=KEPT_ON_REPLAY,
     )
