@@ -309,3 +309,30 @@ async def test_a_failed_check_of_a_visit_missed_before_its_late_completion_is_mi
     assert [t for _, t, _ in events].count("VisitMissed") == 1
     async with pool.acquire() as conn:
         assert await projections.overdue_visit_ids(conn, late + timedelta(hours=2)) == []
+
+
+async def test_a_run_of_visit_dues_queues_each_visit_once_with_its_assignee(
+    databases: PoolFactory, handlers: VisitHandlers
+) -> None:
+    pool = await databases()
+    async with pool.acquire() as conn:
+        await projections.upsert_customer(conn, "C-V-12", "M-9", None, NOW)
+    named = due("V-12")
+    unassigned = make_event(
+        named.data.model_copy(update={"agent_id": None}),
+        id=named.id,
+        source="t",
+        subject=named.subject,
+        time=NOW,
+    )
+
+    await consume(pool, handlers, NOW, due("V-10"), due("V-11"), due("V-10"), unassigned)
+
+    rows = {v: (await snapshot(pool, v))[0] for v in ("V-10", "V-11", "V-12")}
+    assert {v: (r or {}).get("agent_id") for v, r in rows.items()} == {
+        "V-10": "A-1",
+        "V-11": "A-1",
+        "V-12": "M-9",
+    }
+    assert all(r is not None and r["status"] == "due" for r in rows.values())
+    assert await pool.fetchval("SELECT count(*) FROM visit_event") == 3
