@@ -98,7 +98,7 @@ ISSUE_COLUMNS = [
     "timezone",
     "updated_at",
 ]
-BREACHED_COLUMNS = ["issue_id", "raised_at"]
+BREACHED_COLUMNS = ["issue_id", "raised_at", "status", "department"]
 SCHEDULE_COLUMNS = [
     "issue_id",
     "clock",
@@ -272,7 +272,8 @@ def generate(loaded: Loaded, chunk: int = 20000) -> Iterator[tuple[bytes, ...]]:
             f"{raised_iso}\t{TZ}\t{updated}\n"
         )
         if breached:
-            br_lines.append(f"{issue_id}\t{raised_iso}\n")
+            status = "assigned" if owner_id else "raised"
+            br_lines.append(f"{issue_id}\t{raised_iso}\t{status}\t{department}\n")
         loaded.issues += 1
         loaded.events += len(events)
         loaded.already_breached += breached
@@ -413,10 +414,12 @@ async def check_shape(pool: asyncpg.Pool, loaded: Loaded, handlers: Any) -> None
             scheduled = await projections.scheduled_clocks(conn, [issue_id])
             want = domain.breach_schedule(issue, T0, cal)
             assert sorted(scheduled, key=lambda c: domain.CLOCK_ORDER[c.clock]) == want, issue_id
-            listed = await conn.fetchval(
-                "SELECT count(*) FROM issue_breached WHERE issue_id = $1", issue_id
+            listed = await conn.fetchrow(
+                "SELECT status, department FROM issue_breached WHERE issue_id = $1", issue_id
             )
-            assert (row["status"], listed == 1, row["paused"]) == (
+            if listed is not None:
+                assert tuple(listed) == (issue.status.value, issue.department), issue_id
+            assert (row["status"], listed is not None, row["paused"]) == (
                 issue.status.value,
                 issue.breached,
                 issue.is_paused,

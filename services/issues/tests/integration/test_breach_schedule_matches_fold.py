@@ -69,7 +69,9 @@ async def assert_read_model_is_the_fold(conn: asyncpg.Connection, now: datetime)
     rows = {
         r["issue_id"]: r
         for r in await conn.fetch(
-            """SELECT i.*, b.issue_id IS NOT NULL AS breached, b.raised_at AS listed_at
+            """SELECT i.*, b.issue_id IS NOT NULL AS breached,
+                      CASE WHEN b.issue_id IS NOT NULL
+                           THEN (b.raised_at, b.status, b.department)::text END AS listed
                FROM issue i LEFT JOIN issue_breached b USING (issue_id)"""
         )
     }
@@ -85,7 +87,14 @@ async def assert_read_model_is_the_fold(conn: asyncpg.Connection, now: datetime)
             issue.breached,
         ), issue_id
         assert (row["department"], row["owner_id"]) == (issue.department, issue.owner_id)
-        assert row["listed_at"] == (issue.raised.raised_at if issue.breached else None)
+        # Listed among the breached with the status and department in charge now.
+        listed = await conn.fetchval(
+            "SELECT ($1::timestamptz, $2::text, $3::text)::text",
+            issue.raised.raised_at,
+            issue.status.value,
+            issue.department,
+        )
+        assert row["listed"] == (listed if issue.breached else None), issue_id
         want = domain.breach_schedule(issue, now, CAL)
         got = sorted(by_issue.get(issue_id, []), key=lambda s: domain.CLOCK_ORDER[s.clock])
         assert got == want, (issue_id, issue.history)

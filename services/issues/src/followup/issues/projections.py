@@ -159,12 +159,15 @@ WITH row_ AS (
         AS r(issue_id, customer_id, status, paused, department, owner_id, category, severity,
              source, raised_at, timezone)
 ), breached AS (
-    SELECT * FROM unnest($1::text[], $10::timestamptz[], $12::bool[])
-        AS b(issue_id, raised_at, breached)
+    SELECT * FROM unnest($1::text[], $10::timestamptz[], $3::text[], $5::text[], $12::bool[])
+        AS b(issue_id, raised_at, status, department, breached)
 ), listed AS (
-    INSERT INTO issue_breached (issue_id, raised_at)
-    SELECT issue_id, raised_at FROM breached WHERE breached
-    ON CONFLICT (issue_id) DO NOTHING
+    INSERT INTO issue_breached (issue_id, raised_at, status, department)
+    SELECT issue_id, raised_at, status, department FROM breached WHERE breached
+    ON CONFLICT (issue_id) DO UPDATE SET
+        status = EXCLUDED.status, department = EXCLUDED.department
+    WHERE (issue_breached.status, issue_breached.department)
+          IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.department)
 ), unlisted AS (
     DELETE FROM issue_breached l USING breached b
     WHERE l.issue_id = b.issue_id AND NOT b.breached
@@ -371,8 +374,9 @@ WITH breach AS (
     DELETE FROM issue_breach_schedule s USING breach b
     WHERE s.issue_id = b.issue_id AND s.clock = b.clock
 ), listed AS (
-    INSERT INTO issue_breached (issue_id, raised_at)
-    SELECT issue_id, raised_at FROM issue WHERE issue_id IN (SELECT issue_id FROM breach)
+    INSERT INTO issue_breached (issue_id, raised_at, status, department)
+    SELECT issue_id, raised_at, status, department FROM issue
+    WHERE issue_id IN (SELECT issue_id FROM breach)
     ON CONFLICT (issue_id) DO NOTHING
 )
 SELECT event_id FROM stored
@@ -444,9 +448,9 @@ async def list_issues(
     key = "b" if from_breached else "i"
     where = []
     if status is not None:
-        where.append(f"i.status = {param(status)}")
+        where.append(f"{key}.status = {param(status)}")
     if department is not None:
-        where.append(f"i.department = {param(department)}")
+        where.append(f"{key}.department = {param(department)}")
     if customer_id is not None:
         where.append(f"i.customer_id = {param(customer_id)}")
     if breached is not None and not from_breached:
