@@ -460,10 +460,15 @@ async def list_issues(
         where.append(f"({key}.raised_at, {key}.issue_id) < ({at}, {issue_id})")
     # A left join, not EXISTS (…): PostgreSQL hashed the whole of issue_breached for the latter,
     # once per query (~40 ms at 100,000 issues), where a page needs one index probe per row.
+    # Joined on raised_at too, so the probes walk issue_breached_by_raised in the page's own
+    # order (~2 µs each) rather than its primary key at random (~7 µs; 0.36 against 0.84 ms a
+    # page over 1M issues). (The same for the breached walk joining issue: planned as a hash
+    # join of both tables, 0.9 s.)
     source = (
         "issue_breached b JOIN issue i ON i.issue_id = b.issue_id"
         if from_breached
-        else "issue i LEFT JOIN issue_breached x ON x.issue_id = i.issue_id"
+        else "issue i LEFT JOIN issue_breached x"
+        " ON x.raised_at = i.raised_at AND x.issue_id = i.issue_id"
     )
     flag = "true" if from_breached else "x.issue_id IS NOT NULL"
     rows = await conn.fetch(
