@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,7 +20,11 @@ LOCK = 4242
 async def one_connection_pool(fresh_db: str) -> AsyncIterator[asyncpg.Pool]:
     p = await create_pool(fresh_db, min_size=1, max_size=1)
     yield p
-    await p.close()
+    try:
+        # close() waits for every connection to come back: a leaked one would hang the test.
+        await asyncio.wait_for(p.close(), 5)
+    except TimeoutError:
+        p.terminate()
 
 
 async def _lock_is_free(dsn: str) -> bool:
@@ -61,6 +66,29 @@ async def test_the_answer_is_sent_before_the_connection_is_reset_and_released(
     assert await _lock_is_free(fresh_db)  # reset: its session lock is gone
     async with pool.acquire() as conn:  # and it serves the next command
         assert await conn.fetchval("SELECT 1") == 1
+
+
+async def test_the_connection_goes_back_even_when_sending_the_answer_fails(
+    one_connection_pool: asyncpg.Pool, fresh_db: str
+) -> None:
+    pool = one_connection_pool
+
+    async def command(conn: asyncpg.Connection) -> int:
+        await conn.execute("SELECT pg_advisory_lock($1)", LOCK)
+        return 1
+
+    response = await answer_then_release(pool, command, lambda n: JSONResponse({"n": n}))
+
+    async def send(message: dict[str, Any]) -> None:
+        raise OSError("the client went away")
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    with pytest.raises(OSError):
+        await response({"type": "http", "method": "POST"}, receive, send)
+    assert pool.get_idle_size() == 1
+    assert await _lock_is_free(fresh_db)
 
 
 async def test_a_failing_command_releases_its_connection_before_the_error_answer(

@@ -14,7 +14,7 @@ import orjson
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from starlette.background import BackgroundTask
+from starlette.types import Receive, Scope, Send
 
 from followup.core.problems import Problem, install_problem_handlers
 
@@ -129,6 +129,29 @@ def json_response(body: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status_code, media_type="application/json")
 
 
+class _ReleaseAfterSending(Response):
+    """An answer that gives its pooled connection back once sent, or once sending failed.
+
+    Not a background task: Starlette skips those when sending raises or the request task is
+    cancelled, and a connection never given back is one less in the pool for good.
+    """
+
+    def __init__(self, answer: Response, release: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(status_code=answer.status_code)
+        self.answer, self.release = answer, release
+        # Shared, not copied: FastAPI adds dependencies' headers to the answer it is given.
+        self.raw_headers = answer.raw_headers
+        self.body = answer.body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.answer(scope, receive, send)
+        finally:
+            await self.release()
+        if self.background is not None:
+            await self.background()
+
+
 async def answer_then_release(
     pool: asyncpg.Pool,
     command: Callable[[asyncpg.Connection], Awaitable[T]],
@@ -147,5 +170,4 @@ async def answer_then_release(
     except BaseException:
         await pool.release(conn)
         raise
-    response.background = BackgroundTask(pool.release, conn)
-    return response
+    return _ReleaseAfterSending(response, lambda: pool.release(conn))
