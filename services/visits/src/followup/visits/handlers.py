@@ -68,7 +68,7 @@ class VisitHandlers:
         stored each under the same id in the same transaction, so the lookup finds them and
         nothing happens (nothing is published either: this path never writes the outbox); in a
         replay they rebuild the logs and spot checks made through the API, which no other
-        topic carries. One statement each to look up, append, fold and save the whole run.
+        topic carries. One statement each to look up, append, load and save the whole run.
         """
         # No visit lock here (a batch may hold thousands of visits, and advisory locks share
         # one cluster-wide table): store the events, then fold what is stored now, so a log
