@@ -98,7 +98,18 @@ ISSUE_COLUMNS = [
     "timezone",
     "updated_at",
 ]
-BREACHED_COLUMNS = ["issue_id", "raised_at", "status", "department"]
+BREACHED_COLUMNS = [
+    "issue_id",
+    "customer_id",
+    "status",
+    "paused",
+    "department",
+    "owner_id",
+    "category",
+    "severity",
+    "source",
+    "raised_at",
+]
 SCHEDULE_COLUMNS = [
     "issue_id",
     "clock",
@@ -273,7 +284,10 @@ def generate(loaded: Loaded, chunk: int = 20000) -> Iterator[tuple[bytes, ...]]:
         )
         if breached:
             status = "assigned" if owner_id else "raised"
-            br_lines.append(f"{issue_id}\t{raised_iso}\t{status}\t{department}\n")
+            br_lines.append(
+                f"{issue_id}\t{customer_id}\t{status}\tf\t{department}\t{owner_id or NULL}\t"
+                f"{category}\t{severity}\t{source}\t{raised_iso}\n"
+            )
         loaded.issues += 1
         loaded.events += len(events)
         loaded.already_breached += breached
@@ -415,10 +429,12 @@ async def check_shape(pool: asyncpg.Pool, loaded: Loaded, handlers: Any) -> None
             want = domain.breach_schedule(issue, T0, cal)
             assert sorted(scheduled, key=lambda c: domain.CLOCK_ORDER[c.clock]) == want, issue_id
             listed = await conn.fetchrow(
-                "SELECT status, department FROM issue_breached WHERE issue_id = $1", issue_id
+                f"SELECT {', '.join(projections.LIST_COLUMNS)} FROM issue_breached "
+                "WHERE issue_id = $1",
+                issue_id,
             )
             if listed is not None:
-                assert tuple(listed) == (issue.status.value, issue.department), issue_id
+                assert dict(listed) == {c: row[c] for c in projections.LIST_COLUMNS}, issue_id
             assert (row["status"], listed is not None, row["paused"]) == (
                 issue.status.value,
                 issue.breached,

@@ -66,13 +66,12 @@ async def stored_breaches(conn: asyncpg.Connection) -> dict[str, tuple[str, dict
 async def assert_read_model_is_the_fold(conn: asyncpg.Connection, now: datetime) -> None:
     """Each ledger row and breach schedule as projections would write them from the fold."""
     issues = await folds(conn)
+    listed = ", ".join(f"b.{c} AS listed_{c}" for c in projections.LIST_COLUMNS)
     rows = {
         r["issue_id"]: r
         for r in await conn.fetch(
-            """SELECT i.*, b.issue_id IS NOT NULL AS breached,
-                      CASE WHEN b.issue_id IS NOT NULL
-                           THEN (b.raised_at, b.status, b.department)::text END AS listed
-               FROM issue i LEFT JOIN issue_breached b USING (issue_id)"""
+            f"""SELECT i.*, b.issue_id IS NOT NULL AS breached, {listed}
+                FROM issue i LEFT JOIN issue_breached b ON b.issue_id = i.issue_id"""
         )
     }
     scheduled = await projections.scheduled_clocks(conn, list(issues))
@@ -87,14 +86,9 @@ async def assert_read_model_is_the_fold(conn: asyncpg.Connection, now: datetime)
             issue.breached,
         ), issue_id
         assert (row["department"], row["owner_id"]) == (issue.department, issue.owner_id)
-        # Listed among the breached with the status and department in charge now.
-        listed = await conn.fetchval(
-            "SELECT ($1::timestamptz, $2::text, $3::text)::text",
-            issue.raised.raised_at,
-            issue.status.value,
-            issue.department,
-        )
-        assert row["listed"] == (listed if issue.breached else None), issue_id
+        # Listed among the breached with the listed columns as the issue row has them now.
+        want_listed = {c: row[c] if issue.breached else None for c in projections.LIST_COLUMNS}
+        assert {c: row[f"listed_{c}"] for c in projections.LIST_COLUMNS} == want_listed, issue_id
         want = domain.breach_schedule(issue, now, CAL)
         got = sorted(by_issue.get(issue_id, []), key=lambda s: domain.CLOCK_ORDER[s.clock])
         assert got == want, (issue_id, issue.history)
