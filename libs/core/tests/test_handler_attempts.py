@@ -89,9 +89,8 @@ async def test_attempts_count_across_a_restart_and_an_interrupted_attempt(
         await wait_until(lambda: _offsets_sum_is(pool, "attempts", len(events)), what="offsets")
     finally:
         await second.stop()
-    # The new process finds the batch left unfinished (its probe), so it goes one event at a
-    # time at once, and makes only the one attempt left (not three more).
-    assert len(calls) == 4
+    # The new process: its fast path, then only the one attempt left (not three more).
+    assert len(calls) == 5
     assert await table_count(pool, "started") == 10
     row = await pool.fetchrow("SELECT * FROM dead_letter WHERE consumer = 'attempts'")
     assert row["event_id"] == poison_id
@@ -107,38 +106,60 @@ async def _offsets_sum_is(pool: asyncpg.Pool, consumer: str, n: int) -> bool:
     return await _offsets_sum(pool, consumer) == n
 
 
-async def test_a_handler_that_kills_its_process_is_dead_lettered_after_the_bound(
+async def test_a_process_killed_between_attempts_leaves_only_the_rest_to_its_successor(
     env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer, tmp_path: Path
 ) -> None:
-    """Like an OOM kill each time: the process dies in the handler, and is restarted."""
+    """A worker process SIGKILLed while retrying a failing event; the next makes the rest."""
     topic = env.topic(topics.CUSTOMERS)
-    poison_id = f"oom-{uuid.uuid4().hex[:6]}"
+    poison_id = f"bad-{uuid.uuid4().hex[:6]}"
     events = [started("C-k", i) for i in range(30)]
     events.insert(12, started("C-k", 99, event_id=poison_id))
     await send_events(producer, topic, events)
-    bound = 3
-    exits: list[int] = []
-    for _ in range(bound + 3):
-        if await _offsets_sum(pool, "worker") == len(events):
-            break
-        proc = _spawn_worker(env, tmp_path / f"worker-{len(exits)}.log", poison_id, bound)
-        code = await _wait_exit_or_done(proc, pool, len(events))
-        exits.append(code)
-    # Killed in the fast path once, then once per counted attempt; the next start gives up.
-    assert exits[: bound + 1] == [-signal.SIGKILL] * (bound + 1), exits
-    assert exits[bound + 1] == 0, exits
-    assert await _offsets_sum(pool, "worker") == len(events)
+    bound = 4
+    first = _spawn_worker(env, tmp_path / "first.log", poison_id, bound)
+    try:
+        await wait_until(
+            lambda: pool.fetchval(
+                "SELECT attempts FROM handler_attempt WHERE consumer = 'worker' "
+                "AND event_id = $1 AND error_type = 'ValueError'",
+                poison_id,
+            ),
+            what="a failed attempt recorded",
+            every=0.005,
+        )
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(20)
+    made = int(
+        await pool.fetchval("SELECT attempts FROM handler_attempt WHERE event_id = $1", poison_id)
+    )
+    assert 1 <= made < bound
+    assert await _offsets_sum(pool, "worker") == 0  # the killed batch left nothing
+
+    second = _spawn_worker(env, tmp_path / "second.log", poison_id, bound)
+    try:
+        await wait_until(
+            lambda: _offsets_sum_is(pool, "worker", len(events)), what="offsets", timeout=60
+        )
+    finally:
+        second.terminate()
+        assert second.wait(30) == 0
+    isolated = (tmp_path / "second.log").read_text().count("in a run of 1\n")
+    assert isolated == bound - made  # the attempts left, not the bound again
     assert await table_count(pool, "started") == 30
     row = await pool.fetchrow("SELECT * FROM dead_letter WHERE consumer = 'worker'")
     assert row["event_id"] == poison_id
-    assert (row["reason"], row["error_type"]) == ("handler_failed", INTERRUPTED)
-    assert f"after {bound} attempts" in row["error"]
+    assert (row["reason"], row["error_type"], row["error"]) == (
+        "handler_failed",
+        "ValueError",
+        "poison",
+    )
     assert await table_count(pool, "handler_attempt") == 0
     letters = await read_topic(env.infra.kafka_bootstrap, env.topic(topics.DEAD_LETTER))
     assert [orjson.loads(r.value)["id"] for r in letters] == [poison_id]
 
 
-def _spawn_worker(env: Env, log_path: Path, die_on: str, bound: int) -> subprocess.Popen[bytes]:
+def _spawn_worker(env: Env, log_path: Path, fail_on: str, bound: int) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as log:
         return subprocess.Popen(
             [
@@ -150,13 +171,13 @@ def _spawn_worker(env: Env, log_path: Path, die_on: str, bound: int) -> subproce
                 env.infra.kafka_bootstrap,
                 "--prefix",
                 env.prefix,
-                "--group-suffix=-oom",
+                f"--group-suffix=-{log_path.stem}",
                 "--consumer",
                 "worker",
                 "--app-name",
-                f"oom-{uuid.uuid4().hex[:6]}",
-                "--die-on",
-                die_on,
+                f"kill-{uuid.uuid4().hex[:6]}",
+                "--fail-on",
+                fail_on,
                 "--max-attempts",
                 str(bound),
             ],
@@ -164,17 +185,3 @@ def _spawn_worker(env: Env, log_path: Path, die_on: str, bound: int) -> subproce
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-
-
-async def _wait_exit_or_done(proc: subprocess.Popen[bytes], pool: asyncpg.Pool, n: int) -> int:
-    """The worker's exit code: it dies by itself, or is stopped once every offset is stored."""
-    for _ in range(600):
-        code = proc.poll()
-        if code is not None:
-            return code
-        if await _offsets_sum(pool, "worker") == n:
-            proc.terminate()
-            return proc.wait(20)
-        await asyncio.sleep(0.1)
-    proc.kill()
-    raise AssertionError("worker neither died nor finished in 60 s")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
@@ -45,9 +44,10 @@ async def main(args: argparse.Namespace) -> None:
     stall = args.stall_ms / 1000
 
     async def handler(tx: Tx, events: list[Event[Any]]) -> None:
-        if args.die_on and any(e.id == args.die_on for e in events):
-            os.kill(os.getpid(), signal.SIGKILL)
         await project_started(tx, events)
+        if args.fail_on and any(e.id == args.fail_on for e in events):
+            print(f"failing on {args.fail_on} in a run of {len(events)}", flush=True)
+            raise ValueError("poison")
         if stall:
             # Work that takes a while inside the transaction: kills land mid-batch.
             await asyncio.sleep(stall)
@@ -90,8 +90,8 @@ if __name__ == "__main__":
     parser.add_argument("--session-timeout-ms", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--stall-ms", type=int, default=0)
-    # The process kills itself (SIGKILL, as an OOM kill would) when handling this event id.
-    parser.add_argument("--die-on", default="")
+    # The handler fails (ValueError) on this event id, saying so on stdout each time.
+    parser.add_argument("--fail-on", default="")
     parser.add_argument("--max-attempts", type=int, default=5)
     configure_logging("worker", "INFO")
     asyncio.run(main(parser.parse_args()))

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg
+import orjson
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from followup.core.settings import CoreSettings
 
 log = structlog.get_logger(__name__)
+_dumps = orjson.dumps
 
 Handler = Callable[["Tx", Event[Any]], Awaitable[None]]
 BatchHandler = Callable[["Tx", list[Event[Any]]], Awaitable[None]]
@@ -171,6 +173,9 @@ class BatchResult:
 # that lost the partition in a rebalance can neither overwrite newer progress nor slip in
 # between), and the dedup of the whole batch's event ids. Fewer rows moved than partitions
 # means someone else moved them: the batch is rolled back and the consumer re-seeks.
+# The ids travel as one JSON array in a text parameter (asyncpg encodes a text[] element by
+# element in Python, at several times the cost; text, so no connection's json codec applies),
+# and come back only when some were seen before (the rare case).
 _CLAIM = """
 WITH moved AS (
     UPDATE consumer_offset o
@@ -182,11 +187,14 @@ WITH moved AS (
     RETURNING 1
 ), fresh AS (
     INSERT INTO processed_event (consumer, event_id)
-    SELECT $1, unnest($6::text[])
+    SELECT $1, json_array_elements_text($6::text::json)
     ON CONFLICT DO NOTHING
     RETURNING event_id
+), counted AS (
+    SELECT count(*) AS n FROM fresh
 )
-SELECT (SELECT count(*) FROM moved) AS moved, ARRAY(SELECT event_id FROM fresh) AS fresh
+SELECT (SELECT count(*) FROM moved) AS moved,
+       CASE WHEN (SELECT n FROM counted) < $7 THEN ARRAY(SELECT event_id FROM fresh) END AS fresh
 """
 
 _DEDUP = """
@@ -444,11 +452,6 @@ class EventConsumer:
         # the next batch must start, and what the fencing check expects to find.
         self._db_offsets: dict[TopicPartition, int] = {}
         self._assigned: set[TopicPartition] = set()
-        # Partitions whose first batch since assignment has not committed: that batch writes
-        # its start as the probe first. Suspect: the probe found at assignment equals the
-        # stored offset, so a process died inside that batch; it runs one event at a time.
-        self._unprobed: set[TopicPartition] = set()
-        self._suspect: set[TopicPartition] = set()
         self._assigned_once = False
         self._generation = 0
         self._running = False
@@ -533,8 +536,6 @@ class EventConsumer:
         await self._commit_kafka_now()
         for tp in revoked:
             self._assigned.discard(tp)
-            self._unprobed.discard(tp)
-            self._suspect.discard(tp)
             self._db_offsets.pop(tp, None)
             self._kafka_commit.pop(tp, None)
             with contextlib.suppress(KeyError):
@@ -561,14 +562,6 @@ class EventConsumer:
             self._kafka.seek(tp, offsets[tp])
             self._db_offsets[tp] = offsets[tp]
             self._assigned.add(tp)
-            self._unprobed.add(tp)
-        if self._suspect & set(assigned):
-            log.warning(
-                "a batch was left unfinished here before (the process died in it?); "
-                "running it one event at a time, attempts counted",
-                consumer=self.name,
-                partitions=sorted(f"{tp.topic}[{tp.partition}]" for tp in self._suspect),
-            )
         # Again after the seeks: records fetched while the offsets were loading came from the
         # positions before the seek and must not be applied (they are fetched again).
         self._generation += 1
@@ -597,8 +590,7 @@ class EventConsumer:
                 parts,
             )
             rows = await conn.fetch(
-                """SELECT o.topic, o.partition, o.next_offset, o.probe_offset
-                   FROM consumer_offset o
+                """SELECT o.topic, o.partition, o.next_offset FROM consumer_offset o
                    JOIN unnest($2::text[], $3::int[]) AS u(t, p)
                      ON o.topic = u.t AND o.partition = u.p
                    WHERE o.consumer = $1""",
@@ -606,14 +598,7 @@ class EventConsumer:
                 topics_,
                 parts,
             )
-        offsets = {}
-        for r in rows:
-            tp = TopicPartition(r["topic"], r["partition"])
-            offsets[tp] = r["next_offset"]
-            self._suspect.discard(tp)
-            if r["probe_offset"] == r["next_offset"]:
-                self._suspect.add(tp)
-        return offsets
+        return {TopicPartition(r["topic"], r["partition"]): r["next_offset"] for r in rows}
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -773,7 +758,7 @@ class EventConsumer:
             assert item.event is not None
             unique.setdefault(item.event.id, item)
         backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
-        isolate = not self._suspect.isdisjoint(next_offsets)
+        isolate = False
         while True:
             try:
                 async with self._tx_lock:
@@ -813,19 +798,6 @@ class EventConsumer:
         tps = list(next_offsets)
         events = [item.event for item in unique.values() if item.event is not None]
         conn = await self._connection()
-        probe = [tp for tp in tps if tp in self._unprobed]
-        if probe:
-            # Committed before the batch runs (autocommit): if the process dies inside this
-            # batch, the next start finds it and counts attempts one event at a time.
-            await conn.execute(
-                """UPDATE consumer_offset o SET probe_offset = u.start
-                   FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(topic, partition, start)
-                   WHERE o.consumer = $1 AND o.topic = u.topic AND o.partition = u.partition""",
-                self.name,
-                [tp.topic for tp in probe],
-                [tp.partition for tp in probe],
-                [self._db_offsets.get(tp, -1) for tp in probe],
-            )
         async with conn.transaction():
             row = await conn.fetchrow(
                 _CLAIM,
@@ -834,13 +806,17 @@ class EventConsumer:
                 [tp.partition for tp in tps],
                 [self._db_offsets.get(tp, -1) for tp in tps],
                 [next_offsets[tp] for tp in tps],
-                [e.id for e in events],
+                _dumps([e.id for e in events]).decode(),
+                len(events),
             )
             assert row is not None
             if row["moved"] != len(tps):
                 raise _Fenced()
-            new_ids = set(row["fresh"])
-            to_apply = [e for e in events if e.id in new_ids]
+            if row["fresh"] is None:  # every id was new
+                to_apply = events
+            else:
+                new_ids = set(row["fresh"])
+                to_apply = [e for e in events if e.id in new_ids]
             result.duplicate = len(events) - len(to_apply)
             tx = self.applier.new_tx(conn, self.clock.now())
             if self.applier.now_from_events:
@@ -883,8 +859,6 @@ class EventConsumer:
         for tp, offset in next_offsets.items():
             self._db_offsets[tp] = offset
             self._kafka_commit[tp] = offset
-            self._unprobed.discard(tp)
-            self._suspect.discard(tp)
         self._kafka_commit_wake.set()
         if self.after_commit is not None:
             self.after_commit(items)
