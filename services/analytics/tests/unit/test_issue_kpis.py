@@ -27,10 +27,12 @@ from followup.analytics.domain import (
     first_response_time,
     fold,
     handover_time,
+    most_breaches,
     resolution_rate,
     resolution_time,
     return_visit_rate,
     sla_met_rate,
+    top_problem_categories,
 )
 from followup.events import VisitDue
 
@@ -205,3 +207,25 @@ def test_issue_month_is_the_raise_month_in_the_customers_zone() -> None:
     assert handover_time(facts, MARCH, APRIL_10, "month")["2026-03"].p50_hours == (
         timedelta(hours=2).total_seconds() / 3600
     )
+
+
+def test_report_lists_top_categories_and_who_breached_most() -> None:
+    facts = fold(
+        [
+            raised("I-1", at(3, 2, 9), category="fault"),
+            raised("I-2", at(3, 3, 9), category="fault"),
+            raised("I-3", at(3, 4, 9), category="complaint"),
+            raised("I-4", at(2, 4, 9), category="complaint"),  # February
+            breached("I-1", "handover", at(3, 3, 23, 59), department="after_sales", owner_id=None),
+            breached("I-1", "resolution", at(3, 5, 23, 59), owner_id="A-1"),
+            breached("I-2", "resolution", at(3, 6, 23, 59), owner_id="A-2"),
+            breached("I-3", "first_response", at(3, 5, 9), "customer_service", owner_id="A-2"),
+            breached("I-4", "resolution", at(2, 7, 23, 59), owner_id="A-1"),  # February
+        ]
+    )
+    assert top_problem_categories(facts, MARCH, APRIL_10) == [("fault", 2), ("complaint", 1)]
+    assert most_breaches(facts, "agent", MARCH, APRIL_10) == [("A-2", 2), ("A-1", 1)]
+    assert most_breaches(facts, "department", MARCH, APRIL_10) == [
+        ("after_sales", 3),
+        ("customer_service", 1),
+    ]

@@ -196,6 +196,30 @@ class Facts:
     issues: Mapping[str, IssueFacts] = field(default_factory=dict)
 
 
+# Total orders over each kind of fact: ties are broken by every field, so which fact a rule
+# picks never depends on the order the events came in.
+
+
+def _due_order(d: DueFact) -> tuple[object, ...]:
+    return (d.attempt, d.due_at, d.deadline, d.agent_id or "", sorted(d.kinds), d.issue_id or "")
+
+
+def _log_order(log: LogFact) -> tuple[object, ...]:
+    return (log.logged_at, log.agent_id, log.outcome, log.satisfaction or 0)
+
+
+def _check_order(c: CheckFact) -> tuple[object, ...]:
+    return (c.checked_at, c.agent_id, c.result)
+
+
+def _assignment_order(a: AssignmentFact) -> tuple[object, ...]:
+    return (a.assigned_at, a.assignee_id, a.department)
+
+
+def _resolution_order(r: ResolutionFact) -> tuple[object, ...]:
+    return (r.resolved_at, r.resolve_by, r.paused_seconds)
+
+
 # --- the fold ---------------------------------------------------------------------------------
 
 
@@ -376,7 +400,9 @@ def profile_at(customer: CustomerFacts | None, t: datetime) -> Profile | None:
     """The customer's profile in force at `t`: the latest one from before it, else the first."""
     if customer is None or not customer.profiles:
         return None
-    ordered = sorted(customer.profiles, key=lambda p: (p.at, p.tier, p.region or ""))
+    ordered = sorted(
+        customer.profiles, key=lambda p: (p.at, p.tier, p.region or "", p.timezone or "")
+    )
     before = [p for p in ordered if p.at <= t]
     return before[-1] if before else ordered[0]
 
@@ -424,13 +450,13 @@ def group_key(facts: Facts, customer_id: str, who: Attribution, grouping: Groupi
 
 def first_due(visit: VisitFacts) -> DueFact | None:
     """The first attempt known: its due time starts the visit's cohort."""
-    return min(visit.dues, key=lambda d: d.attempt, default=None)
+    return min(visit.dues, key=_due_order, default=None)
 
 
 def failed_checks(visit: VisitFacts, as_of: datetime) -> list[CheckFact]:
     """The not_verified spot checks known at `as_of`, oldest first."""
     failed = [c for c in visit.checks if c.result == "not_verified" and c.checked_at <= as_of]
-    return sorted(failed, key=lambda c: (c.checked_at, c.agent_id))
+    return sorted(failed, key=_check_order)
 
 
 def completion(visit: VisitFacts, as_of: datetime) -> LogFact | None:
@@ -444,7 +470,7 @@ def completion(visit: VisitFacts, as_of: datetime) -> LogFact | None:
         and log.logged_at <= as_of
         and (after is None or log.logged_at > after)
     ]
-    return min(done, key=lambda log: (log.logged_at, log.agent_id), default=None)
+    return min(done, key=_log_order, default=None)
 
 
 def deadline_in_force(visit: VisitFacts, as_of: datetime) -> datetime | None:
@@ -452,7 +478,7 @@ def deadline_in_force(visit: VisitFacts, as_of: datetime) -> datetime | None:
     before the completion (a done visit keeps its deadline)."""
     if not visit.dues:
         return None
-    latest = max(visit.dues, key=lambda d: d.attempt)
+    latest = max(visit.dues, key=_due_order)
     done = completion(visit, as_of)
     moves = [
         m
@@ -483,7 +509,7 @@ def visit_agent(visit: VisitFacts, as_of: datetime) -> str | None:
     failed = failed_checks(visit, as_of)
     if failed:
         return failed[-1].agent_id
-    latest = max(visit.dues, key=lambda d: d.attempt, default=None)
+    latest = max(visit.dues, key=_due_order, default=None)
     return latest.agent_id if latest else None
 
 
@@ -550,7 +576,7 @@ def spot_check_pass_rate(
         checks = [c for c in visit.checks if period.holds(c.checked_at) and c.checked_at <= as_of]
         if not checks:
             continue
-        latest = max(checks, key=lambda c: (c.checked_at, c.result))
+        latest = max(checks, key=_check_order)
         who = Attribution(latest.checked_at, agent_id=latest.agent_id)
         key = group_key(facts, visit.customer_id, who, grouping)
         items.append((key, latest.result == "verified"))
@@ -564,7 +590,7 @@ def owner_at(issue: IssueFacts, t: datetime) -> tuple[str | None, str | None]:
     """The assignee and department in charge at `t` (the raising department before any)."""
     before = [a for a in issue.assignments if a.assigned_at <= t]
     if before:
-        a = max(before, key=lambda a: (a.assigned_at, a.assignee_id))
+        a = max(before, key=_assignment_order)
         return a.assignee_id, a.department
     return None, issue.raised.department if issue.raised else None
 
@@ -595,13 +621,11 @@ def _raised_in(facts: Facts, period: Period, as_of: datetime) -> list[IssueFacts
 def first_assignment(issue: IssueFacts, as_of: datetime) -> AssignmentFact | None:
     """The first time a named owner took the issue: it ends handover and first response."""
     known = [a for a in issue.assignments if a.assigned_at <= as_of]
-    return min(known, key=lambda a: (a.assigned_at, a.assignee_id), default=None)
+    return min(known, key=_assignment_order, default=None)
 
 
 def _resolutions(issue: IssueFacts, as_of: datetime) -> list[ResolutionFact]:
-    return sorted(
-        (r for r in issue.resolutions if r.resolved_at <= as_of), key=lambda r: r.resolved_at
-    )
+    return sorted((r for r in issue.resolutions if r.resolved_at <= as_of), key=_resolution_order)
 
 
 def is_resolved(issue: IssueFacts, as_of: datetime) -> bool:
@@ -677,7 +701,9 @@ def _clock_end(
         return first.assigned_at, issue.raised.respond_by
     moves = [m for m in issue.handover_moves if m.recomputed_at <= first.assigned_at]
     deadline = (
-        max(moves, key=lambda m: m.recomputed_at).handover_by if moves else issue.raised.handover_by
+        max(moves, key=lambda m: (m.recomputed_at, m.handover_by)).handover_by
+        if moves
+        else issue.raised.handover_by
     )
     return first.assigned_at, deadline
 
@@ -789,7 +815,7 @@ def _customer_logs(facts: Facts, as_of: datetime) -> dict[str, list[tuple[LogFac
             if log.logged_at <= as_of:
                 by_customer[visit.customer_id].append((log, visit.visit_id))
     for logs in by_customer.values():
-        logs.sort(key=lambda lv: (lv[0].logged_at, lv[1]))
+        logs.sort(key=lambda lv: (lv[0].logged_at, lv[1], _log_order(lv[0])))
     return by_customer
 
 
@@ -881,3 +907,38 @@ def customers_at_risk(facts: Facts, period: Period, as_of: datetime) -> dict[str
     for signal in churn_signals(facts, period, as_of):
         at_risk[signal.customer_id].add(signal.rule)
     return dict(at_risk)
+
+
+# --- monthly report pieces --------------------------------------------------------------------
+
+
+def top_problem_categories(
+    facts: Facts, period: Period, as_of: datetime, limit: int = 5
+) -> list[tuple[str, int]]:
+    """Issue categories by issues raised in the period, most first (ties by name)."""
+    counts: dict[str, int] = defaultdict(int)
+    for issue in _raised_in(facts, period, as_of):
+        assert issue.raised is not None
+        counts[issue.raised.category] += 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
+def most_breaches(
+    facts: Facts,
+    by: Literal["agent", "department"],
+    period: Period,
+    as_of: datetime,
+    limit: int = 5,
+) -> list[tuple[str, int]]:
+    """Owners (agents) or departments by SLA breaches whose deadline fell in the period, most
+    first; each breach counts for whoever was in charge at its deadline, unowned ones not for
+    an agent."""
+    counts: dict[str, int] = defaultdict(int)
+    for issue in facts.issues.values():
+        for breach in issue.breaches:
+            if not period.holds(breach.deadline) or breach.deadline > as_of:
+                continue
+            who = breach.owner_id if by == "agent" else breach.department
+            if who is not None:
+                counts[who] += 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
