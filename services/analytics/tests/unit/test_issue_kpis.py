@@ -229,3 +229,23 @@ def test_report_lists_top_categories_and_who_breached_most() -> None:
         ("after_sales", 3),
         ("customer_service", 1),
     ]
+
+
+def test_a_later_reassignment_does_not_move_the_credit() -> None:
+    events = [
+        raised("I-1", at(3, 2, 9)),
+        assigned("I-1", at(3, 2, 10), assignee_id="A-1"),
+        resolved("I-1", at(3, 3, 9), at(3, 5, 23, 59)),
+        # Reassigned after the fix (a reopen is coming): A-1 keeps the resolution it made.
+        assigned("I-1", at(3, 6, 9), assignee_id="A-2"),
+    ]
+    facts = fold(events)
+    assert resolution_rate(facts, MARCH, APRIL_10, "agent") == {"A-1": Ratio(1, 1)}
+    assert sla_met_rate(facts, "resolution", MARCH, APRIL_10, "agent") == {"A-1": Ratio(1, 1)}
+    assert resolution_time(facts, MARCH, APRIL_10, "agent") == {"A-1": Percentiles(1, 24.0, 24.0)}
+    # Reopened and still open at as_of: the open issue is now A-2's, the SLA result stays A-1's.
+    reopened_facts = fold([*events, reopened("I-1", at(3, 7, 9), at(3, 10, 23, 59))])
+    assert resolution_rate(reopened_facts, MARCH, APRIL_10, "agent") == {"A-2": Ratio(0, 1)}
+    assert sla_met_rate(reopened_facts, "resolution", MARCH, APRIL_10, "agent") == {
+        "A-1": Ratio(1, 1)
+    }

@@ -214,3 +214,18 @@ def test_grouping_by_tier_region_and_month_uses_the_customer_at_the_time() -> No
     # 2026-03-01 03:00 +08:00 is still February in UTC, but March in the customer's zone.
     early = fold([due("V-9", at(3, 1, 3), at(3, 8, 23, 59)), logged("V-9", at(3, 2))])
     assert satisfaction_rate(early, MARCH, APRIL_10, "month") == {"2026-03": Ratio(1, 1)}
+
+
+def test_a_retry_overtaken_by_a_completion_does_not_move_the_deadline() -> None:
+    # Unreachable on 03-03, a retry planned for 03-05 (deadline 03-06), but the customer was
+    # reached on 03-04: the first attempt's deadline (03-09) stays in force, and it was met.
+    facts = fold(
+        [
+            routine("V-1", 2),
+            logged("V-1", at(3, 3), outcome="unreachable"),
+            due("V-1", at(3, 5), at(3, 6, 23, 59), kinds=("retry",), attempt=2, agent_id="A-2"),
+            logged("V-1", at(3, 4)),
+        ]
+    )
+    assert on_time_rate(facts, MARCH, APRIL_10, "agent") == {"A-1": Ratio(1, 1)}
+    assert on_time_rate(facts, Period(at(3, 9, 0), at(3, 10, 0)), APRIL_10)["all"] == Ratio(1, 1)

@@ -473,21 +473,31 @@ def completion(visit: VisitFacts, as_of: datetime) -> LogFact | None:
     return min(done, key=_log_order, default=None)
 
 
+def due_in_force(visit: VisitFacts, as_of: datetime) -> DueFact | None:
+    """The latest attempt, unless the visit was completed before that attempt was due: a retry
+    planned after an `unreachable` that a completion then overtook never ran (as visits does)."""
+    done = completion(visit, as_of)
+    for due in sorted(visit.dues, key=_due_order, reverse=True):
+        if due.attempt == 1 or done is None or done.logged_at >= due.due_at:
+            return due
+    return first_due(visit)
+
+
 def deadline_in_force(visit: VisitFacts, as_of: datetime) -> datetime | None:
-    """The latest attempt's deadline, moved by a recompute made after that attempt was due and
-    before the completion (a done visit keeps its deadline)."""
-    if not visit.dues:
+    """The deadline of the attempt in force, moved by a recompute made after that attempt was due
+    and before the completion (a done visit keeps its deadline)."""
+    due = due_in_force(visit, as_of)
+    if due is None:
         return None
-    latest = max(visit.dues, key=_due_order)
     done = completion(visit, as_of)
     moves = [
         m
         for m in visit.moves
-        if latest.due_at <= m.recomputed_at <= as_of
+        if due.due_at <= m.recomputed_at <= as_of
         and (done is None or m.recomputed_at < done.logged_at)
     ]
     if not moves:
-        return latest.deadline
+        return due.deadline
     return max(moves, key=lambda m: (m.recomputed_at, m.deadline)).deadline
 
 
@@ -509,8 +519,8 @@ def visit_agent(visit: VisitFacts, as_of: datetime) -> str | None:
     failed = failed_checks(visit, as_of)
     if failed:
         return failed[-1].agent_id
-    latest = max(visit.dues, key=_due_order, default=None)
-    return latest.agent_id if latest else None
+    due = due_in_force(visit, as_of)
+    return due.agent_id if due else None
 
 
 def on_time_rate(
