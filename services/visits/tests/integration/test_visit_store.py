@@ -246,3 +246,30 @@ async def test_every_filter_combination_pages_by_deadline_and_the_due_queue_uses
         )
     doc = orjson.loads(plan) if isinstance(plan, str) else plan
     assert "visit_queue" in orjson.dumps(doc).decode(), doc
+
+
+async def test_concurrent_logs_with_one_key_publish_once_and_refuse_another_body(
+    pool: asyncpg.Pool, handlers: VisitHandlers
+) -> None:
+    await queue(pool, handlers, due("V-9"))
+
+    async def log(satisfaction: int) -> tuple[int, dict[str, Any] | None]:
+        async with pool.acquire() as conn:
+            try:
+                answer = await handlers.log_visit(
+                    conn, "V-9", completed(satisfaction=satisfaction), "A-1", NOW, "key-9"
+                )
+                return answer.status_code, answer.body
+            except CommandRejected as exc:
+                return exc.status, None
+
+    same = await asyncio.gather(log(5), log(5), log(5))
+    assert [status for status, _ in same] == [202, 202, 202]
+    assert len({orjson.dumps(body) for _, body in same}) == 1
+    assert await log(4) == (409, None)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+        assert await conn.fetchval("SELECT count(*) FROM idempotent_request") == 1
+        assert (
+            await conn.fetchval("SELECT count(*) FROM visit_event WHERE type = 'VisitLogged'") == 1
+        )

@@ -9,15 +9,10 @@ from typing import Any
 import asyncpg
 import orjson
 
-from followup.core.commands import (
-    Accepted,
-    CommandRejected,
-    idempotent_replay,
-    remember_answer,
-)
+from followup.core.commands import Accepted, CommandRejected, request_hash
 from followup.core.consumer import Tx
 from followup.core.crypto import PersonalDataVault
-from followup.core.outbox import publish_events
+from followup.core.outbox import outbox_row
 from followup.events import (
     CustomerDelivered,
     Event,
@@ -177,17 +172,26 @@ class VisitHandlers:
             else {}
         )
         async with conn.transaction():
-            replay = await idempotent_replay(conn, idempotency_key, request)
-            if replay is not None:
-                return replay
-            visit = await projections.load_visit(conn, visit_id, lock=True)
+            stored, visit = await projections.lock_and_load_for_command(
+                conn, visit_id, idempotency_key
+            )
+            if stored is not None:
+                if stored.request_hash != request_hash(request):
+                    raise CommandRejected(
+                        409, "this Idempotency-Key was used with a different request"
+                    )
+                return Accepted(stored.status_code, stored.body)
             event_id = domain.log_event_id(visit_id, command, acting_agent_id, now, idempotency_key)
             decided = domain.decide_log_visit(visit, command, acting_agent_id, now, event_id)
             if isinstance(decided, domain.Rejection):
                 raise _rejected(decided)
-            await self._publish(conn, visit, decided, event_id, now)
             answer = Accepted(202, {"event_id": event_id, "visit_id": visit_id})
-            await remember_answer(conn, idempotency_key, request, answer, now)
+            remembered = (
+                (idempotency_key, request_hash(request), answer.status_code, answer.body)
+                if idempotency_key is not None
+                else None
+            )
+            await self._publish(conn, visit, decided, event_id, now, remembered)
             return answer
 
     async def spot_check(
@@ -201,7 +205,7 @@ class VisitHandlers:
     ) -> Accepted:
         """POST /spot-checks/{visit_id}: record the re-contact's result, publish it."""
         async with conn.transaction():
-            visit = await projections.load_visit(conn, visit_id, lock=True)
+            _, visit = await projections.lock_and_load_for_command(conn, visit_id, None)
             decided = domain.decide_spot_check(visit, supervisor_id, result, note, now)
             if isinstance(decided, domain.Rejection):
                 raise _rejected(decided)
@@ -216,7 +220,24 @@ class VisitHandlers:
         data: VisitLogged | VisitSpotChecked,
         event_id: str,
         now: datetime,
+        answer: tuple[str, str, int, dict[str, Any]] | None = None,
     ) -> None:
+        """Stores the event of `visit` (loaded under its lock), its queue row, its outbox row
+        and the keyed request's answer, in one statement.
+
+        The row comes from folding the event into the visit in memory: under the lock the
+        stored events are exactly what was loaded, so reading them back would fold the same.
+        """
         event = make_event(data, id=event_id, source=SOURCE, subject=data.customer_id, time=now)
-        await publish_events(conn, [event], topic_prefix=self.topic_prefix)
-        await self._record(conn, visit, data.visit_id, event_id, data, now)
+        after = domain.evolve(visit, data)
+        # Both commands refuse a visit with no stored event, so the fold always yields one.
+        assert after is not None
+        await projections.record_command_event(
+            conn,
+            event_id,
+            data,
+            after,
+            outbox_row(event, topic_prefix=self.topic_prefix),
+            answer,
+            now,
+        )

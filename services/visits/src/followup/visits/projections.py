@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import orjson
 
+from followup.core.outbox import OutboxRow, outbox_cte, outbox_params
 from followup.events import VisitDeadlineRecomputed, VisitDue, VisitLogged, VisitSpotChecked
 from followup.visits.domain import (
     Visit,
@@ -180,6 +182,112 @@ async def record_visit_event(
         return bool(await conn.fetchval(_APPEND, visit_id, event_id, type_, data))
     values = _row_values(visit, now)
     return bool(await conn.fetchval(_RECORD, *values, event_id, type_, data))
+
+
+_LOCK_VISIT = "SELECT pg_advisory_xact_lock(hashtext($1))"
+# The Idempotency-Key first, as `followup.core.commands.idempotent_replay` takes it, then the
+# visit: every command takes them in that order, so two never wait for each other in a cycle.
+_LOCK_KEY_AND_VISIT = (
+    "SELECT pg_advisory_xact_lock(hashtext($2)), pg_advisory_xact_lock(hashtext($1))"
+)
+
+# One anchor row, so the stored answer comes back even when the visit has no events; when the
+# visit has some, every event row carries it.
+_LOAD_FOR_COMMAND = f"""
+SELECT i.request_hash, i.status_code, i.response::text AS response, l.*
+FROM (SELECT 1) AS anchor
+LEFT JOIN idempotent_request i ON i.key = $2
+LEFT JOIN (SELECT e.seq, {_LOAD_FROM.removeprefix(chr(10) + "SELECT ")} WHERE e.visit_id = $1) AS l
+       ON true
+ORDER BY l.seq
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """The answer a keyed request was given, with the fingerprint of that request."""
+
+    request_hash: str
+    status_code: int
+    body: dict[str, Any]
+
+
+async def lock_and_load_for_command(
+    conn: asyncpg.Connection, visit_id: str, idempotency_key: str | None
+) -> tuple[StoredAnswer | None, Visit | None]:
+    """Under the key's and the visit's locks (held until the transaction ends): the answer
+    stored under the Idempotency-Key, if any, and the visit folded from its stored events.
+
+    Two round trips whatever the key: the locks in one, the reads in the next (its own
+    statement, so that in READ COMMITTED its snapshot is taken once the locks are held).
+    """
+    if idempotency_key is None:
+        await conn.execute(_LOCK_VISIT, visit_id)
+    else:
+        await conn.execute(_LOCK_KEY_AND_VISIT, visit_id, "idem:" + idempotency_key)
+    rows = await conn.fetch(_LOAD_FOR_COMMAND, visit_id, idempotency_key)
+    first = rows[0]
+    stored = (
+        StoredAnswer(first["request_hash"], first["status_code"], orjson.loads(first["response"]))
+        if first["request_hash"] is not None
+        else None
+    )
+    return stored, _fold_rows([r for r in rows if r["type"] is not None])
+
+
+_RECORD_COMMAND = f"""
+WITH appended AS (
+    INSERT INTO visit_event (visit_id, event_id, type, data)
+    VALUES ($1, $16, $17, $18::text::jsonb)
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING 1
+),
+queued AS (
+    INSERT INTO visit ({_VISIT_COLUMNS_IN})
+    SELECT {_VISIT_VALUES} FROM appended
+    {_VISIT_UPSERT}
+    RETURNING 1
+),
+remembered AS (
+    INSERT INTO idempotent_request (key, request_hash, status_code, response, created_at)
+    SELECT $19::text, $20::text, $21::int, $22::text::jsonb, $15::timestamptz
+    WHERE $19::text IS NOT NULL
+    RETURNING 1
+),
+{outbox_cte(23)}
+SELECT count(*) FROM appended
+"""
+
+
+async def record_command_event(
+    conn: asyncpg.Connection,
+    event_id: str,
+    event: VisitLogged | VisitSpotChecked,
+    visit: Visit,
+    outbox: OutboxRow,
+    answer: tuple[str, str, int, dict[str, Any]] | None,
+    now: datetime,
+) -> None:
+    """One statement for all a command writes: the event of the visit, the queue row of
+    `visit` (that event folded in), the outbox row publishing it and, for a keyed request,
+    `answer` (key, request fingerprint, status, body) for its replays.
+
+    PostgreSQL runs every data-modifying WITH item to completion, read or not.
+    """
+    type_, data = _event_json(event)
+    key, fingerprint, status, body = answer if answer is not None else (None, None, None, None)
+    await conn.execute(
+        _RECORD_COMMAND,
+        *_row_values(visit, now),
+        event_id,
+        type_,
+        data,
+        key,
+        fingerprint,
+        status,
+        orjson.dumps(body).decode() if body is not None else None,
+        *outbox_params([outbox]),
+    )
 
 
 async def stored_event_ids(conn: asyncpg.Connection, event_ids: list[str]) -> set[str]:
