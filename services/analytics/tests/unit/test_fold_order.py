@@ -27,10 +27,17 @@ from followup.analytics.domain import (
     Facts,
     Period,
     churn_signals,
+    closure_rate,
     fold,
+    handover_time,
     on_time_rate,
     resolution_rate,
+    resolution_time,
+    return_visit_rate,
+    satisfaction_rate,
     sla_met_rate,
+    spot_check_pass_rate,
+    visit_response_time,
 )
 
 HISTORY: list[AnalyticsEvent] = [
@@ -89,3 +96,97 @@ def test_the_reference_history_says_something() -> None:
     assert on_time  # V-1 is judged (late: a failed spot check)
     assert resolution and sla
     assert {s.rule for s in churn} >= {"gold_sla_breach", "complaints_within_90_days"}  # type: ignore[attr-defined]
+
+
+# Generated histories: few visits, issues and instants, so that facts often tie on time and a
+# rule that picked by arrival order would show.
+INSTANTS = [at(3, day, hour) for day in (2, 3, 5) for hour in (9, 18)]
+moment = st.sampled_from(INSTANTS)
+visit_ids = st.sampled_from(["V-1", "V-2"])
+issue_ids = st.sampled_from(["I-1", "I-2"])
+agents = st.sampled_from(["A-1", "A-2"])
+visit_events = st.one_of(
+    st.builds(
+        lambda v, t, n, a: due(v, t, t + timedelta(days=n), attempt=1 + n % 3, agent_id=a),
+        visit_ids,
+        moment,
+        st.integers(0, 3),
+        agents,
+    ),
+    st.builds(
+        lambda v, t, a, o, s: logged(v, t, agent_id=a, outcome=o, satisfaction=s),
+        visit_ids,
+        moment,
+        agents,
+        st.sampled_from(["completed", "unreachable"]),
+        st.integers(1, 5),
+    ),
+    st.builds(
+        lambda v, t, r, a: checked(v, t, r, agent_id=a),
+        visit_ids,
+        moment,
+        st.sampled_from(["verified", "not_verified"]),
+        agents,
+    ),
+    st.builds(
+        lambda v, t, n: moved(v, t + timedelta(days=n), t), visit_ids, moment, st.integers(1, 4)
+    ),
+)
+issue_events = st.one_of(
+    st.builds(
+        lambda i, t, c: raised(i, t, category=c),
+        issue_ids,
+        moment,
+        st.sampled_from(["fault", "complaint"]),
+    ),
+    st.builds(lambda i, t, a: assigned(i, t, assignee_id=a), issue_ids, moment, agents),
+    st.builds(
+        lambda i, t, p: resolved(i, t, t + timedelta(days=1), paused_seconds=p),
+        issue_ids,
+        moment,
+        st.integers(0, 3600),
+    ),
+    st.builds(lambda i, t: reopened(i, t, t + timedelta(days=3)), issue_ids, moment),
+    st.builds(lambda i, t: closed(i, t), issue_ids, moment),
+    st.builds(
+        lambda i, c, t, a: breached(i, c, t, owner_id=a),
+        issue_ids,
+        st.sampled_from(["handover", "first_response", "resolution"]),
+        moment,
+        agents,
+    ),
+)
+histories = st.lists(st.one_of(visit_events, issue_events), min_size=1, max_size=25)
+
+
+def every_kpi(facts: Facts) -> tuple[object, ...]:
+    as_of = at(3, 20)
+    return (
+        *tuple(
+            f(facts, MARCH, as_of, grouping)
+            for f in (
+                on_time_rate,
+                satisfaction_rate,
+                visit_response_time,
+                spot_check_pass_rate,
+                handover_time,
+                resolution_time,
+                resolution_rate,
+                closure_rate,
+            )
+            for grouping in ("all", "agent")
+        ),
+        sla_met_rate(facts, "resolution", MARCH, as_of, "agent"),
+        return_visit_rate(facts, "complaint", MARCH, as_of),
+        churn_signals(facts, MARCH, as_of),
+    )
+
+
+@settings(max_examples=300, deadline=timedelta(seconds=2))
+@given(history=histories, data=st.data())
+def test_generated_histories_give_the_same_kpis_in_any_order(
+    history: list[AnalyticsEvent], data: st.DataObject
+) -> None:
+    order = data.draw(st.permutations(history))
+    assert fold(order) == fold(history)
+    assert every_kpi(fold(order)) == every_kpi(fold(history))

@@ -178,13 +178,20 @@ class HandoverMove:
 class IssueFacts:
     issue_id: str
     customer_id: str
-    raised: RaisedFact | None = None
+    # One IssueRaised per issue on the topic; should two ever differ, the same one is picked
+    # whatever their order.
+    raises: frozenset[RaisedFact] = frozenset()
     assignments: frozenset[AssignmentFact] = frozenset()
     resolutions: frozenset[ResolutionFact] = frozenset()
     reopens: frozenset[datetime] = frozenset()
     closes: frozenset[datetime] = frozenset()
     breaches: frozenset[BreachFact] = frozenset()
     handover_moves: frozenset[HandoverMove] = frozenset()
+
+    @property
+    def raised(self) -> RaisedFact | None:
+        """The issue's raise; None while only later events are known."""
+        return min(self.raises, key=_raise_order, default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +221,20 @@ def _check_order(c: CheckFact) -> tuple[object, ...]:
 
 def _assignment_order(a: AssignmentFact) -> tuple[object, ...]:
     return (a.assigned_at, a.assignee_id, a.department)
+
+
+def _raise_order(r: RaisedFact) -> tuple[object, ...]:
+    return (
+        r.raised_at,
+        r.category,
+        r.severity,
+        r.source,
+        r.department,
+        r.handover_by,
+        r.respond_by,
+        r.resolve_by,
+        r.timezone or "",
+    )
 
 
 def _resolution_order(r: ResolutionFact) -> tuple[object, ...]:
@@ -280,7 +301,7 @@ def evolve_issue(issue: IssueFacts | None, event: AnalyticsEvent) -> IssueFacts:
             event.resolve_by,
             event.timezone,
         )
-        return replace(i, raised=raised)
+        return replace(i, raises=i.raises | {raised})
     if isinstance(event, IssueAssigned):
         a = AssignmentFact(event.assigned_at, event.assignee_id, event.department)
         return replace(i, assignments=i.assignments | {a})
