@@ -973,3 +973,74 @@ def most_breaches(
             if who is not None:
                 counts[who] += 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class Kpi:
+    """A ratio KPI against its target (None: SPEC sets no target); `met` is None without data."""
+
+    ratio: Ratio
+    target: Fraction | None
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the unrounded ratio reaches the target."""
+        return None if self.target is None else self.ratio.meets(self.target)
+
+
+@dataclass(frozen=True, slots=True)
+class MonthlyReport:
+    """SPEC §5's monthly report over the whole company, for one period."""
+
+    period: Period
+    satisfaction: Kpi
+    on_time: Kpi
+    resolution: Kpi
+    closure: Kpi
+    complaint_return_visits: Kpi
+    repair_return_visits: Kpi
+    sla_met: Mapping[Clock, Kpi]
+    visit_response: Percentiles
+    handover: Percentiles
+    first_response: Percentiles
+    resolution_time: Percentiles
+    top_categories: list[tuple[str, int]]
+    agents_most_breaches: list[tuple[str, int]]
+    departments_most_breaches: list[tuple[str, int]]
+    at_risk: Mapping[str, set[ChurnRule]]
+
+
+def _overall(ratios: Mapping[GroupKey, Ratio], target: Fraction | None = None) -> Kpi:
+    return Kpi(ratios.get("all", Ratio(0, 0)), target)
+
+
+def _overall_times(times: Mapping[GroupKey, Percentiles]) -> Percentiles:
+    return times.get("all", Percentiles(0, None, None))
+
+
+def monthly_report(facts: Facts, period: Period, as_of: datetime) -> MonthlyReport:
+    """Every KPI of the period against its target, the top categories, who breached most and
+    the customers at risk."""
+    clocks: tuple[Clock, ...] = ("handover", "first_response", "resolution")
+    return MonthlyReport(
+        period=period,
+        satisfaction=_overall(satisfaction_rate(facts, period, as_of), SATISFACTION_TARGET),
+        on_time=_overall(on_time_rate(facts, period, as_of)),
+        resolution=_overall(resolution_rate(facts, period, as_of)),
+        closure=_overall(closure_rate(facts, period, as_of), CLOSURE_TARGET),
+        complaint_return_visits=_overall(
+            return_visit_rate(facts, "complaint", period, as_of), RETURN_VISIT_TARGET
+        ),
+        repair_return_visits=_overall(
+            return_visit_rate(facts, "repair", period, as_of), RETURN_VISIT_TARGET
+        ),
+        sla_met={c: _overall(sla_met_rate(facts, c, period, as_of)) for c in clocks},
+        visit_response=_overall_times(visit_response_time(facts, period, as_of)),
+        handover=_overall_times(handover_time(facts, period, as_of)),
+        first_response=_overall_times(first_response_time(facts, period, as_of)),
+        resolution_time=_overall_times(resolution_time(facts, period, as_of)),
+        top_categories=top_problem_categories(facts, period, as_of),
+        agents_most_breaches=most_breaches(facts, "agent", period, as_of),
+        departments_most_breaches=most_breaches(facts, "department", period, as_of),
+        at_risk=customers_at_risk(facts, period, as_of),
+    )
