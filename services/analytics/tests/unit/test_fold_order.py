@@ -39,6 +39,7 @@ from followup.analytics.domain import (
     spot_check_pass_rate,
     visit_response_time,
 )
+from followup.events import ClockAdvanced, IssuePaused, ProjectStarted
 
 HISTORY: list[AnalyticsEvent] = [
     delivered("C-1", at(1, 5), tier="silver"),
@@ -190,3 +191,20 @@ def test_generated_histories_give_the_same_kpis_in_any_order(
     order = data.draw(st.permutations(history))
     assert fold(order) == fold(history)
     assert every_kpi(fold(order)) == every_kpi(fold(history))
+
+
+def test_events_no_kpi_reads_leave_the_facts_as_they_are() -> None:
+    pause = IssuePaused.model_validate(
+        {
+            "issue_id": "I-1",
+            "customer_id": "C-1",
+            "pause_no": 1,
+            "paused_at": at(3, 3),
+            "paused_by": "A-1",
+            "reason": "waiting for the customer",
+        }
+    )
+    started = ProjectStarted.model_validate({"customer_id": "C-1", "started_at": at(3, 3)})
+    tick = ClockAdvanced.model_validate({"now": at(3, 4)})
+    facts = fold(HISTORY)
+    assert fold([pause, started, tick], facts) == facts

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from followup.events import (
     CustomerDelivered,
+    EventData,
     IntentSigned,
     IssueAssigned,
     IssueClosed,
@@ -321,8 +322,12 @@ def evolve_issue(issue: IssueFacts | None, event: AnalyticsEvent) -> IssueFacts:
     return replace(i, handover_moves=i.handover_moves | {move})
 
 
-def evolve(facts: Facts, event: AnalyticsEvent) -> Facts:
-    """Facts after one contract event; folding a set of events in any order gives equal facts."""
+def evolve(facts: Facts, event: EventData) -> Facts:
+    """Facts after one contract event; folding a set of events in any order gives equal facts.
+
+    Events no KPI reads leave the facts as they are: pauses reach the KPIs through
+    IssueResolved's `paused_seconds`, and ProjectStarted or the clock's ticks through nothing.
+    """
     if isinstance(event, CustomerDelivered | IntentSigned):
         cid = event.customer_id
         customer = evolve_customer(facts.customers.get(cid), event)
@@ -330,11 +335,22 @@ def evolve(facts: Facts, event: AnalyticsEvent) -> Facts:
     if isinstance(event, VisitDue | VisitDeadlineRecomputed | VisitLogged | VisitSpotChecked):
         visit = evolve_visit(facts.visits.get(event.visit_id), event)
         return replace(facts, visits={**facts.visits, event.visit_id: visit})
-    issue = evolve_issue(facts.issues.get(event.issue_id), event)
-    return replace(facts, issues={**facts.issues, event.issue_id: issue})
+    if isinstance(
+        event,
+        IssueRaised
+        | IssueAssigned
+        | IssueResolved
+        | IssueReopened
+        | IssueClosed
+        | IssueSlaBreached
+        | IssueDeadlinesRecomputed,
+    ):
+        issue = evolve_issue(facts.issues.get(event.issue_id), event)
+        return replace(facts, issues={**facts.issues, event.issue_id: issue})
+    return facts
 
 
-def fold(events: Iterable[AnalyticsEvent], facts: Facts | None = None) -> Facts:
+def fold(events: Iterable[EventData], facts: Facts | None = None) -> Facts:
     """Facts after every event, from `facts` (empty by default)."""
     state = facts or Facts()
     for event in events:
