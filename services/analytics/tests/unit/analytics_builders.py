@@ -9,9 +9,11 @@ from followup.events import (
     CustomerDelivered,
     IssueAssigned,
     IssueClosed,
+    IssuePaused,
     IssueRaised,
     IssueReopened,
     IssueResolved,
+    IssueResumed,
     IssueSlaBreached,
     VisitDeadlineRecomputed,
     VisitDue,
@@ -227,5 +229,30 @@ def breached(
             "department": department,
             "owner_id": owner_id,
             "round": round_,
+        }
+    )
+
+
+def paused(issue_id: str, pause_no: int, when: datetime) -> IssuePaused:
+    return IssuePaused.model_validate(
+        {
+            "issue_id": issue_id,
+            "customer_id": "C-1",
+            "pause_no": pause_no,
+            "paused_at": when,
+            "paused_by": "A-1",
+            "reason": "waiting for the customer",
+        }
+    )
+
+
+def resumed(issue_id: str, pause_no: int, when: datetime) -> IssueResumed:
+    return IssueResumed.model_validate(
+        {
+            "issue_id": issue_id,
+            "customer_id": "C-1",
+            "pause_no": pause_no,
+            "resumed_at": when,
+            "resumed_by": "A-1",
         }
     )

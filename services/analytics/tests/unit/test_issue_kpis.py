@@ -13,9 +13,11 @@ from analytics_builders import (
     delivered,
     due,
     logged,
+    paused,
     raised,
     reopened,
     resolved,
+    resumed,
 )
 
 from followup.analytics.domain import (
@@ -59,11 +61,18 @@ def test_handover_and_first_response_time_run_from_raise_to_first_assignment() -
     assert set(handover_time(facts, MARCH, APRIL_10, "agent")) == {"A-1"}
 
 
-def test_resolution_time_is_to_the_last_resolution_less_paused_time() -> None:
+def test_resolution_time_is_to_the_last_resolution_less_wall_clock_paused_time() -> None:
     facts = fold(
         [
             raised("I-1", at(3, 2, 9)),
-            resolved("I-1", at(3, 3, 9), at(3, 5, 23, 59), paused_seconds=3600),  # 23 h
+            # Paused 12:00-13:00 and 12:30-13:30: 1.5 h paused, overlaps once.
+            paused("I-1", 1, at(3, 2, 12)),
+            paused("I-1", 2, at(3, 2, 12, 30)),
+            resumed("I-1", 1, at(3, 2, 13)),
+            resumed("I-1", 2, at(3, 2, 13, 30)),
+            # Paused again from 03-03 08:00 and resolved while paused: 1 h more.
+            paused("I-1", 3, at(3, 3, 8)),
+            resolved("I-1", at(3, 3, 9), at(3, 5, 23, 59), paused_seconds=5400),  # 21.5 h
             raised("I-2", at(3, 2, 9)),
             resolved("I-2", at(3, 2, 19), at(3, 5, 23, 59)),
             reopened("I-2", at(3, 4, 9), at(3, 9, 23, 59)),
@@ -73,7 +82,7 @@ def test_resolution_time_is_to_the_last_resolution_less_paused_time() -> None:
             reopened("I-3", at(3, 3, 9), at(3, 8, 23, 59)),  # reopened, not resolved again
         ]
     )
-    assert resolution_time(facts, MARCH, APRIL_10) == {"all": Percentiles(2, 23.0, 96.0)}
+    assert resolution_time(facts, MARCH, APRIL_10) == {"all": Percentiles(2, 21.5, 96.0)}
 
 
 def test_sla_met_rate_per_clock_over_ended_or_breached() -> None:

@@ -30,9 +30,11 @@ from followup.events import (
     IssueAssigned,
     IssueClosed,
     IssueDeadlinesRecomputed,
+    IssuePaused,
     IssueRaised,
     IssueReopened,
     IssueResolved,
+    IssueResumed,
     IssueSlaBreached,
     VisitDeadlineRecomputed,
     VisitDue,
@@ -70,6 +72,8 @@ AnalyticsEvent = (
     | IssueClosed
     | IssueSlaBreached
     | IssueDeadlinesRecomputed
+    | IssuePaused
+    | IssueResumed
 )
 
 
@@ -188,6 +192,8 @@ class IssueFacts:
     closes: frozenset[datetime] = frozenset()
     breaches: frozenset[BreachFact] = frozenset()
     handover_moves: frozenset[HandoverMove] = frozenset()
+    pauses: frozenset[tuple[int, datetime]] = frozenset()  # (pause_no, paused_at)
+    resumes: frozenset[tuple[int, datetime]] = frozenset()  # (pause_no, resumed_at)
 
     @property
     def raised(self) -> RaisedFact | None:
@@ -287,7 +293,9 @@ def evolve_issue(issue: IssueFacts | None, event: AnalyticsEvent) -> IssueFacts:
         | IssueReopened
         | IssueClosed
         | IssueSlaBreached
-        | IssueDeadlinesRecomputed,
+        | IssueDeadlinesRecomputed
+        | IssuePaused
+        | IssueResumed,
     )
     i = issue or IssueFacts(event.issue_id, event.customer_id)
     if isinstance(event, IssueRaised):
@@ -316,6 +324,10 @@ def evolve_issue(issue: IssueFacts | None, event: AnalyticsEvent) -> IssueFacts:
     if isinstance(event, IssueSlaBreached):
         b = BreachFact(event.clock, event.round, event.deadline, event.department, event.owner_id)
         return replace(i, breaches=i.breaches | {b})
+    if isinstance(event, IssuePaused):
+        return replace(i, pauses=i.pauses | {(event.pause_no, event.paused_at)})
+    if isinstance(event, IssueResumed):
+        return replace(i, resumes=i.resumes | {(event.pause_no, event.resumed_at)})
     if event.handover_by is None:
         return i
     move = HandoverMove(event.recomputed_at, event.handover_by)
@@ -325,8 +337,7 @@ def evolve_issue(issue: IssueFacts | None, event: AnalyticsEvent) -> IssueFacts:
 def evolve(facts: Facts, event: EventData) -> Facts:
     """Facts after one contract event; folding a set of events in any order gives equal facts.
 
-    Events no KPI reads leave the facts as they are: pauses reach the KPIs through
-    IssueResolved's `paused_seconds`, and ProjectStarted or the clock's ticks through nothing.
+    Events no KPI reads (ProjectStarted, the clock's ticks) leave the facts as they are.
     """
     if isinstance(event, CustomerDelivered | IntentSigned):
         cid = event.customer_id
@@ -343,7 +354,9 @@ def evolve(facts: Facts, event: EventData) -> Facts:
         | IssueReopened
         | IssueClosed
         | IssueSlaBreached
-        | IssueDeadlinesRecomputed,
+        | IssueDeadlinesRecomputed
+        | IssuePaused
+        | IssueResumed,
     ):
         issue = evolve_issue(facts.issues.get(event.issue_id), event)
         return replace(facts, issues={**facts.issues, event.issue_id: issue})
@@ -714,10 +727,28 @@ def first_response_time(
     return handover_time(facts, period, as_of, grouping)
 
 
+def paused_between(issue: IssueFacts, start: datetime, end: datetime) -> timedelta:
+    """Wall-clock time within [start, end) with a pause open, overlapping pauses once (a pause
+    not resumed by `end` runs to it)."""
+    resumed: dict[int, datetime] = {}
+    for no, at in sorted(issue.resumes):
+        resumed.setdefault(no, at)  # the first resume of a pause ends it
+    spans = sorted(
+        (max(paused_at, start), min(resumed.get(no, end), end)) for no, paused_at in issue.pauses
+    )
+    total, reach = timedelta(0), start
+    for lo, hi in spans:
+        lo = max(lo, reach)
+        if hi > lo:
+            total += hi - lo
+            reach = hi
+    return total
+
+
 def resolution_time(
     facts: Facts, period: Period, as_of: datetime, grouping: Grouping = "all"
 ) -> dict[GroupKey, Percentiles]:
-    """Raise to the last resolution, less the paused time it reports, of the issues raised in
+    """Raise to the last resolution, less the wall-clock time paused, of the issues raised in
     the period and resolved at `as_of` (a reopened one counts once resolved again)."""
     items = []
     for issue in _raised_in(facts, period, as_of):
@@ -728,7 +759,8 @@ def resolution_time(
         if not resolutions:
             continue
         last = resolutions[-1]
-        taken = last.resolved_at - issue.raised.raised_at - timedelta(seconds=last.paused_seconds)
+        taken = last.resolved_at - issue.raised.raised_at
+        taken -= paused_between(issue, issue.raised.raised_at, last.resolved_at)
         items.append((_issue_key(facts, issue, last.resolved_at, grouping), taken))
     return _percentiles(items)
 
