@@ -273,3 +273,26 @@ async def test_concurrent_logs_with_one_key_publish_once_and_refuse_another_body
         assert (
             await conn.fetchval("SELECT count(*) FROM visit_event WHERE type = 'VisitLogged'") == 1
         )
+
+
+@pytest.mark.parametrize("visit_id", ["V-10", "V-'; SELECT 1; --$x$ \\ ü 名"])
+async def test_a_command_holds_the_same_locks_as_the_other_paths_whatever_the_names_hold(
+    pool: asyncpg.Pool, visit_id: str
+) -> None:
+    key = visit_id + "-key'$"
+
+    async def free(conn: asyncpg.Connection, name: str) -> bool:
+        async with conn.transaction():
+            return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", name))
+
+    async with pool.acquire() as holder, pool.acquire() as other:
+        async with projections.command_transaction(holder, visit_id, key):
+            assert not await free(other, visit_id)
+            assert not await free(other, "idem:" + key)
+        assert not holder.is_in_transaction()
+        assert await free(other, visit_id) and await free(other, "idem:" + key)
+        with pytest.raises(CommandRejected):
+            async with projections.command_transaction(holder, visit_id, None):
+                raise CommandRejected(409, "refused")
+        assert not holder.is_in_transaction()
+        assert await free(other, visit_id)

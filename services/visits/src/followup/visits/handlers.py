@@ -171,10 +171,8 @@ class VisitHandlers:
             if idempotency_key
             else {}
         )
-        async with conn.transaction():
-            stored, visit = await projections.lock_and_load_for_command(
-                conn, visit_id, idempotency_key
-            )
+        async with projections.command_transaction(conn, visit_id, idempotency_key):
+            stored, visit = await projections.load_for_command(conn, visit_id, idempotency_key)
             if stored is not None:
                 if stored.request_hash != request_hash(request):
                     raise CommandRejected(
@@ -204,8 +202,8 @@ class VisitHandlers:
         now: datetime,
     ) -> Accepted:
         """POST /spot-checks/{visit_id}: record the re-contact's result, publish it."""
-        async with conn.transaction():
-            _, visit = await projections.lock_and_load_for_command(conn, visit_id, None)
+        async with projections.command_transaction(conn, visit_id, None):
+            _, visit = await projections.load_for_command(conn, visit_id, None)
             decided = domain.decide_spot_check(visit, supervisor_id, result, note, now)
             if isinstance(decided, domain.Rejection):
                 raise _rejected(decided)

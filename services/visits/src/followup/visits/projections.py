@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -184,12 +186,44 @@ async def record_visit_event(
     return bool(await conn.fetchval(_RECORD, *values, event_id, type_, data))
 
 
-_LOCK_VISIT = "SELECT pg_advisory_xact_lock(hashtext($1))"
-# The Idempotency-Key first, as `followup.core.commands.idempotent_replay` takes it, then the
-# visit: every command takes them in that order, so two never wait for each other in a cycle.
-_LOCK_KEY_AND_VISIT = (
-    "SELECT pg_advisory_xact_lock(hashtext($2)), pg_advisory_xact_lock(hashtext($1))"
-)
+def _text_sql(value: str) -> str:
+    """A SQL expression of `value` written with hex digits only: safe to inline, whatever the
+    text holds."""
+    return f"convert_from(decode('{value.encode().hex()}', 'hex'), 'UTF8')"
+
+
+def _begin_locked_sql(visit_id: str, idempotency_key: str | None) -> str:
+    # The Idempotency-Key first, under the name `followup.core.commands.idempotent_replay`
+    # gives it, then the visit (the name and hash `load_visit(lock=True)` uses): every command
+    # takes them in that order, so two never wait for each other in a cycle.
+    names = ([f"idem:{idempotency_key}"] if idempotency_key is not None else []) + [visit_id]
+    locks = ", ".join(f"pg_advisory_xact_lock(hashtext({_text_sql(n)}))" for n in names)
+    return f"BEGIN; SELECT {locks}"
+
+
+@asynccontextmanager
+async def command_transaction(
+    conn: asyncpg.Connection, visit_id: str, idempotency_key: str | None
+) -> AsyncIterator[None]:
+    """A transaction holding the key's lock (if any) and the visit's until it ends, begun in
+    one round trip; committed when the block ends, rolled back when it raises.
+
+    The simple query protocol carries several statements in one message but no parameters,
+    hence the names inlined as hex. The caller's next statement takes its READ COMMITTED
+    snapshot after the locks are held, so it sees every event the previous holder committed.
+    """
+    if conn.is_in_transaction():
+        # BEGIN would not nest and COMMIT would end the caller's transaction.
+        raise RuntimeError("a visit command runs in a transaction of its own")
+    try:
+        await conn.execute(_begin_locked_sql(visit_id, idempotency_key))
+        yield
+    except BaseException:
+        if conn.is_in_transaction():
+            await conn.execute("ROLLBACK")
+        raise
+    await conn.execute("COMMIT")
+
 
 # One anchor row, so the stored answer comes back even when the visit has no events; when the
 # visit has some, every event row carries it.
@@ -212,19 +246,11 @@ class StoredAnswer:
     body: dict[str, Any]
 
 
-async def lock_and_load_for_command(
+async def load_for_command(
     conn: asyncpg.Connection, visit_id: str, idempotency_key: str | None
 ) -> tuple[StoredAnswer | None, Visit | None]:
-    """Under the key's and the visit's locks (held until the transaction ends): the answer
-    stored under the Idempotency-Key, if any, and the visit folded from its stored events.
-
-    Two round trips whatever the key: the locks in one, the reads in the next (its own
-    statement, so that in READ COMMITTED its snapshot is taken once the locks are held).
-    """
-    if idempotency_key is None:
-        await conn.execute(_LOCK_VISIT, visit_id)
-    else:
-        await conn.execute(_LOCK_KEY_AND_VISIT, visit_id, "idem:" + idempotency_key)
+    """In one round trip: the answer stored under the Idempotency-Key, if any, and the visit
+    folded from its stored events (run it inside `command_transaction`, under the locks)."""
     rows = await conn.fetch(_LOAD_FOR_COMMAND, visit_id, idempotency_key)
     first = rows[0]
     stored = (
