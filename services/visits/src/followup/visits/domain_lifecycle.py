@@ -78,10 +78,7 @@ class Visit:
     @property
     def deadline(self) -> datetime | None:
         """The deadline in force, once the VisitDue is known: moved by scheduling, or its own."""
-        if self.due is None:
-            return None
-        move = deadline_move_in_force(self.due, self.moves, self.completion)
-        return move.deadline if move is not None else self.due.deadline
+        return deadline_in_force(self.due, self.moves, self.completion)
 
     @property
     def completed_late(self) -> bool:
@@ -215,15 +212,29 @@ def deadline_move_in_force(
 def _settle(visit: Visit) -> Visit:
     """The derived part of a visit from its facts: the VisitDue in force and the status."""
     due = due_in_force(visit.dues, visit.completion)
-    settled = replace(visit, due=due)
-    if settled.completion is not None:
+    if visit.completion is not None:
         status = VisitStatus.DONE
-    elif settled.deadline is not None and settled.deadline in settled.missed:
+    elif (deadline := deadline_in_force(due, visit.moves, None)) is not None and (
+        deadline in visit.missed
+    ):
         status = VisitStatus.MISSED
     else:
         # A miss of an earlier deadline (before a retry or a move) no longer counts.
         status = VisitStatus.DUE
-    return replace(settled, status=status)
+    # One copy, not two: a fold settles the visit on every event it applies.
+    return replace(visit, due=due, status=status)
+
+
+def deadline_in_force(
+    due: VisitDue | None,
+    moves: tuple[VisitDeadlineRecomputed, ...],
+    completion: VisitLogged | None,
+) -> datetime | None:
+    """The deadline in force, once the VisitDue is known: moved by scheduling, or its own."""
+    if due is None:
+        return None
+    move = deadline_move_in_force(due, moves, completion)
+    return move.deadline if move is not None else due.deadline
 
 
 def decide_missed(visit: Visit, now: datetime) -> VisitMissed | None:
