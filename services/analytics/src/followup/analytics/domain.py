@@ -58,14 +58,11 @@ ChurnRule = Literal[
     "dissatisfied_twice", "unreachable_thrice", "complaints_within_90_days", "gold_sla_breach"
 ]
 
-AnalyticsEvent = (
-    CustomerDelivered
-    | IntentSigned
-    | VisitDue
-    | VisitDeadlineRecomputed
-    | VisitLogged
-    | VisitSpotChecked
-    | IssueRaised
+# The events each kind of fact folds: one alias serves the fold's dispatch and its narrowing.
+CustomerEvent = CustomerDelivered | IntentSigned
+VisitEvent = VisitDue | VisitDeadlineRecomputed | VisitLogged | VisitSpotChecked
+IssueEvent = (
+    IssueRaised
     | IssueAssigned
     | IssueResolved
     | IssueReopened
@@ -75,6 +72,7 @@ AnalyticsEvent = (
     | IssuePaused
     | IssueResumed
 )
+AnalyticsEvent = CustomerEvent | VisitEvent | IssueEvent
 
 
 # --- facts ------------------------------------------------------------------------------------
@@ -253,7 +251,7 @@ def _resolution_order(r: ResolutionFact) -> tuple[object, ...]:
 
 def evolve_customer(customer: CustomerFacts | None, event: AnalyticsEvent) -> CustomerFacts:
     """A customer's facts after a CustomerDelivered or IntentSigned."""
-    assert isinstance(event, CustomerDelivered | IntentSigned)
+    assert isinstance(event, CustomerEvent)
     base = customer or CustomerFacts(event.customer_id)
     at = event.delivered_at if isinstance(event, CustomerDelivered) else event.signed_at
     profile = Profile(at, event.tier, event.region, event.timezone)
@@ -262,7 +260,7 @@ def evolve_customer(customer: CustomerFacts | None, event: AnalyticsEvent) -> Cu
 
 def evolve_visit(visit: VisitFacts | None, event: AnalyticsEvent) -> VisitFacts:
     """A visit's facts after one of its events."""
-    assert isinstance(event, VisitDue | VisitDeadlineRecomputed | VisitLogged | VisitSpotChecked)
+    assert isinstance(event, VisitEvent)
     v = visit or VisitFacts(event.visit_id, event.customer_id)
     if isinstance(event, VisitDue):
         due = DueFact(
@@ -285,18 +283,7 @@ def evolve_visit(visit: VisitFacts | None, event: AnalyticsEvent) -> VisitFacts:
 
 def evolve_issue(issue: IssueFacts | None, event: AnalyticsEvent) -> IssueFacts:
     """An issue's facts after one of its events."""
-    assert isinstance(
-        event,
-        IssueRaised
-        | IssueAssigned
-        | IssueResolved
-        | IssueReopened
-        | IssueClosed
-        | IssueSlaBreached
-        | IssueDeadlinesRecomputed
-        | IssuePaused
-        | IssueResumed,
-    )
+    assert isinstance(event, IssueEvent)
     i = issue or IssueFacts(event.issue_id, event.customer_id)
     if isinstance(event, IssueRaised):
         raised = RaisedFact(
@@ -339,25 +326,14 @@ def evolve(facts: Facts, event: EventData) -> Facts:
 
     Events no KPI reads (ProjectStarted, the clock's ticks) leave the facts as they are.
     """
-    if isinstance(event, CustomerDelivered | IntentSigned):
+    if isinstance(event, CustomerEvent):
         cid = event.customer_id
         customer = evolve_customer(facts.customers.get(cid), event)
         return replace(facts, customers={**facts.customers, cid: customer})
-    if isinstance(event, VisitDue | VisitDeadlineRecomputed | VisitLogged | VisitSpotChecked):
+    if isinstance(event, VisitEvent):
         visit = evolve_visit(facts.visits.get(event.visit_id), event)
         return replace(facts, visits={**facts.visits, event.visit_id: visit})
-    if isinstance(
-        event,
-        IssueRaised
-        | IssueAssigned
-        | IssueResolved
-        | IssueReopened
-        | IssueClosed
-        | IssueSlaBreached
-        | IssueDeadlinesRecomputed
-        | IssuePaused
-        | IssueResumed,
-    ):
+    if isinstance(event, IssueEvent):
         issue = evolve_issue(facts.issues.get(event.issue_id), event)
         return replace(facts, issues={**facts.issues, event.issue_id: issue})
     return facts
