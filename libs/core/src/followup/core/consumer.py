@@ -172,16 +172,9 @@ class BatchResult:
     dead_letter: int = 0
 
 
-# One statement opens every batch: a compare-and-set of each partition's stored offset from
-# where this consumer left it to the batch's end (the row stays locked until commit, so a zombie
-# that lost the partition in a rebalance can neither overwrite newer progress nor slip in
-# between), and the dedup of the whole batch's event ids. Fewer rows moved than partitions
-# means someone else moved them: the batch is rolled back and the consumer re-seeks.
-# The ids travel as one JSON array in a text parameter (asyncpg encodes a text[] element by
-# element in Python, at several times the cost; text, so no connection's json codec applies),
-# and come back only when some were seen before (the rare case).
-_CLAIM = """
-WITH moved AS (
+# The shared head of both claims: the offsets' compare-and-set and the insert of the batch's ids
+# (the claim that follows decides how a known id is met).
+_MOVE_AND_INSERT = """WITH moved AS (
     UPDATE consumer_offset o
     SET next_offset = u.next_offset, updated_at = now()
     FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[])
@@ -191,7 +184,18 @@ WITH moved AS (
     RETURNING 1
 ), fresh AS (
     INSERT INTO processed_event (consumer, event_id)
-    SELECT $1, json_array_elements_text($6::text::json)
+    SELECT $1, json_array_elements_text($6::text::json)"""
+
+# One statement opens every batch: a compare-and-set of each partition's stored offset from
+# where this consumer left it to the batch's end (the row stays locked until commit, so a zombie
+# that lost the partition in a rebalance can neither overwrite newer progress nor slip in
+# between), and the dedup of the whole batch's event ids. Fewer rows moved than partitions
+# means someone else moved them: the batch is rolled back and the consumer re-seeks.
+# The ids travel as one JSON array in a text parameter (asyncpg encodes a text[] element by
+# element in Python, at several times the cost; text, so no connection's json codec applies),
+# and come back only when some were seen before (the rare case).
+_CLAIM = f"""
+{_MOVE_AND_INSERT}
     ON CONFLICT DO NOTHING
     RETURNING event_id
 ), counted AS (
@@ -205,18 +209,8 @@ SELECT (SELECT count(*) FROM moved) AS moved,
 # insert costs PostgreSQL about half as much per row (no speculative insertion, no RETURNING).
 # Any id seen before raises a unique violation, which rolls the whole batch back; it is then
 # claimed again with _CLAIM (and so are the following batches, until one has no duplicate).
-_CLAIM_ALL_NEW = """
-WITH moved AS (
-    UPDATE consumer_offset o
-    SET next_offset = u.next_offset, updated_at = now()
-    FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[])
-         AS u(topic, partition, expected, next_offset)
-    WHERE o.consumer = $1 AND o.topic = u.topic AND o.partition = u.partition
-      AND o.next_offset = u.expected
-    RETURNING 1
-), fresh AS (
-    INSERT INTO processed_event (consumer, event_id)
-    SELECT $1, json_array_elements_text($6::text::json)
+_CLAIM_ALL_NEW = f"""
+{_MOVE_AND_INSERT}
 )
 SELECT (SELECT count(*) FROM moved) AS moved, NULL::text[] AS fresh
 """
