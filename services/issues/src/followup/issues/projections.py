@@ -96,6 +96,14 @@ async def load_issue(
     return domain.fold(_from_json(r["type"], r["data"]) for r in rows)
 
 
+async def _ordered_ids(conn: asyncpg.Connection, issue_ids: list[str], *, lock: bool) -> list[str]:
+    """The distinct ids in one order, advisory-locked in that order first when `lock`."""
+    ordered = sorted(set(issue_ids))
+    if lock:
+        await _lock_issues(conn, ordered)
+    return ordered
+
+
 async def _lock_issues(conn: asyncpg.Connection, ordered: list[str]) -> None:
     # In one order, so two sweeps (or a sweep and a command) never wait on each other.
     await conn.execute(
@@ -111,9 +119,7 @@ async def load_issues(
     """Many issues folded from their stored events, in one read (locked like load_issue)."""
     if not issue_ids:
         return []
-    ordered = sorted(set(issue_ids))
-    if lock:
-        await _lock_issues(conn, ordered)
+    ordered = await _ordered_ids(conn, issue_ids, lock=lock)
     rows = await conn.fetch(
         """SELECT issue_id, type, data::text AS data FROM issue_event
            WHERE issue_id = ANY($1::text[]) ORDER BY issue_id, seq""",
@@ -330,11 +336,9 @@ async def scheduled_clocks(
     locked like load_issue, then read."""
     if not issue_ids:
         return []
-    ordered = sorted(set(issue_ids))
-    if lock:
-        # Before the read (its own statement, so it sees what a command committed meanwhile),
-        # in one order, as load_issues.
-        await _lock_issues(conn, ordered)
+    # Locked before the read (its own statement, so it sees what a command committed
+    # meanwhile), in one order, as load_issues.
+    ordered = await _ordered_ids(conn, issue_ids, lock=lock)
     # Joined with unnest, not `= ANY($1)`: with thousands of ids the planner scanned the whole
     # schedule for the latter (0.3 s at 1M issues), one index probe per issue for the former.
     rows = await conn.fetch(
