@@ -84,32 +84,9 @@ T0 = datetime(2026, 11, 24, 10, 0, tzinfo=SH)
 SPAN = timedelta(days=5)
 CATEGORIES = ("fault", "maintenance", "technical", "complaint", "service", "other")
 EVENT_COLUMNS = ["issue_id", "event_id", "type", "data"]
-ISSUE_COLUMNS = [
-    "issue_id",
-    "customer_id",
-    "status",
-    "paused",
-    "department",
-    "owner_id",
-    "category",
-    "severity",
-    "source",
-    "raised_at",
-    "timezone",
-    "updated_at",
-]
-BREACHED_COLUMNS = [
-    "issue_id",
-    "customer_id",
-    "status",
-    "paused",
-    "department",
-    "owner_id",
-    "category",
-    "severity",
-    "source",
-    "raised_at",
-]
+# The ledger and the breached list hold the listed columns, in the order the rows are built.
+ISSUE_COLUMNS = [*projections.LIST_COLUMNS, "timezone", "updated_at"]
+BREACHED_COLUMNS = list(projections.LIST_COLUMNS)
 SCHEDULE_COLUMNS = [
     "issue_id",
     "clock",
