@@ -148,16 +148,21 @@ def _row_values(visit: Visit, now: datetime) -> tuple[Any, ...]:
     )
 
 
-_RECORD = f"""
-WITH appended AS (
+# Both recordings append the event ($1 visit, $16 id, $17 type, $18 data) and, only if it was
+# new, upsert the visit's queue row from $1..$15.
+_APPEND_EVENT = """WITH appended AS (
     INSERT INTO visit_event (visit_id, event_id, type, data)
     VALUES ($1, $16, $17, $18::text::jsonb)
     ON CONFLICT (event_id) DO NOTHING
     RETURNING 1
-)
-INSERT INTO visit ({_VISIT_COLUMNS_IN})
+)"""
+_UPSERT_IF_APPENDED = f"""INSERT INTO visit ({_VISIT_COLUMNS_IN})
 SELECT {_VISIT_VALUES} FROM appended
-{_VISIT_UPSERT}
+{_VISIT_UPSERT}"""
+
+_RECORD = f"""
+{_APPEND_EVENT}
+{_UPSERT_IF_APPENDED}
 RETURNING true
 """
 
@@ -262,16 +267,9 @@ async def load_for_command(
 
 
 _RECORD_COMMAND = f"""
-WITH appended AS (
-    INSERT INTO visit_event (visit_id, event_id, type, data)
-    VALUES ($1, $16, $17, $18::text::jsonb)
-    ON CONFLICT (event_id) DO NOTHING
-    RETURNING 1
-),
+{_APPEND_EVENT},
 queued AS (
-    INSERT INTO visit ({_VISIT_COLUMNS_IN})
-    SELECT {_VISIT_VALUES} FROM appended
-    {_VISIT_UPSERT}
+{_UPSERT_IF_APPENDED}
     RETURNING 1
 ),
 remembered AS (
