@@ -5,76 +5,36 @@ issue's history, deciding from the rows gives the breaches the fold gives (detec
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 import pytest
+from issue_builders import (
+    CAL,
+    MANAGERS,
+    accepted,
+    assign,
+    at,
+    end_of,
+    friday_evening_issue,
+    then,
+)
 
-from followup.calendar import default_calendar
-from followup.events import IssueRaised, VisitLogged
+from followup.events import VisitLogged
 from followup.issues.domain import (
-    AssignIssue,
     Breach,
     Clock,
     Issue,
-    IssueEvent,
     PauseResolution,
-    RaiseComplaint,
-    Rejection,
     ResolveIssue,
     ResumeResolution,
     ScheduledClock,
     breach_schedule,
     breaches_due,
-    decide_assign,
     decide_follow_up,
     decide_pause,
     decide_resolve,
     decide_resume,
     detect_breaches,
-    evolve,
-    open_issue,
-    raise_complaint,
 )
-
-SH = ZoneInfo("Asia/Shanghai")
-CAL = default_calendar()
-MANAGERS = {"after_sales": "M-AS", "technical": "M-TECH", "customer_service": "M-CS"}
-T = TypeVar("T")
-
-
-def at(y: int, m: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
-    return datetime(y, m, d, h, mi, s, tzinfo=SH)
-
-
-def end_of(y: int, m: int, d: int) -> datetime:
-    return at(y, m, d, 23, 59, 59)
-
-
-def accepted(decision: T | Rejection) -> T:
-    assert not isinstance(decision, Rejection), decision
-    return decision
-
-
-def then(issue: Issue, *events: IssueEvent) -> Issue:
-    for event in events:
-        issue = evolve(issue, event)
-    return issue
-
-
-def friday_evening_issue() -> Issue:
-    """Fri 03-06 19:30, general: first response by Sat 19:30, handover by the end of Mon 03-09,
-    resolution by the end of Wed 03-11."""
-    command = RaiseComplaint(
-        customer_id="C-000123", category="fault", severity="general", description="no picture"
-    )
-    raised = raise_complaint(command, "I-1", at(2026, 3, 6, 19, 30), CAL)
-    assert isinstance(raised, IssueRaised)
-    return open_issue(raised)
-
-
-def assign(issue: Issue, who: str, now: datetime, department: str | None = None) -> Issue:
-    return then(issue, accepted(decide_assign(issue, AssignIssue(who, department), now)))
 
 
 def resolve(issue: Issue, now: datetime) -> Issue:

@@ -4,12 +4,11 @@ confirm the fix; pauses stop the resolution clock; every wrong move is refused w
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 import pytest
+from issue_builders import CAL, SH, accepted, assign, at, end_of, then
 
-from followup.calendar import default_calendar, shift_deadline_by_working_time
+from followup.calendar import shift_deadline_by_working_time
 from followup.events import (
     IssueAssigned,
     IssueClosed,
@@ -21,7 +20,6 @@ from followup.events import (
 from followup.issues.domain import (
     AssignIssue,
     Issue,
-    IssueEvent,
     IssuePaused,
     IssueResumed,
     IssueStatus,
@@ -36,29 +34,12 @@ from followup.issues.domain import (
     decide_pause,
     decide_resolve,
     decide_resume,
-    evolve,
     fold,
     open_issue,
     raise_complaint,
 )
 
-SH = ZoneInfo("Asia/Shanghai")
-CAL = default_calendar()
 HOUR = 3600
-T = TypeVar("T")
-
-
-def at(y: int, m: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
-    return datetime(y, m, d, h, mi, s, tzinfo=SH)
-
-
-def end_of(y: int, m: int, d: int) -> datetime:
-    return at(y, m, d, 23, 59, 59)
-
-
-def accepted(decision: T | Rejection) -> T:
-    assert not isinstance(decision, Rejection), decision
-    return decision
 
 
 def refused(decision: object) -> Rejection:
@@ -73,16 +54,6 @@ def raised_issue(raised_at: datetime, severity: str = "general") -> Issue:
     raised = raise_complaint(command, "I-1", raised_at, CAL)
     assert isinstance(raised, IssueRaised)
     return open_issue(raised)
-
-
-def then(issue: Issue, *events: IssueEvent) -> Issue:
-    for event in events:
-        issue = evolve(issue, event)
-    return issue
-
-
-def assign(issue: Issue, who: str, now: datetime, department: str | None = None) -> Issue:
-    return then(issue, accepted(decide_assign(issue, AssignIssue(who, department), now)))
 
 
 def pause(issue: Issue, who: str, now: datetime, reason: str = "waiting for the customer") -> Issue:

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from issue_builders import CAL, SH, at, end_of
 
-from followup.calendar import default_calendar
 from followup.events import IssueRaised, VisitLogged, derived_id
 from followup.issues.domain import (
     RaiseComplaint,
@@ -25,17 +25,7 @@ from followup.issues.domain import (
     sla_deadlines,
 )
 
-SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")
-CAL = default_calendar()
-
-
-def at(y: int, m: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
-    return datetime(y, m, d, h, mi, s, tzinfo=SH)
-
-
-def end_of(y: int, m: int, d: int) -> datetime:
-    return at(y, m, d, 23, 59, 59)
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ finished clocks and escalated breaches keep what they had."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TypeVar
-from zoneinfo import ZoneInfo
+
+from issue_builders import accepted, at, end_of, then
 
 from followup.calendar import BusinessCalendar, YearData, default_calendar
 from followup.events import IssueRaised, IssueReopened
@@ -14,44 +14,20 @@ from followup.issues.domain import (
     Clock,
     DeadlinesRecomputed,
     Issue,
-    IssueEvent,
     RaiseComplaint,
-    Rejection,
     ResolveIssue,
     decide_assign,
     decide_resolve,
     detect_breaches,
-    evolve,
     open_issue,
     raise_complaint,
     recompute_deadlines,
     view_issue,
 )
 
-SH = ZoneInfo("Asia/Shanghai")
 OFFICIAL = default_calendar()
 # As before the State Council published 2026: weekends and lunar festivals, no make-up days.
 PROVISIONAL_2026 = BusinessCalendar.load(library=False)
-T = TypeVar("T")
-
-
-def at(y: int, m: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
-    return datetime(y, m, d, h, mi, s, tzinfo=SH)
-
-
-def end_of(y: int, m: int, d: int) -> datetime:
-    return at(y, m, d, 23, 59, 59)
-
-
-def accepted(decision: T | Rejection) -> T:
-    assert not isinstance(decision, Rejection), decision
-    return decision
-
-
-def then(issue: Issue, *events: IssueEvent) -> Issue:
-    for event in events:
-        issue = evolve(issue, event)
-    return issue
 
 
 def raised_on(cal: BusinessCalendar, raised_at: datetime) -> Issue:

@@ -4,21 +4,18 @@ the working time left or overdue at `now`, and the full timeline."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypeVar
-from zoneinfo import ZoneInfo
 
-from followup.calendar import default_calendar
-from followup.events import IssueClosed, IssueRaised, IssueReopened, VisitLogged
+from issue_builders import CAL, accepted, at, end_of, friday_evening_issue, then
+
+from followup.events import IssueClosed, IssueReopened, VisitLogged
 from followup.issues.domain import (
     AssignIssue,
     Clock,
     ClockState,
     ClockView,
     Issue,
-    IssueEvent,
     IssueStatus,
     PauseResolution,
-    RaiseComplaint,
     Rejection,
     ResolveIssue,
     ResumeResolution,
@@ -28,47 +25,11 @@ from followup.issues.domain import (
     decide_resolve,
     decide_resume,
     detect_breaches,
-    evolve,
-    open_issue,
-    raise_complaint,
     view_issue,
     without_free_text,
 )
 
-SH = ZoneInfo("Asia/Shanghai")
-CAL = default_calendar()
 HOUR = 3600
-T = TypeVar("T")
-
-
-def at(y: int, m: int, d: int, h: int = 0, mi: int = 0, s: int = 0) -> datetime:
-    return datetime(y, m, d, h, mi, s, tzinfo=SH)
-
-
-def end_of(y: int, m: int, d: int) -> datetime:
-    return at(y, m, d, 23, 59, 59)
-
-
-def accepted(decision: T | Rejection) -> T:
-    assert not isinstance(decision, Rejection), decision
-    return decision
-
-
-def then(issue: Issue, *events: IssueEvent) -> Issue:
-    for event in events:
-        issue = evolve(issue, event)
-    return issue
-
-
-def friday_evening_issue() -> Issue:
-    """Fri 03-06 19:30, general: first response by Sat 19:30, handover by the end of Mon 03-09,
-    resolution by the end of Wed 03-11."""
-    command = RaiseComplaint(
-        customer_id="C-000123", category="fault", severity="general", description="no picture"
-    )
-    raised = raise_complaint(command, "I-1", at(2026, 3, 6, 19, 30), CAL)
-    assert isinstance(raised, IssueRaised)
-    return open_issue(raised)
 
 
 def clock(issue: Issue, now: datetime, which: Clock) -> ClockView:
