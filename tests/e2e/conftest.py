@@ -144,6 +144,33 @@ async def read_topic(bootstrap: str, topic: str, rounds: int = 5) -> list[Any]:
         await consumer.stop()
 
 
+async def prefixed_topics(bootstrap: str) -> str:
+    """Creates the contract topics under a fresh prefix (so a test sees only its own records);
+    returns the prefix."""
+    prefix = f"e2e{uuid.uuid4().hex[:6]}."
+    await create_topics(bootstrap, [prefix + t for t in topics.ALL_TOPICS if t != topics.CLOCK])
+    await create_topics(bootstrap, [prefix + topics.CLOCK], partitions=1)
+    return prefix
+
+
+async def replay(service: str, env: dict[str, str]) -> None:
+    """Runs `followup.core.cli replay <service>` with `env` and fails the test unless it
+    succeeds."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "followup.core.cli",
+        "replay",
+        service,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 180)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+
+
 @pytest.fixture
 async def producer(contract_topics: Infra) -> AsyncIterator[object]:
     """A plain aiokafka producer, as an external system would use."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,10 +17,9 @@ import httpx
 import orjson
 
 from followup.core.clock import publish_clock_advance
-from followup.core.testing import create_topics
 from followup.events import topics
 
-from .conftest import ROOT, TOKEN, poll, read_topic
+from .conftest import TOKEN, poll, prefixed_topics, read_topic, replay
 from .test_issues import visit_logged
 from .test_walking_skeleton import delivery_event
 
@@ -42,11 +40,7 @@ async def test_resolved_issue_is_confirmed_on_a_scheduled_follow_up_visit_and_re
     start_service: Any, producer: Any, contract_topics: Any
 ) -> None:
     infra = contract_topics
-    prefix = f"e2e{uuid.uuid4().hex[:6]}."
-    await create_topics(
-        infra.kafka_bootstrap, [prefix + t for t in topics.ALL_TOPICS if t != topics.CLOCK]
-    )
-    await create_topics(infra.kafka_bootstrap, [prefix + topics.CLOCK], partitions=1)
+    prefix = await prefixed_topics(infra.kafka_bootstrap)
     clock_topic = prefix + topics.CLOCK
     now = local(2026, 3, 6, 18)  # a Friday evening
 
@@ -157,19 +151,7 @@ async def test_resolved_issue_is_confirmed_on_a_scheduled_follow_up_visit_and_re
     # Rebuild issues from offset 0; it comes back on the rebuilt tables.
     issues.process.terminate()
     issues.process.wait(timeout=30)
-    replay = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "followup.core.cli",
-        "replay",
-        "issues",
-        cwd=ROOT,
-        env={**os.environ, **issues.env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await asyncio.wait_for(replay.communicate(), 180)
-    assert replay.returncode == 0, stderr.decode()[-2000:]
+    await replay("issues", {**os.environ, **issues.env})
     again = await start_service(
         "issues", dsn=issues.env["FOLLOWUP_PG_DSN"], FOLLOWUP_TOKENS=json.dumps(ANALYST), **env
     )

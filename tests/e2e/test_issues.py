@@ -14,10 +14,9 @@ import httpx
 import orjson
 
 from followup.core.clock import publish_clock_advance
-from followup.core.testing import create_topics
 from followup.events import VisitLogged, encode, make_event, topics
 
-from .conftest import poll, read_topic
+from .conftest import poll, prefixed_topics, read_topic
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -54,11 +53,7 @@ async def test_an_issue_from_a_visit_problem_goes_round_the_closed_loop_and_brea
     start_service: Any, producer: Any, contract_topics: Any
 ) -> None:
     infra = contract_topics
-    prefix = f"e2e{uuid.uuid4().hex[:6]}."
-    await create_topics(
-        infra.kafka_bootstrap, [prefix + t for t in topics.ALL_TOPICS if t != topics.CLOCK]
-    )
-    await create_topics(infra.kafka_bootstrap, [prefix + topics.CLOCK], partitions=1)
+    prefix = await prefixed_topics(infra.kafka_bootstrap)
     clock_topic = prefix + topics.CLOCK
     # Fri 2026-03-06 18:00: a Friday-evening report.
     await publish_clock_advance(infra.kafka_bootstrap, local(2026, 3, 6, 18), topic=clock_topic)

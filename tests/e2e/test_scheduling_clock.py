@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
-import uuid
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,10 +12,9 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from followup.core.clock import publish_clock_advance
-from followup.core.testing import create_topics
 from followup.events import topics
 
-from .conftest import ROOT, poll, read_topic
+from .conftest import poll, prefixed_topics, read_topic, replay
 from .test_walking_skeleton import delivery_event
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -45,11 +42,7 @@ async def test_thirteen_simulated_months_publish_exactly_the_policys_visits_once
     start_service: Any, producer: Any, contract_topics: Any
 ) -> None:
     infra = contract_topics
-    prefix = f"e2e{uuid.uuid4().hex[:6]}."
-    await create_topics(
-        infra.kafka_bootstrap, [prefix + t for t in topics.ALL_TOPICS if t != topics.CLOCK]
-    )
-    await create_topics(infra.kafka_bootstrap, [prefix + topics.CLOCK], partitions=1)
+    prefix = await prefixed_topics(infra.kafka_bootstrap)
     clock_topic, out_topic = prefix + topics.CLOCK, prefix + topics.SCHEDULING
     await publish_clock_advance(infra.kafka_bootstrap, local(2026, 3, 1, 0), topic=clock_topic)
     svc = await start_service(
@@ -128,19 +121,7 @@ async def test_thirteen_simulated_months_publish_exactly_the_policys_visits_once
         "FOLLOWUP_CLOCK": "simulated",
         "FOLLOWUP_TOPIC_PREFIX": prefix,
     }
-    replay = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "followup.core.cli",
-        "replay",
-        "scheduling",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await asyncio.wait_for(replay.communicate(), 180)
-    assert replay.returncode == 0, stderr.decode()[-2000:]
+    await replay("scheduling", env)
     # The service comes back on the rebuilt tables; its relay and ticks publish nothing new.
     await start_service(
         "scheduling",

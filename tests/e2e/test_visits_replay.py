@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,10 +17,9 @@ import asyncpg
 import httpx
 import orjson
 
-from followup.core.testing import create_topics
 from followup.events import VisitDeadlineRecomputed, derived_id, encode, make_event, topics
 
-from .conftest import ROOT, TOKEN, poll, read_topic
+from .conftest import TOKEN, poll, prefixed_topics, read_topic, replay
 from .test_visits import visit_due
 
 TOKENS = {
@@ -78,11 +76,7 @@ async def test_a_replayed_visits_read_model_equals_the_live_one_and_publishes_no
     start_service: Any, producer: Any, contract_topics: Any
 ) -> None:
     infra = contract_topics
-    prefix = f"e2e{uuid.uuid4().hex[:6]}."
-    await create_topics(
-        infra.kafka_bootstrap, [prefix + t for t in topics.ALL_TOPICS if t != topics.CLOCK]
-    )
-    await create_topics(infra.kafka_bootstrap, [prefix + topics.CLOCK], partitions=1)
+    prefix = await prefixed_topics(infra.kafka_bootstrap)
     env = {"FOLLOWUP_TOPIC_PREFIX": prefix, "FOLLOWUP_TOKENS": json.dumps(TOKENS)}
     visits = await start_service("visits", **env)
     dsn = visits.env["FOLLOWUP_PG_DSN"]
@@ -163,19 +157,7 @@ async def test_a_replayed_visits_read_model_equals_the_live_one_and_publishes_no
     # Rebuild visits from offset 0; it comes back on the rebuilt tables.
     visits.process.terminate()
     visits.process.wait(timeout=30)
-    replay = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "followup.core.cli",
-        "replay",
-        "visits",
-        cwd=ROOT,
-        env={**os.environ, **visits.env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await asyncio.wait_for(replay.communicate(), 180)
-    assert replay.returncode == 0, stderr.decode()[-2000:]
+    await replay("visits", {**os.environ, **visits.env})
     again = await start_service("visits", dsn=dsn, **env)
 
     assert await read_model(dsn, visit_id) == before_db
