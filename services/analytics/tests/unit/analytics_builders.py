@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from followup.analytics.domain import Period
 from followup.events import (
     CustomerDelivered,
     IssueAssigned,
@@ -35,6 +36,11 @@ DEPARTMENT = {
 def at(month: int, day: int, hour: int = 9, minute: int = 0, year: int = 2026) -> datetime:
     """An instant in +08:00."""
     return datetime(year, month, day, hour, minute, tzinfo=CST)
+
+
+# The period most tests ask about, and an instant well after it (everything in it is known).
+MARCH = Period(at(3, 1, 0), at(4, 1, 0))
+APRIL_10 = at(4, 10)
 
 
 def delivered(

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from analytics_builders import at, breached, checked, delivered, due, logged, raised
+from analytics_builders import (
+    APRIL_10,
+    MARCH,
+    at,
+    breached,
+    checked,
+    delivered,
+    due,
+    logged,
+    raised,
+)
 
 from followup.analytics.domain import Period, churn_signals, customers_at_risk, fold
-
-MARCH = Period(at(3, 1, 0), at(4, 1, 0))
-APRIL_10 = at(4, 10)
 
 
 def test_two_dissatisfied_visits_in_a_row() -> None:

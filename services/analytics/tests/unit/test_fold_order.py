@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from analytics_builders import (
+    MARCH,
     assigned,
     at,
     breached,
@@ -27,7 +28,6 @@ from hypothesis import strategies as st
 from followup.analytics.domain import (
     AnalyticsEvent,
     Facts,
-    Period,
     churn_signals,
     closure_rate,
     fold,
@@ -68,7 +68,6 @@ HISTORY: list[AnalyticsEvent] = [
     raised("I-2", at(3, 20, 9), category="complaint", source="complaint"),
     breached("I-2", "handover", at(3, 21, 23, 59), department="customer_service", owner_id=None),
 ]
-MARCH = Period(at(3, 1, 0), at(4, 1, 0))
 
 
 def summary(facts: Facts) -> tuple[object, ...]:

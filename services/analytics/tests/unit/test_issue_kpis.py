@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from analytics_builders import (
+    APRIL_10,
+    MARCH,
     assigned,
     at,
     breached,
@@ -37,9 +39,6 @@ from followup.analytics.domain import (
     top_problem_categories,
 )
 from followup.events import VisitDue
-
-MARCH = Period(at(3, 1, 0), at(4, 1, 0))
-APRIL_10 = at(4, 10)
 
 
 def test_handover_and_first_response_time_run_from_raise_to_first_assignment() -> None:

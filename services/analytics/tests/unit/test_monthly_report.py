@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from analytics_builders import at, breached, closed, delivered, due, logged, raised, resolved
+from analytics_builders import MARCH, at, breached, closed, delivered, due, logged, raised, resolved
 
-from followup.analytics.domain import Percentiles, Period, Ratio, fold, monthly_report
-
-MARCH = Period(at(3, 1, 0), at(4, 1, 0))
+from followup.analytics.domain import Percentiles, Ratio, fold, monthly_report
 
 
 def test_a_month_of_a_gold_customer_against_the_targets() -> None:

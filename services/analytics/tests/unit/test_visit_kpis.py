@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from fractions import Fraction
 
-from analytics_builders import at, checked, delivered, due, logged, moved
+from analytics_builders import APRIL_10, MARCH, at, checked, delivered, due, logged, moved
 
 from followup.analytics.domain import (
     SATISFACTION_TARGET,
@@ -21,9 +21,6 @@ from followup.analytics.domain import (
     visit_response_time,
 )
 from followup.events import VisitDue
-
-MARCH = Period(at(3, 1, 0), at(4, 1, 0))
-APRIL_10 = at(4, 10)
 
 
 def routine(visit_id: str, day: int, agent: str = "A-1", customer: str = "C-1") -> VisitDue:
