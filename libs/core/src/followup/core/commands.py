@@ -38,6 +38,20 @@ def request_hash(request: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
+def idempotency_lock_name(key: str) -> str:
+    """The advisory-lock name that serialises the requests of one Idempotency-Key."""
+    return "idem:" + key
+
+
+def replay_answer(
+    stored_hash: str, status_code: int, body: dict[str, Any], request: dict[str, Any]
+) -> Accepted:
+    """The stored answer of a repeated keyed request; 409 when the key came with another body."""
+    if stored_hash != request_hash(request):
+        raise CommandRejected(409, "this Idempotency-Key was used with a different request")
+    return Accepted(status_code, body)
+
+
 async def idempotent_replay(
     conn: asyncpg.Connection, key: str | None, request: dict[str, Any]
 ) -> Accepted | None:
@@ -46,16 +60,14 @@ async def idempotent_replay(
     if key is None:
         return None
     # Two concurrent requests with one key: the second waits, then replays the first's answer.
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "idem:" + key)
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", idempotency_lock_name(key))
     row = await conn.fetchrow(
         "SELECT request_hash, status_code, response FROM idempotent_request WHERE key = $1", key
     )
     if row is None:
         return None
-    if row["request_hash"] != request_hash(request):
-        raise CommandRejected(409, "this Idempotency-Key was used with a different request")
     body = row["response"] if isinstance(row["response"], dict) else orjson.loads(row["response"])
-    return Accepted(row["status_code"], body)
+    return replay_answer(row["request_hash"], row["status_code"], body, request)
 
 
 async def remember_answer(

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from followup.core.commands import Accepted, CommandRejected, request_hash
+from followup.core.commands import Accepted, CommandRejected, replay_answer, request_hash
 from followup.core.consumer import Tx
 from followup.core.crypto import PersonalDataVault
 from followup.core.outbox import outbox_row
@@ -174,11 +174,7 @@ class VisitHandlers:
         async with projections.command_transaction(conn, visit_id, idempotency_key):
             stored, visit = await projections.load_for_command(conn, visit_id, idempotency_key)
             if stored is not None:
-                if stored.request_hash != request_hash(request):
-                    raise CommandRejected(
-                        409, "this Idempotency-Key was used with a different request"
-                    )
-                return Accepted(stored.status_code, stored.body)
+                return replay_answer(stored.request_hash, stored.status_code, stored.body, request)
             event_id = domain.log_event_id(visit_id, command, acting_agent_id, now, idempotency_key)
             decided = domain.decide_log_visit(visit, command, acting_agent_id, now, event_id)
             if isinstance(decided, domain.Rejection):

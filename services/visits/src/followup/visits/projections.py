@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from followup.core.commands import idempotency_lock_name
 from followup.core.outbox import OutboxRow, outbox_cte, outbox_params
 from followup.events import VisitDeadlineRecomputed, VisitDue, VisitLogged, VisitSpotChecked
 from followup.visits.domain import (
@@ -198,10 +199,11 @@ def _text_sql(value: str) -> str:
 
 
 def _begin_locked_sql(visit_id: str, idempotency_key: str | None) -> str:
-    # The Idempotency-Key first, under the name `followup.core.commands.idempotent_replay`
-    # gives it, then the visit (the name and hash `load_visit(lock=True)` uses): every command
+    # The Idempotency-Key first, under the name every keyed command takes
+    # (`idempotency_lock_name`), then the visit (the name and hash `load_visit(lock=True)` uses): every command
     # takes them in that order, so two never wait for each other in a cycle.
-    names = ([f"idem:{idempotency_key}"] if idempotency_key is not None else []) + [visit_id]
+    names = [idempotency_lock_name(idempotency_key)] if idempotency_key is not None else []
+    names.append(visit_id)
     locks = ", ".join(f"pg_advisory_xact_lock(hashtext({_text_sql(n)}))" for n in names)
     return f"BEGIN; SELECT {locks}"
 
