@@ -200,8 +200,9 @@ def _text_sql(value: str) -> str:
 
 def _begin_locked_sql(visit_id: str, idempotency_key: str | None) -> str:
     # The Idempotency-Key first, under the name every keyed command takes
-    # (`idempotency_lock_name`), then the visit (the name and hash `load_visit(lock=True)` uses): every command
-    # takes them in that order, so two never wait for each other in a cycle.
+    # (`idempotency_lock_name`), then the visit (the name and hash `load_visit(lock=True)`
+    # uses): every command takes them in that order, so two never wait for each other in a
+    # cycle.
     names = [idempotency_lock_name(idempotency_key)] if idempotency_key is not None else []
     names.append(visit_id)
     locks = ", ".join(f"pg_advisory_xact_lock(hashtext({_text_sql(n)}))" for n in names)
