@@ -60,3 +60,21 @@ def test_there_is_no_id_of_nothing() -> None:
 )
 def test_the_parts_are_joined_unambiguously(a: list[str], b: list[str]) -> None:
     assert (derived_id(*a) == derived_id(*b)) == (a == b)
+
+
+def reference_derived_id(*parts: str) -> str:
+    """The definition the fast path must keep: uuid5 over the escaped parts joined by \\x1f."""
+    escaped = (p.replace("\x1e", "\x1e\x1e").replace("\x1f", "\x1e_") for p in parts)
+    return str(uuid.uuid5(NAMESPACE, "\x1f".join(escaped)))
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("aZ9-_中\x1e\x1f\x00é")), min_size=1, max_size=5))
+def test_the_fast_path_equals_the_uuid5_definition_with_control_characters(
+    parts: list[str],
+) -> None:
+    assert derived_id(*parts) == reference_derived_id(*parts)
+
+
+@given(st.lists(st.text(), min_size=1, max_size=5))
+def test_the_fast_path_equals_the_uuid5_definition_on_any_text(parts: list[str]) -> None:
+    assert derived_id(*parts) == reference_derived_id(*parts)

