@@ -125,9 +125,16 @@ def checked(
     )
 
 
-def moved(visit_id: str, deadline: datetime, when: datetime) -> VisitDeadlineRecomputed:
+def moved(
+    visit_id: str, deadline: datetime, when: datetime, customer_id: str = "C-1"
+) -> VisitDeadlineRecomputed:
     return VisitDeadlineRecomputed.model_validate(
-        {"visit_id": visit_id, "customer_id": "C-1", "deadline": deadline, "recomputed_at": when}
+        {
+            "visit_id": visit_id,
+            "customer_id": customer_id,
+            "deadline": deadline,
+            "recomputed_at": when,
+        }
     )
 
 
@@ -194,11 +201,13 @@ def resolved(
     )
 
 
-def reopened(issue_id: str, when: datetime, resolve_by: datetime) -> IssueReopened:
+def reopened(
+    issue_id: str, when: datetime, resolve_by: datetime, customer_id: str = "C-1"
+) -> IssueReopened:
     return IssueReopened.model_validate(
         {
             "issue_id": issue_id,
-            "customer_id": "C-1",
+            "customer_id": customer_id,
             "reopened_at": when,
             "reason": "not fixed",
             "resolve_by": resolve_by,
@@ -206,11 +215,13 @@ def reopened(issue_id: str, when: datetime, resolve_by: datetime) -> IssueReopen
     )
 
 
-def closed(issue_id: str, when: datetime, visit_id: str = "V-F") -> IssueClosed:
+def closed(
+    issue_id: str, when: datetime, visit_id: str = "V-F", customer_id: str = "C-1"
+) -> IssueClosed:
     return IssueClosed.model_validate(
         {
             "issue_id": issue_id,
-            "customer_id": "C-1",
+            "customer_id": customer_id,
             "closed_at": when,
             "confirmed_by_visit_id": visit_id,
         }
@@ -239,11 +250,11 @@ def breached(
     )
 
 
-def paused(issue_id: str, pause_no: int, when: datetime) -> IssuePaused:
+def paused(issue_id: str, pause_no: int, when: datetime, customer_id: str = "C-1") -> IssuePaused:
     return IssuePaused.model_validate(
         {
             "issue_id": issue_id,
-            "customer_id": "C-1",
+            "customer_id": customer_id,
             "pause_no": pause_no,
             "paused_at": when,
             "paused_by": "A-1",
@@ -252,11 +263,11 @@ def paused(issue_id: str, pause_no: int, when: datetime) -> IssuePaused:
     )
 
 
-def resumed(issue_id: str, pause_no: int, when: datetime) -> IssueResumed:
+def resumed(issue_id: str, pause_no: int, when: datetime, customer_id: str = "C-1") -> IssueResumed:
     return IssueResumed.model_validate(
         {
             "issue_id": issue_id,
-            "customer_id": "C-1",
+            "customer_id": customer_id,
             "pause_no": pause_no,
             "resumed_at": when,
             "resumed_by": "A-1",

@@ -5,21 +5,64 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from followup.analytics import api, projections
+from followup.analytics.handlers import AnalyticsHandlers
 from followup.analytics.settings import AnalyticsSettings
+from followup.analytics.subscriptions import CONSUMES, PUBLISHES, analytics_subscription
 from followup.core.service import ServiceParts, build_service, run
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
+_QUERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 def service_parts(settings: AnalyticsSettings) -> ServiceParts:
-    """What analytics is made of; its domain arrives with its own issue, it already runs."""
+    """What analytics is made of (the app and the CLI's replay both build from it)."""
+    stored: list[Counter] = []
+    queries: list[Histogram] = []
+
+    def register_metrics(registry: CollectorRegistry) -> None:
+        stored.append(
+            Counter(
+                "followup_analytics_facts_stored",
+                "Facts (rows) stored from consumed events",
+                registry=registry,
+            )
+        )
+        queries.append(
+            Histogram(
+                "followup_analytics_query_seconds",
+                "Time to answer a KPI, report or churn-list request (load and fold)",
+                ["endpoint"],
+                buckets=_QUERY_BUCKETS,
+                registry=registry,
+            )
+        )
+
+    def count_stored(n: int) -> None:
+        for counter in stored:
+            counter.inc(n)
+
+    def observe_query(endpoint: str, seconds: float) -> None:
+        for histogram in queries:
+            histogram.labels(endpoint).observe(seconds)
+
+    handlers = AnalyticsHandlers(on_stored=count_stored)
     return ServiceParts(
         name="analytics",
         migrations_dir=MIGRATIONS,
-        subscription=None,
-        routers=lambda auth: [],
+        subscription=lambda clock: analytics_subscription(handlers),
+        routers=api.routers,
+        publishes=PUBLISHES,
+        consumes=CONSUMES,
         description="KPIs, monthly reports and the churn-risk list (SPEC §5).",
+        extra_state={
+            "settings": settings,
+            "observe_query": observe_query,
+            "load_facts": projections.load_period,
+        },
+        register_metrics=register_metrics,
     )
 
 

@@ -10,3 +10,5 @@ class AnalyticsSettings(CoreSettings):
 
     service: str = "analytics"
     port: int = 8004
+    # `from`/`to` dates and report months are days and months in this zone.
+    default_timezone: str = "Asia/Shanghai"

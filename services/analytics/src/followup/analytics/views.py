@@ -1,0 +1,197 @@
+"""The API's documents over the pure domain's answers (no I/O): KPIs by group, the monthly
+report, the churn-risk list. Nothing here names a person: ids of customers, agents, visits and
+issues only (analytics keeps no contact and no free text)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from fractions import Fraction
+from typing import Any, get_args
+from zoneinfo import ZoneInfo
+
+from followup.analytics import domain
+from followup.analytics.domain import (
+    CLOSURE_TARGET,
+    RETURN_VISIT_TARGET,
+    SATISFACTION_TARGET,
+    Facts,
+    Grouping,
+    GroupKey,
+    Percentiles,
+    Period,
+    Ratio,
+)
+
+GROUPINGS: tuple[str, ...] = tuple(g for g in get_args(Grouping) if g != "all")
+
+RatioKpi = Callable[[Facts, Period, datetime, Grouping], dict[GroupKey, Ratio]]
+TimeKpi = Callable[[Facts, Period, datetime, Grouping], dict[GroupKey, Percentiles]]
+
+
+def _sla(clock: domain.Clock) -> RatioKpi:
+    return lambda f, p, a, g: domain.sla_met_rate(f, clock, p, a, g)
+
+
+def _return_visits(of: str) -> RatioKpi:
+    return lambda f, p, a, g: domain.return_visit_rate(f, of, p, a, g)  # type: ignore[arg-type]
+
+
+# SPEC §5's ratios, each with its target (None: SPEC sets none).
+RATIOS: dict[str, tuple[RatioKpi, Fraction | None]] = {
+    "satisfaction_rate": (domain.satisfaction_rate, SATISFACTION_TARGET),
+    "visit_on_time_rate": (domain.on_time_rate, None),
+    "handover_sla_met_rate": (_sla("handover"), None),
+    "first_response_sla_met_rate": (_sla("first_response"), None),
+    "resolution_sla_met_rate": (_sla("resolution"), None),
+    "resolution_rate": (domain.resolution_rate, None),
+    "closure_rate": (domain.closure_rate, CLOSURE_TARGET),
+    "complaint_return_visit_rate": (_return_visits("complaint"), RETURN_VISIT_TARGET),
+    "repair_return_visit_rate": (_return_visits("repair"), RETURN_VISIT_TARGET),
+    "spot_check_pass_rate": (domain.spot_check_pass_rate, None),
+}
+TIMES: dict[str, TimeKpi] = {
+    "visit_response_time": domain.visit_response_time,
+    "handover_time": domain.handover_time,
+    "first_response_time": domain.first_response_time,
+    "resolution_time": domain.resolution_time,
+}
+
+
+def ratio_view(ratio: Ratio, target: Fraction | None) -> dict[str, Any]:
+    """A ratio with its exact parts; `value` is the unrounded ratio as a float (null without a
+    denominator); `met` compares the exact ratio with the target."""
+    value = ratio.value
+    return {
+        "numerator": ratio.numerator,
+        "denominator": ratio.denominator,
+        "value": None if value is None else float(value),
+        "target": None if target is None else float(target),
+        "met": None if target is None else ratio.meets(target),
+    }
+
+
+def times_view(p: Percentiles) -> dict[str, Any]:
+    """Nearest-rank p50/p90 in hours, with how many durations they are over."""
+    return {"count": p.count, "p50_hours": p.p50_hours, "p90_hours": p.p90_hours}
+
+
+def period_view(period: Period) -> dict[str, str]:
+    return {"from": period.start.isoformat(), "to": period.end.isoformat()}
+
+
+def _key_order(key: GroupKey) -> tuple[bool, str]:
+    return (key is None, key or "")
+
+
+def kpis(facts: Facts, period: Period, as_of: datetime, grouping: Grouping) -> dict[str, Any]:
+    """Every KPI of the period per group (one group, "all", without grouping)."""
+    ratios = {name: kpi(facts, period, as_of, grouping) for name, (kpi, _) in RATIOS.items()}
+    times = {name: kpi(facts, period, as_of, grouping) for name, kpi in TIMES.items()}
+    keys: set[GroupKey] = {"all"} if grouping == "all" else set()
+    for ratio_keys in ratios.values():
+        keys |= ratio_keys.keys()
+    for time_keys in times.values():
+        keys |= time_keys.keys()
+    groups = []
+    for key in sorted(keys, key=_key_order):
+        group: dict[str, Any] = {"key": key}
+        for name, (_, target) in RATIOS.items():
+            group[name] = ratio_view(ratios[name].get(key, Ratio(0, 0)), target)
+        for name in TIMES:
+            group[name] = times_view(times[name].get(key, Percentiles(0, None, None)))
+        groups.append(group)
+    return {
+        **period_view(period),
+        "as_of": as_of.isoformat(),
+        "group_by": None if grouping == "all" else grouping,
+        "groups": groups,
+    }
+
+
+def _local(t: datetime, zone: str | None) -> str:
+    """An instant in the customer's zone (Asia/Shanghai when unknown): the same text whether it
+    came from an event or back from the database (which keeps instants in UTC)."""
+    try:
+        tz = ZoneInfo(zone or domain.DEFAULT_ZONE)
+    except (ValueError, KeyError, OSError):
+        tz = ZoneInfo(domain.DEFAULT_ZONE)
+    return t.astimezone(tz).isoformat()
+
+
+def _ranked(pairs: list[tuple[str, int]], name: str) -> list[dict[str, Any]]:
+    return [{name: key, "count": n} for key, n in pairs]
+
+
+def at_risk_items(facts: Facts, period: Period, as_of: datetime) -> list[dict[str, Any]]:
+    """The customers a churn-risk rule fired for in the period, by customer id, each with its
+    rules, the signals (rule, instant, the visits or issues behind it) and the tier and region
+    in force at `as_of`."""
+    by_customer: dict[str, list[domain.ChurnSignal]] = {}
+    for signal in domain.churn_signals(facts, period, as_of):
+        by_customer.setdefault(signal.customer_id, []).append(signal)
+    items = []
+    for customer_id in sorted(by_customer):
+        signals = by_customer[customer_id]
+        profile = domain.profile_at(facts.customers.get(customer_id), as_of)
+        items.append(
+            {
+                "customer_id": customer_id,
+                "rules": sorted({s.rule for s in signals}),
+                "tier": profile.tier if profile else None,
+                "region": profile.region if profile else None,
+                "signals": [
+                    {
+                        "rule": s.rule,
+                        "at": _local(s.at, profile.timezone if profile else None),
+                        "evidence": list(s.evidence),
+                    }
+                    for s in signals
+                ],
+            }
+        )
+    return items
+
+
+def monthly_report(facts: Facts, month: str, period: Period, as_of: datetime) -> dict[str, Any]:
+    """SPEC §5's monthly report: every KPI against its target, times, the top problem
+    categories, who breached most and the customers at risk."""
+    r = domain.monthly_report(facts, period, as_of)
+
+    def kpi(k: domain.Kpi) -> dict[str, Any]:
+        return ratio_view(k.ratio, k.target)
+
+    sla: Mapping[domain.Clock, domain.Kpi] = r.sla_met
+    return {
+        "month": month,
+        **period_view(period),
+        "as_of": as_of.isoformat(),
+        "kpis": {
+            "satisfaction_rate": kpi(r.satisfaction),
+            "visit_on_time_rate": kpi(r.on_time),
+            "handover_sla_met_rate": kpi(sla["handover"]),
+            "first_response_sla_met_rate": kpi(sla["first_response"]),
+            "resolution_sla_met_rate": kpi(sla["resolution"]),
+            "resolution_rate": kpi(r.resolution),
+            "closure_rate": kpi(r.closure),
+            "complaint_return_visit_rate": kpi(r.complaint_return_visits),
+            "repair_return_visit_rate": kpi(r.repair_return_visits),
+        },
+        "times": {
+            "visit_response_time": times_view(r.visit_response),
+            "handover_time": times_view(r.handover),
+            "first_response_time": times_view(r.first_response),
+            "resolution_time": times_view(r.resolution_time),
+        },
+        "spot_check_pass_rate_by_agent": [
+            {"agent_id": key, **ratio_view(ratio, None)}
+            for key, ratio in sorted(
+                domain.spot_check_pass_rate(facts, period, as_of, "agent").items(),
+                key=lambda kv: _key_order(kv[0]),
+            )
+        ],
+        "top_problem_categories": _ranked(r.top_categories, "category"),
+        "agents_most_breaches": _ranked(r.agents_most_breaches, "agent_id"),
+        "departments_most_breaches": _ranked(r.departments_most_breaches, "department"),
+        "customers_at_risk": at_risk_items(facts, period, as_of),
+    }
