@@ -33,7 +33,13 @@ from followup.events import (
     make_event,
 )
 from followup.scheduling import projections
-from followup.scheduling.domain import CustomerFacts, Delivery, ResolvedIssue, plan_customer
+from followup.scheduling.domain import (
+    CustomerFacts,
+    Delivery,
+    ResolvedIssue,
+    plan_customer,
+    stored_horizon,
+)
 from followup.scheduling.handlers import SchedulingHandlers
 from followup.scheduling.main import MIGRATIONS
 
@@ -180,12 +186,28 @@ async def test_one_batch_stores_the_pure_plan_and_equals_one_event_at_a_time_in_
         intent_signed_at=utc(2026, 2, 2),
         project_started_at=utc(2026, 3, 1),
     )
-    expected = sorted(
-        (v.visit_id, v.kinds, v.due_at, v.deadline, v.sources)
-        for f in (c1, c2, c3)
-        for v in plan_customer(f, CAL, now)
-    )
-    assert sorted((r[0], tuple(r[3]), r[4], r[5], tuple(r[10])) for r in stored) == expected
+
+    def pure(until: Any) -> list[tuple[Any, ...]]:
+        return sorted(
+            (v.visit_id, v.kinds, v.due_at, v.deadline, v.sources)
+            for f in (c1, c2, c3)
+            for v in plan_customer(f, CAL, now, until=until(f))
+        )
+
+    def summary(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return sorted((r[0], tuple(r[3]), r[4], r[5], tuple(r[10])) for r in rows)
+
+    # Stored: each plan up to its stored horizon, weeks past now or past the first fact.
+    assert summary(stored) == pure(lambda f: stored_horizon(f, now))
+    assert max(r[4] for r in stored) < at(2026, 4, 1)
+    # A reader asking for more gets it stored: the plan of the rolling horizon.
+    reads_to = handlers.read_horizon(now)
+    async with a.acquire() as conn:
+        assert await handlers.store_plans_until(conn, now, reads_to) == 3
+        assert await handlers.store_plans_until(conn, now, reads_to) == 0  # stored already
+    stored = await plans(a)
+    assert summary(stored) == pure(lambda f: reads_to)
+    assert max(r[4] for r in stored) > at(2027, 11, 1)
     by_customer = {c: [r for r in stored if r[1] == c] for c in ("C-1", "C-2", "C-3")}
     # Jan 31 delivery and the Feb 3 repeat purchase (first use + special) merge into one visit.
     first = min(by_customer["C-1"], key=lambda r: r[4])
@@ -289,6 +311,15 @@ async def test_official_data_loaded_later_recomputes_open_deadlines_never_finish
             time=at(2027, 1, 25, 15),
         )
         await provisional.record_visit_outcome(Tx(conn, at(2027, 1, 26), "scheduling"), done)
+
+    # A reader has the plans stored up to May (they are stored weeks ahead, else).
+    async with pool.acquire() as conn:
+        assert await provisional.store_plans_until(conn, at(2027, 1, 26, 0), at(2027, 5, 1)) == 2
+    q = await visit_row(pool, "C-A", at(2027, 4, 25))
+    assert (q["deadline"], q["deadline_provisional"]) == (
+        datetime(2027, 5, 10, 23, 59, 59, tzinfo=SH),
+        True,
+    )
 
     # The 2027 schedule is published and loaded; the service restarts on it.
     official = SchedulingHandlers(CAL.with_year(CN_2027), "Asia/Shanghai")
@@ -399,6 +430,9 @@ async def test_ids_with_tabs_newlines_quotes_and_backslashes_are_stored_as_they_
         )
     )
     await apply(a, handlers, now, events)
+    reads_to = handlers.read_horizon(now)
+    async with a.acquire() as conn:  # the rest of the rolling horizon, as a reader asks
+        assert await handlers.store_plans_until(conn, now, reads_to) == len(odd)
     stored = await plans(a)
     expected = []
     for i, c in enumerate(odd):
@@ -425,9 +459,9 @@ async def test_ids_with_tabs_newlines_quotes_and_backslashes_are_stored_as_they_
                 list(v.sources),
                 "planned",
             )
-            for v in plan_customer(facts, CAL, now)
+            for v in plan_customer(facts, CAL, now, until=reads_to)
         ]
-    assert len(stored) == len(expected) > 7 * 10
+    assert len(stored) == len(expected) > 7 * 8
     assert stored == sorted(expected)
     assert any(r[8] == 'I-"\\\t1' for r in stored)
 

@@ -32,6 +32,16 @@ TOKENS = {
 PATHS = ("/v1/customers/C-1/plan", "/v1/planned-visits")
 
 
+class FixedClock:
+    """The service's clock, stopped."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+
 @pytest.fixture
 async def client(fresh_db: str) -> AsyncIterator[httpx.AsyncClient]:
     pool = await create_pool(fresh_db, min_size=1, max_size=2)
@@ -47,17 +57,17 @@ async def client(fresh_db: str) -> AsyncIterator[httpx.AsyncClient]:
         contact=Contact(name="n", phone="p"),
     )
     delivered = make_event(data, id=str(uuid.uuid4()), source="t", subject="C-1", time=now)
+    handlers = SchedulingHandlers(BusinessCalendar.load(), "Asia/Shanghai")
     async with pool.acquire() as conn, conn.transaction():
         tx = Tx(conn, now, "scheduling")
-        await SchedulingHandlers(BusinessCalendar.load(), "Asia/Shanghai").apply_customer_facts(
-            tx, [delivered]
-        )
+        await handlers.apply_customer_facts(tx, [delivered])
         await tx.flush()
     app = FastAPI()
     install_problem_handlers(app)
-    for router in api.routers(bearer_auth(TokenTable(TOKENS))):
+    for router in api.routers(bearer_auth(TokenTable(TOKENS)), handlers):
         app.include_router(router)
     app.state.pool = pool
+    app.state.clock = FixedClock(now)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://scheduling"
     ) as c:

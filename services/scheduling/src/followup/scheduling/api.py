@@ -12,6 +12,7 @@ from followup.core.http import keyset_after, keyset_page
 from followup.core.problems import Problem
 from followup.events.scheduling import VisitKind
 from followup.scheduling import projections
+from followup.scheduling.handlers import SchedulingHandlers
 
 VisitStatus = Literal["planned", "due", "done", "missed", "cancelled"]
 
@@ -28,8 +29,13 @@ def _visit(row: Any) -> dict[str, Any]:
     return v
 
 
-def routers(auth: Authenticate) -> list[APIRouter]:
-    """The /v1 routes, every one behind the bearer-token dependency and PLAN_READERS."""
+def routers(auth: Authenticate, handlers: SchedulingHandlers) -> list[APIRouter]:
+    """The /v1 routes, every one behind the bearer-token dependency and PLAN_READERS.
+
+    Plans are stored a few weeks ahead (domain.stored_horizon); a read that reaches further
+    first stores the plans it needs up to where it reads (handlers.store_plans_until), so it
+    answers with the whole rolling horizon, as if every plan were stored that far.
+    """
     router = APIRouter(prefix="/v1", tags=["scheduling"], dependencies=[Depends(auth)])
 
     @router.get("/customers/{customer_id}/plan")
@@ -38,7 +44,11 @@ def routers(auth: Authenticate) -> list[APIRouter]:
     ) -> dict[str, Any]:
         """A customer's visit plan: every planned, due, done and missed visit."""
         require_role(principal, *PLAN_READERS)
+        now = request.app.state.clock.now()
         async with request.app.state.pool.acquire() as conn:
+            await handlers.store_plans_until(
+                conn, now, handlers.read_horizon(now), customer_id=customer_id
+            )
             plan = await projections.customer_plan(conn, customer_id)
         if plan is None:
             raise Problem(404, f"no plan for customer {customer_id}")
@@ -59,10 +69,26 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         """Planned visits by due time, filtered, paginated with `limit` and `cursor`."""
         require_role(principal, *PLAN_READERS)
         after = keyset_after(cursor)
+        now = request.app.state.clock.now()
         async with request.app.state.pool.acquire() as conn:
-            rows = await projections.list_planned_visits(
-                conn, start=from_, end=to, kind=kind, status=status, after=after, limit=limit + 1
-            )
+            while True:
+                rows = await projections.list_planned_visits(
+                    conn,
+                    start=from_,
+                    end=to,
+                    kind=kind,
+                    status=status,
+                    after=after,
+                    limit=limit + 1,
+                )
+                # The page is whole once every plan is stored up to where it ends: `to`, else
+                # the due time of the row after it (else the rolling horizon).
+                reads_to = to or (rows[-1]["due_at"] if len(rows) > limit else None)
+                horizon = handlers.read_horizon(now)
+                if not await handlers.store_plans_until(
+                    conn, now, min(reads_to or horizon, horizon)
+                ):
+                    break
         return keyset_page([_visit(r) for r in rows], limit, "due_at", "visit_id")
 
     return [router]

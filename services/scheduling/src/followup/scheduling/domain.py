@@ -80,6 +80,12 @@ class Policy:
     max_attempts: int = 3
     merge_within: timedelta = timedelta(days=7)
     horizon_months: int = 24
+    # The part of the rolling horizon kept as planned_visit rows: the plan is stored this far
+    # past now (or past the first fact), and the clock's tick extends plans stored less than
+    # `extend_within` ahead. What lies beyond is a pure function of the facts, worked out when
+    # the clock comes near or when a reader asks (see stored_horizon).
+    store_ahead: timedelta = timedelta(days=28)
+    extend_within: timedelta = timedelta(days=14)
 
 
 DEFAULT_POLICY = Policy()
@@ -534,6 +540,24 @@ def horizon_end(
     )
 
 
+def stored_horizon(
+    facts: CustomerFacts, now: datetime, policy: Policy = DEFAULT_POLICY
+) -> datetime | None:
+    """How far ahead the stored plan reaches: `store_ahead` past now (or past the first fact).
+
+    Shorter than the rolling horizon (horizon_end): a delivery stores its first one or two
+    visits, not two years of them. It must stay longer than `extend_within` plus the merge
+    window, so that a visit's merge partners are stored before the visit can fall due.
+    """
+    starts = [d.delivered_at for d in facts.deliveries]
+    if facts.intent_signed_at:
+        starts.append(facts.intent_signed_at)
+    starts += [i.resolved_at for i in facts.resolved_issues]
+    if not starts:
+        return None
+    return max(now, min(starts)) + policy.store_ahead
+
+
 def all_candidates(
     facts: CustomerFacts,
     cal: BusinessCalendar,
@@ -574,22 +598,29 @@ def plan_customer(
     policy: Policy = DEFAULT_POLICY,
     *,
     until: datetime | None = None,
+    stored_until: datetime | None = None,
 ) -> list[PlannedVisit]:
-    """The customer's open plan up to the rolling horizon; only deadlines still ahead.
+    """The customer's open plan up to `until` (default: the rolling horizon); only deadlines
+    still ahead.
 
     `fixed` holds the component keys of visits already published (due, done, missed): they
     are history, so they are neither planned again nor merged into new visits. `planned` holds
     those of visits already in the open plan: time passing never drops them (the due sweep
     publishes them); only visits new to the plan must still have their deadline ahead.
-    `until` is horizon_end(facts, now, policy), when the caller has it already.
+    `stored_until` is how far the stored plan reached before: visits due past it are kept
+    whatever their deadline, as the full rolling horizon would have held them since before
+    they fell due (a clock that jumps past a stored plan's end still gets every visit).
     """
     candidates = all_candidates(facts, cal, now, policy, until=until)
     open_ = [c for c in candidates if c.key not in fixed] if fixed else candidates
+    visits = merge_candidates(facts.customer_id, open_, policy)
     # Backfill: history that arrives late plans only what can still be done on time.
+    if stored_until is None:
+        return [v for v in visits if v.deadline > now or planned.intersection(v.sources)]
     return [
         v
-        for v in merge_candidates(facts.customer_id, open_, policy)
-        if v.deadline > now or planned.intersection(v.sources)
+        for v in visits
+        if v.deadline > now or v.due_at > stored_until or planned.intersection(v.sources)
     ]
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import structlog
 
-from followup.calendar import BusinessCalendar
+from followup.calendar import BusinessCalendar, add_months_clamped
 from followup.core.consumer import Tx
 from followup.events import (
     AnyEvent,
@@ -27,6 +28,11 @@ from followup.events import (
 from followup.scheduling import domain, projections
 
 SOURCE = "followup/scheduling"
+# Due visits published per statement; the tick repeats until fewer come back.
+DUE_BATCH = 10_000
+# Transaction advisory lock held by whoever extends stored plans by the customer (the tick,
+# a reader): they lock customers in another order than id, so they take turns.
+EXTENSION_LOCK = 0x5C4ED01E
 log = structlog.get_logger(__name__)
 
 
@@ -65,7 +71,7 @@ class SchedulingHandlers:
         for event in events:
             causes[event.data.customer_id] = event
         ids = sorted(causes)
-        profiles = await projections.lock_customers(conn, ids, tx.now)
+        profiles, reach = await projections.lock_customers(conn, ids, tx.now)
         deliveries = await projections.load_deliveries(conn, ids)
         issues = await projections.load_resolved_issues(conn, ids)
         new_deliveries: list[tuple[str, str, datetime, str, str, str]] = []
@@ -110,7 +116,10 @@ class SchedulingHandlers:
                 resolved[d.issue_id] = (d.issue_id, cid, latest)
         await projections.insert_deliveries(conn, new_deliveries)
         await projections.upsert_resolved_issues(conn, list(resolved.values()))
-        await self._replan(tx, profiles, deliveries, issues, causes)
+        stored = await self._replan(conn, tx.now, profiles, reach, deliveries, issues)
+        # A visit already due when planned (history processed late) is published now.
+        await publish_due_visits(tx, tx.now, causes=causes)
+        await self._watch_table_growth(tx, stored)
 
     async def plan_visits_for_delivery(self, tx: Tx, event: Event[CustomerDelivered]) -> None:
         """CustomerDelivered: remember the delivery and re-plan the customer."""
@@ -161,29 +170,48 @@ class SchedulingHandlers:
         customer_ids: Sequence[str],
         causes: Mapping[str, AnyEvent] | None = None,
     ) -> None:
-        """Recomputes these customers' open plans from their stored facts (set-based)."""
+        """Recomputes these customers' open plans from their stored facts (set-based), then
+        publishes what is due."""
         if not customer_ids:
             return
+        await self._replan_ids(tx.conn, tx.now, customer_ids)
+        await publish_due_visits(tx, tx.now, causes=causes or {})
+
+    async def _replan_ids(
+        self,
+        conn: asyncpg.Connection,
+        now: datetime,
+        customer_ids: Sequence[str],
+        extend_to: datetime | None = None,
+    ) -> int:
+        """Locks, reads and re-plans these customers; returns the number of visits stored."""
         ids = sorted(set(customer_ids))
-        profiles = await projections.lock_customers(tx.conn, ids, tx.now)
-        deliveries = await projections.load_deliveries(tx.conn, ids)
-        issues = await projections.load_resolved_issues(tx.conn, ids)
-        await self._replan(tx, profiles, deliveries, issues, causes or {})
+        profiles, reach = await projections.lock_customers(conn, ids, now)
+        deliveries = await projections.load_deliveries(conn, ids)
+        issues = await projections.load_resolved_issues(conn, ids)
+        return await self._replan(conn, now, profiles, reach, deliveries, issues, extend_to)
 
     async def _replan(
         self,
-        tx: Tx,
+        conn: asyncpg.Connection,
+        now: datetime,
         profiles: dict[str, domain.Profile],
+        reach: Mapping[str, datetime | None],
         deliveries: Mapping[str, Mapping[str, datetime]],
         issues: Mapping[str, Mapping[str, datetime]],
-        causes: Mapping[str, AnyEvent],
-    ) -> None:
-        """Plans every locked customer in memory and writes what changed, then publishes."""
+        extend_to: datetime | None = None,
+    ) -> int:
+        """Plans every locked customer in memory up to their stored horizon (or `extend_to`,
+        if further) and writes what changed; returns the number of visits stored.
+
+        A stored plan never gets shorter: `reach` (how far each one reached) is a floor.
+        """
         ids = list(profiles)
-        stored = await projections.load_plans(tx.conn, ids)
+        stored = await projections.load_plans(conn, ids)
         update: list[domain.PlannedVisit] = []
         delete: list[str] = []
         until: dict[str, datetime | None] = {}
+        policy = self.policy
 
         stored_count = 0
 
@@ -200,10 +228,26 @@ class SchedulingHandlers:
                     self.default_timezone,
                 )
                 mine = stored.get(cid, [])
+                before = reach.get(cid)
+                horizon = domain.stored_horizon(facts, now, policy)
+                if horizon is not None:
+                    if before is not None and before > horizon:
+                        horizon = before
+                    if extend_to is not None and extend_to > horizon:
+                        horizon = extend_to
+                until[cid] = horizon
+                if horizon is None:  # no fact that plans anything yet
+                    continue
                 fixed, planned = domain.plan_components(mine)
-                until[cid] = horizon = domain.horizon_end(facts, tx.now, self.policy)
                 visits = domain.plan_customer(
-                    facts, self.calendar, tx.now, fixed, planned, self.policy, until=horizon
+                    facts,
+                    self.calendar,
+                    now,
+                    fixed,
+                    planned,
+                    policy,
+                    until=horizon,
+                    stored_until=before,
                 )
                 if not mine:  # a new customer (most of them): the whole plan is new
                     stored_count += len(visits)
@@ -215,13 +259,61 @@ class SchedulingHandlers:
                 stored_count += len(changes.insert)
                 yield changes.insert
 
-        await projections.insert_visits(tx.conn, planned_visits(), tx.now)
-        await projections.update_visits(tx.conn, update)
-        await projections.delete_visits(tx.conn, delete)
-        await projections.save_customers(tx.conn, profiles, until, tx.now)
-        # A visit already due when planned (history processed late) is published now.
-        await publish_due_visits(tx, tx.now, causes=causes)
-        await self._watch_table_growth(tx, stored_count)
+        await projections.insert_visits(conn, planned_visits(), now)
+        await projections.update_visits(conn, update)
+        await projections.delete_visits(conn, delete)
+        await projections.save_customers(conn, profiles, until, now)
+        return stored_count
+
+    async def extend_plans(self, conn: asyncpg.Connection, now: datetime) -> int:
+        """Stores the next part of every plan that ends less than `extend_within` ahead;
+        returns the number of customers extended.
+
+        All of them, 500 at a time, before the tick publishes anything: after a jump of the
+        clock, visits past a plan's old end are due at once and must be stored (whatever their
+        deadline) to be published with the rest, in due order.
+        """
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", EXTENSION_LOCK)
+        extended = 0
+        while ids := await projections.customers_stored_short(
+            conn, now + self.policy.extend_within
+        ):
+            await self._replan_ids(conn, now, ids)
+            extended += len(ids)
+        return extended
+
+    def read_horizon(self, now: datetime) -> datetime:
+        """How far ahead readers see the plan: the rolling horizon, less the month it may
+        lag (as a stored plan is extended when it falls below it). Every customer's rolling
+        horizon reaches at least this far."""
+        tz = ZoneInfo(self.default_timezone)
+        return add_months_clamped(now, self.policy.horizon_months - 1, tz)
+
+    async def store_plans_until(
+        self, conn: asyncpg.Connection, now: datetime, to: datetime, customer_id: str | None = None
+    ) -> int:
+        """Readers' side of the stored horizon: stores every plan (or one customer's) that
+        ends before `to` (at most read_horizon) up to it, so that a read of the stored visits
+        due by `to` is the whole plan; returns the number of customers extended.
+
+        Nothing is published: the tick publishes what is due. One transaction per 500
+        customers, each holding the extension lock, so a tick never waits on a reader's
+        customers while holding some the reader waits on.
+        """
+        to = min(to, self.read_horizon(now))
+        extended = 0
+        while True:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", EXTENSION_LOCK)
+                if customer_id is None:
+                    ids = await projections.customers_stored_short(conn, to)
+                else:
+                    known, reach = await projections.stored_until(conn, customer_id)
+                    ids = [customer_id] if known and reach is not None and reach < to else []
+                if not ids:
+                    return extended
+                await self._replan_ids(conn, now, ids, extend_to=to)
+            extended += len(ids)
 
     async def _watch_table_growth(self, tx: Tx, stored: int) -> None:
         """Every 5,000 stored visits, refresh the statistics of tables that have doubled.
@@ -265,7 +357,7 @@ class SchedulingHandlers:
         recomputed = 0
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            profiles = await projections.lock_customers(conn, chunk, now)
+            profiles, _ = await projections.lock_customers(conn, chunk, now)
             deliveries = await projections.load_deliveries(conn, chunk)
             issues = await projections.load_resolved_issues(conn, chunk)
             plans = await projections.load_plans(conn, chunk)
@@ -305,17 +397,12 @@ class SchedulingHandlers:
         return recomputed
 
     async def on_tick(self, tx: Tx, now: datetime) -> None:
-        """The clock moved: publish due visits, extend short plans, mark passed ones missed."""
+        """The clock moved: extend short plans, publish due visits, mark passed ones missed."""
         # First, so visits published below already carry deadlines on the current calendar.
         await self.recompute_deadlines_for_calendar(tx, now)
-        await publish_due_visits(tx, now)
-        short = await tx.conn.fetch(
-            """SELECT customer_id FROM customer WHERE planned_until < $1
-               ORDER BY planned_until LIMIT 500""",
-            now + _months(self.policy.horizon_months - 1),
-        )
-        await self.replan_customers(tx, [row["customer_id"] for row in short])
-        await publish_due_visits(tx, now)
+        await self.extend_plans(tx.conn, now)
+        while await publish_due_visits(tx, now) == DUE_BATCH:
+            pass
         await projections.mark_visits_missed(tx.conn, now)
 
 
@@ -323,10 +410,6 @@ def _as_stored(at: datetime) -> datetime:
     """An instant as PostgreSQL gives it back (UTC), so a plan computed from an event and one
     re-computed later from the stored facts write the same keys and ids."""
     return at.astimezone(UTC)
-
-
-def _months(n: int) -> timedelta:
-    return timedelta(days=30 * n)
 
 
 async def publish_due_visits(
@@ -339,7 +422,9 @@ async def publish_due_visits(
 
     `causes` names, per customer, the event that made their visit due (else `causation`).
     """
-    rows = await projections.take_due_visits(tx.conn, now)
+    rows = await projections.take_due_visits(tx.conn, now, DUE_BATCH)
+    # In due order (an UPDATE's RETURNING keeps no order of its own).
+    rows.sort(key=lambda r: (r["due_at"], r["visit_id"]))
     for row in rows:
         cause = causes.get(row["customer_id"], causation) if causes else causation
         tx.publish(visit_due_event(row, cause))

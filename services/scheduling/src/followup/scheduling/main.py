@@ -23,7 +23,7 @@ def service_parts(settings: SchedulingSettings) -> ServiceParts:
         name="scheduling",
         migrations_dir=MIGRATIONS,
         subscription=lambda clock: scheduling_subscription(handlers),
-        routers=api.routers,
+        routers=lambda auth: api.routers(auth, handlers),
         publishes=PUBLISHES,
         consumes=CONSUMES,
         description="Visit plans: who must be visited, when and why (SPEC §2).",

@@ -57,8 +57,9 @@ async def load_customer_facts(
 
 async def lock_customers(
     conn: asyncpg.Connection, customer_ids: Sequence[str], now: datetime
-) -> dict[str, Profile]:
-    """Every customer's row (created when new), locked for the re-plan, as a Profile.
+) -> tuple[dict[str, Profile], dict[str, datetime | None]]:
+    """Every customer's row (created when new), locked for the re-plan: their Profile and how
+    far their stored plan reaches.
 
     Locked in id order, so two transactions touching the same customers never deadlock.
     """
@@ -70,24 +71,46 @@ async def lock_customers(
     )
     rows = await conn.fetch(
         """SELECT customer_id, tier, segment, timezone, profile_at, region, account_manager_id,
-                  intent_signed_at, project_started_at
+                  intent_signed_at, project_started_at, planned_until
            FROM customer WHERE customer_id = ANY($1::text[])
            ORDER BY customer_id FOR UPDATE""",
         customer_ids,
     )
-    return {
-        r["customer_id"]: Profile(
-            tier=r["tier"],
-            segment=r["segment"],
-            timezone=r["timezone"],
-            profile_at=r["profile_at"],
-            region=r["region"],
-            account_manager_id=r["account_manager_id"],
-            intent_signed_at=r["intent_signed_at"],
-            project_started_at=r["project_started_at"],
+    profiles = {
+        r[0]: Profile(
+            tier=r[1],
+            segment=r[2],
+            timezone=r[3],
+            profile_at=r[4],
+            region=r[5],
+            account_manager_id=r[6],
+            intent_signed_at=r[7],
+            project_started_at=r[8],
         )
         for r in rows
     }
+    return profiles, {r[0]: r[9] for r in rows}
+
+
+async def customers_stored_short(
+    conn: asyncpg.Connection, before: datetime, limit: int = 500
+) -> list[str]:
+    """Customers whose stored plan ends before `before` (the index on planned_until)."""
+    rows = await conn.fetch(
+        """SELECT customer_id FROM customer WHERE planned_until < $1
+           ORDER BY planned_until, customer_id LIMIT $2""",
+        before,
+        limit,
+    )
+    return [r[0] for r in rows]
+
+
+async def stored_until(conn: asyncpg.Connection, customer_id: str) -> tuple[bool, datetime | None]:
+    """Whether the customer is known, and how far their stored plan reaches."""
+    row = await conn.fetchrow(
+        "SELECT planned_until FROM customer WHERE customer_id = $1", customer_id
+    )
+    return (False, None) if row is None else (True, row[0])
 
 
 async def load_deliveries(
