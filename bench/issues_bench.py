@@ -516,7 +516,9 @@ STEPS = [
     (projections, "scheduled_clocks", "read the schedule (lock, read rows)"),
     (domain, "breaches_due", "breaches_due (decide from the rows)"),
     (issue_handlers, "event_id_of", "event ids"),
-    (projections, "record_breaches", "record (events, schedule, rows: one statement)"),
+    (issue_handlers, "outbox_row", "outbox rows (encode)"),
+    # Slices overlap: the next is named and encoded while this one is stored.
+    (projections, "record_breaches", "record (events, schedule, rows, outbox: 1 statement)"),
     # None of these should run any more (the sweep neither reads nor folds histories): listed so
     # the split would show it if they did.
     (projections, "load_issues", "load (read events, decode, fold)"),

@@ -263,3 +263,23 @@ async def test_outbox_rows_ride_in_the_callers_statement_and_wake_the_relay(
         assert await table_count(pool, "outbox") == 3
     finally:
         await listener.close()
+
+
+async def test_outbox_rows_ride_only_for_the_ids_the_callers_insert_found_new(
+    env: Env, pool: asyncpg.Pool
+) -> None:
+    rows = [
+        outbox_row(assigned("C-1", f"I-{i}", event_id=f"only-{i}"), topic_prefix=env.prefix)
+        for i in range(4)
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        # The caller's insert finds only-1 and only-3 new; only their rows reach the outbox.
+        await conn.execute(
+            f"""WITH found AS (SELECT unnest($1::text[]) AS event_id),
+                {outbox_cte(2, only_ids_in="found")}
+                SELECT 1""",
+            ["only-1", "only-3"],
+            *outbox_params(rows),
+        )
+    stored = await pool.fetch("SELECT event_id FROM outbox ORDER BY id")
+    assert [r["event_id"] for r in stored] == ["only-1", "only-3"]

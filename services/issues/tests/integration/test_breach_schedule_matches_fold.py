@@ -28,6 +28,7 @@ from followup.core.db import init_connection, migrate
 from followup.core.testing import Infra, create_database
 from followup.events import VisitLogged, make_event
 from followup.issues import domain, projections
+from followup.issues import handlers as issue_handlers
 from followup.issues.handlers import IssueHandlers, event_id_of
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
@@ -194,9 +195,12 @@ async def run_tick(conn: asyncpg.Connection, handlers: IssueHandlers, now: datet
         await tx.flush()
 
 
+# 3: a tick's breaches go in many slices, each named while the previous one is stored.
+@pytest.mark.parametrize("record_slice", [1000, 3])
 async def test_the_schedule_sweep_records_what_the_fold_finds_and_leaves_the_folds_ledger(
-    conn: asyncpg.Connection,
+    conn: asyncpg.Connection, record_slice: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(issue_handlers, "RECORD_SLICE", record_slice)
     escalated: list[domain.Breach] = []
     handlers = IssueHandlers(CAL, MANAGERS, on_breach=escalated.append)
     ticks = recorded = 0

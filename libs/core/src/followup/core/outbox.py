@@ -40,18 +40,23 @@ CHANNEL = "followup_outbox"
 _HEADERS = [("content-type", CONTENT_TYPE.encode())]
 
 
-def outbox_cte(first_param: int, name: str = "outboxed") -> str:
+def outbox_cte(first_param: int, name: str = "outboxed", only_ids_in: str | None = None) -> str:
     """A WITH item writing outbox rows (parameters `$first_param`… : the five arrays of
     `outbox_params`) and waking the relay, to ride in the caller's own statement.
 
     PostgreSQL runs a data-modifying WITH item to completion even when the statement never
     reads it, RETURNING included; a channel notified many times in one transaction with one
     payload is delivered once. So the caller saves a round trip and needs nothing else.
+    `only_ids_in` names an earlier WITH item returning `event_id`: only those rows are written
+    (the events the caller's own insert found new).
     """
     a, b, c, d, e = range(first_param, first_param + 5)
+    only = f"WHERE o.event_id IN (SELECT event_id FROM {only_ids_in})" if only_ids_in else ""
     return f"""{name} AS (
     INSERT INTO outbox (event_id, event_type, topic, key, value)
     SELECT * FROM unnest(${a}::text[], ${b}::text[], ${c}::text[], ${d}::text[], ${e}::bytea[])
+        AS o(event_id, event_type, topic, key, value)
+    {only}
     ON CONFLICT (event_id) DO NOTHING
     RETURNING pg_notify('{CHANNEL}', '')
 )"""

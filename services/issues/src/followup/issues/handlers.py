@@ -3,6 +3,7 @@ deadlines moved by a new official calendar year, and the service's own history r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -20,7 +21,7 @@ from followup.core.commands import (
     remember_answer,
 )
 from followup.core.consumer import Tx
-from followup.core.outbox import publish_events
+from followup.core.outbox import outbox_row, publish_events
 from followup.events import (
     CustomerDelivered,
     Event,
@@ -41,6 +42,9 @@ Publish = Callable[[Event[Any]], Awaitable[None]]
 E = TypeVar("E", bound=domain.IssueEvent)
 # Up to this many breaches in one sweep get one log line each; more are grouped per manager.
 ESCALATION_LINES_MAX = 20
+# Breaches recorded per statement: small enough that naming the next slice overlaps storing
+# this one, large enough that round trips stay few.
+RECORD_SLICE = 1000
 
 
 def _rejected(r: domain.Rejection) -> CommandRejected:
@@ -223,16 +227,34 @@ class IssueHandlers:
             if not due:
                 # A command moved them meanwhile; reading them again would find the same.
                 return escalated
-            named = [(event_id_of(breach), breach) for breach in due]
-            fresh = await projections.record_breaches(tx.conn, named)
-            for (event_id, breach), new in zip(named, fresh, strict=True):
-                if new:
-                    tx.publish(
-                        make_event(
-                            breach, id=event_id, source=SOURCE, subject=breach.customer_id, time=now
-                        )
-                    )
-                    escalated.append(breach)
+            await self._record_breaches(tx, now, due, escalated)
+
+    async def _record_breaches(
+        self, tx: Tx, now: datetime, due: list[domain.Breach], escalated: list[domain.Breach]
+    ) -> None:
+        """Records the breaches slice by slice, naming and encoding the next slice while the
+        database stores this one (Python and PostgreSQL each have a core of their own)."""
+        storing: asyncio.Task[list[bool]] | None = None
+        stored: list[domain.Breach] = []
+        for start in range(0, len(due), RECORD_SLICE):
+            part = due[start : start + RECORD_SLICE]
+            named = [(event_id_of(b), b) for b in part]
+            # The outbox rows of all of them; the statement writes those of the new ones only.
+            rows = [
+                outbox_row(
+                    make_event(b, id=event_id, source=SOURCE, subject=b.customer_id, time=now),
+                    topic_prefix=self.topic_prefix,
+                )
+                for event_id, b in named
+            ]
+            if storing is not None:
+                escalated.extend(b for b, new in zip(stored, await storing, strict=True) if new)
+            storing = asyncio.ensure_future(projections.record_breaches(tx.conn, named, rows))
+            stored = part
+            # Lets the task send its statement before this coroutine names the next slice.
+            await asyncio.sleep(0)
+        if storing is not None:
+            escalated.extend(b for b, new in zip(stored, await storing, strict=True) if new)
 
     async def schedule_issues_stored_before_the_schedule(self, tx: Tx, now: datetime) -> None:
         """Issues stored before the breach schedule existed are folded once to schedule them."""

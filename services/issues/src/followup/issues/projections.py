@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -10,6 +11,7 @@ import asyncpg
 import orjson
 
 from followup.calendar import BusinessCalendar
+from followup.core.outbox import OutboxRow, outbox_cte, outbox_params
 from followup.events import model_for
 from followup.issues import domain
 
@@ -371,14 +373,18 @@ async def scheduled_clocks(
 _CLOCKS = {c.value: c for c in domain.Clock}
 
 
-_RECORD_BREACHES = """
+# One statement: the events (once per id), their clocks off the schedule, their issues listed
+# as breached, and the outbox rows of the events it stored. NOT EXISTS rather than ON CONFLICT:
+# as cheap here, and it needs no savepoint (whose round trip would stall the sweep's pipeline);
+# no other transaction inserts a breach of an issue the sweep holds locked.
+_RECORD_BREACHES = f"""
 WITH breach AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
         AS b(issue_id, clock, event_id, data)
 ), stored AS (
     INSERT INTO issue_event (issue_id, event_id, type, data)
-    SELECT issue_id, event_id, $5, data::jsonb FROM breach
-    ON CONFLICT (event_id) DO NOTHING
+    SELECT issue_id, event_id, $5, data::jsonb FROM breach b
+    WHERE NOT EXISTS (SELECT FROM issue_event e WHERE e.event_id = b.event_id)
     RETURNING event_id
 ), unscheduled AS (
     DELETE FROM issue_breach_schedule s USING breach b
@@ -390,31 +396,34 @@ WITH breach AS (
            source, raised_at
     FROM issue WHERE issue_id IN (SELECT issue_id FROM breach)
     ON CONFLICT (issue_id) DO NOTHING
-)
+), {outbox_cte(6, only_ids_in="stored")}
 SELECT event_id FROM stored
 """
 
 
 async def record_breaches(
-    conn: asyncpg.Connection, breaches: list[tuple[str, domain.Breach]]
+    conn: asyncpg.Connection,
+    breaches: Sequence[tuple[str, domain.Breach]],
+    outbox: Sequence[OutboxRow],
 ) -> list[bool]:
-    """Stores each (event id, breach) once, takes its clock off the schedule and lists its
-    issue as breached, in one statement; for each, whether it was new.
+    """Stores each (event id, breach) once, takes its clock off the schedule, lists its issue
+    as breached and outboxes the events it stored (`outbox`: their rows, in the same order),
+    in one statement; for each, whether it was new.
 
     The same ledger the fold gives: a breach adds to the issue's breaches and moves no
     other clock's deadline (checked against the fold in tests/integration).
     """
     if not breaches:
         return []
-    encoded = [b.model_dump_json(exclude_none=True) for _, b in breaches]
-    rows = await conn.fetch(
-        _RECORD_BREACHES,
+    args = (
         [b.issue_id for _, b in breaches],
         [b.clock for _, b in breaches],
         [event_id for event_id, _ in breaches],
-        encoded,
+        [b.model_dump_json(exclude_none=True) for _, b in breaches],
         domain.Breach.__name__,
+        *outbox_params(outbox),
     )
+    rows = await conn.fetch(_RECORD_BREACHES, *args)
     new = {r["event_id"] for r in rows}
     return [event_id in new for event_id, _ in breaches]
 
