@@ -196,6 +196,8 @@ class IssueFacts:
     @property
     def raised(self) -> RaisedFact | None:
         """The issue's raise; None while only later events are known."""
+        if len(self.raises) == 1:  # the rule, and every KPI asks: skip the ordering
+            return next(iter(self.raises))
         return min(self.raises, key=_raise_order, default=None)
 
 
@@ -476,6 +478,8 @@ def group_key(facts: Facts, customer_id: str, who: Attribution, grouping: Groupi
 
 def first_due(visit: VisitFacts) -> DueFact | None:
     """The first attempt known: its due time starts the visit's cohort."""
+    if len(visit.dues) == 1:
+        return next(iter(visit.dues))
     return min(visit.dues, key=_due_order, default=None)
 
 
@@ -487,16 +491,19 @@ def failed_checks(visit: VisitFacts, as_of: datetime) -> list[CheckFact]:
 
 def completion(visit: VisitFacts, as_of: datetime) -> LogFact | None:
     """The completed log in force at `as_of`: a failed spot check takes away those before it."""
-    failed = failed_checks(visit, as_of)
+    failed = failed_checks(visit, as_of) if visit.checks else None
     after = failed[-1].checked_at if failed else None
-    done = [
-        log
-        for log in visit.logs
-        if log.outcome == "completed"
-        and log.logged_at <= as_of
-        and (after is None or log.logged_at > after)
-    ]
-    return min(done, key=_log_order, default=None)
+    # min by _log_order, written out: every visit KPI asks this of every visit.
+    best: LogFact | None = None
+    for log in visit.logs:
+        if (
+            log.outcome == "completed"
+            and log.logged_at <= as_of
+            and (after is None or log.logged_at > after)
+            and (best is None or _log_order(log) < _log_order(best))
+        ):
+            best = log
+    return best
 
 
 def due_in_force(visit: VisitFacts, as_of: datetime) -> DueFact | None:
@@ -650,7 +657,7 @@ def _raised_in(facts: Facts, period: Period, as_of: datetime) -> list[IssueFacts
     return [
         i
         for i in facts.issues.values()
-        if i.raised is not None and period.holds(i.raised.raised_at) and i.raised.raised_at <= as_of
+        if (r := i.raised) is not None and period.holds(r.raised_at) and r.raised_at <= as_of
     ]
 
 

@@ -5,9 +5,9 @@ issues only (analytics keeps no contact and no free text)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from fractions import Fraction
-from typing import Any, get_args
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from followup.analytics import domain
@@ -22,8 +22,6 @@ from followup.analytics.domain import (
     Period,
     Ratio,
 )
-
-GROUPINGS: tuple[str, ...] = tuple(g for g in get_args(Grouping) if g != "all")
 
 RatioKpi = Callable[[Facts, Period, datetime, Grouping], dict[GroupKey, Ratio]]
 TimeKpi = Callable[[Facts, Period, datetime, Grouping], dict[GroupKey, Percentiles]]
@@ -80,14 +78,21 @@ def period_view(period: Period) -> dict[str, str]:
     return {"from": period.start.isoformat(), "to": period.end.isoformat()}
 
 
+def _utc(period: Period, as_of: datetime) -> tuple[Period, datetime]:
+    """The period and `as_of` in UTC for the rules: the same instants, but compared with the
+    stored facts (UTC, from the database) without a zone lookup per comparison."""
+    return Period(period.start.astimezone(UTC), period.end.astimezone(UTC)), as_of.astimezone(UTC)
+
+
 def _key_order(key: GroupKey) -> tuple[bool, str]:
     return (key is None, key or "")
 
 
 def kpis(facts: Facts, period: Period, as_of: datetime, grouping: Grouping) -> dict[str, Any]:
     """Every KPI of the period per group (one group, "all", without grouping)."""
-    ratios = {name: kpi(facts, period, as_of, grouping) for name, (kpi, _) in RATIOS.items()}
-    times = {name: kpi(facts, period, as_of, grouping) for name, kpi in TIMES.items()}
+    p, t = _utc(period, as_of)
+    ratios = {name: kpi(facts, p, t, grouping) for name, (kpi, _) in RATIOS.items()}
+    times = {name: kpi(facts, p, t, grouping) for name, kpi in TIMES.items()}
     keys: set[GroupKey] = {"all"} if grouping == "all" else set()
     for ratio_keys in ratios.values():
         keys |= ratio_keys.keys()
@@ -128,7 +133,7 @@ def at_risk_items(facts: Facts, period: Period, as_of: datetime) -> list[dict[st
     rules, the signals (rule, instant, the visits or issues behind it) and the tier and region
     in force at `as_of`."""
     by_customer: dict[str, list[domain.ChurnSignal]] = {}
-    for signal in domain.churn_signals(facts, period, as_of):
+    for signal in domain.churn_signals(facts, *_utc(period, as_of)):
         by_customer.setdefault(signal.customer_id, []).append(signal)
     items = []
     for customer_id in sorted(by_customer):
@@ -156,7 +161,8 @@ def at_risk_items(facts: Facts, period: Period, as_of: datetime) -> list[dict[st
 def monthly_report(facts: Facts, month: str, period: Period, as_of: datetime) -> dict[str, Any]:
     """SPEC §5's monthly report: every KPI against its target, times, the top problem
     categories, who breached most and the customers at risk."""
-    r = domain.monthly_report(facts, period, as_of)
+    p, t = _utc(period, as_of)
+    r = domain.monthly_report(facts, p, t)
 
     def kpi(k: domain.Kpi) -> dict[str, Any]:
         return ratio_view(k.ratio, k.target)
@@ -186,7 +192,7 @@ def monthly_report(facts: Facts, month: str, period: Period, as_of: datetime) ->
         "spot_check_pass_rate_by_agent": [
             {"agent_id": key, **ratio_view(ratio, None)}
             for key, ratio in sorted(
-                domain.spot_check_pass_rate(facts, period, as_of, "agent").items(),
+                domain.spot_check_pass_rate(facts, p, t, "agent").items(),
                 key=lambda kv: _key_order(kv[0]),
             )
         ],
