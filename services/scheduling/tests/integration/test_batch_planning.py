@@ -490,3 +490,44 @@ async def test_tables_grown_past_their_statistics_are_analyzed_once_per_doubling
             )
         )
         assert "Seq Scan" not in plan and "Index" in plan, plan
+
+
+async def test_a_clock_jump_of_thirteen_months_publishes_every_visit_once_in_due_order(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool],
+) -> None:
+    # Plans are stored 28 days ahead: the tick must store what lies between before publishing.
+    a, _ = pools
+    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
+    t0 = at(2026, 3, 1, 0)
+    customers = [
+        ("C-g", at(2026, 3, 2), "gold"),
+        ("C-s", at(2026, 3, 31), "silver"),
+        ("C-b", at(2025, 1, 10), "bronze"),  # backfilled: only deadlines still ahead
+        ("C-o", at(2025, 12, 31, 23), "gold"),
+    ]
+    first = await apply(a, handlers, t0, [delivered(c, f"O-{c}", w, t) for c, w, t in customers])
+    t1 = at(2027, 4, 1, 0)
+    published = await tick(a, handlers, t1)
+    facts = [
+        CustomerFacts(
+            c,
+            t,
+            "Asia/Shanghai",
+            # The facts' times as the store keeps them (UTC): what keys and ids come from.
+            deliveries=(Delivery(c, f"O-{c}", w.astimezone(UTC), t, "Asia/Shanghai"),),
+        )
+        for c, w, t in customers
+    ]
+    # The whole rolling horizon's plan as of the deliveries, due by t1, in due order.
+    plan = sorted(
+        ((v.due_at, v.visit_id) for f in facts for v in plan_customer(f, CAL, t0)),
+    )
+    before = [vid for due, vid in plan if due <= t0]
+    expected = [vid for due, vid in plan if t0 < due <= t1]
+    assert [orjson.loads(r.value)["data"]["visit_id"] for r in first] == before
+    assert [orjson.loads(r.value)["data"]["visit_id"] for r in published] == expected
+    assert len(expected) > 4 * 5
+    assert await tick(a, handlers, at(2027, 4, 1, 1)) == []
+    async with a.acquire() as conn:
+        ends = await conn.fetch("SELECT planned_until FROM customer")
+    assert all(r[0] >= t1 + handlers.policy.store_ahead for r in ends)

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from followup.calendar import BusinessCalendar
+from followup.calendar import BusinessCalendar, add_months_clamped
 from followup.core.auth import Principal, Role, TokenTable, bearer_auth
 from followup.core.consumer import Tx
 from followup.core.db import create_pool, migrate
 from followup.core.problems import install_problem_handlers
 from followup.events import Contact, CustomerDelivered, make_event
 from followup.scheduling import api
+from followup.scheduling.domain import CustomerFacts, Delivery, plan_customer
 from followup.scheduling.handlers import SchedulingHandlers
 from followup.scheduling.main import MIGRATIONS
 
@@ -30,6 +31,12 @@ TOKENS = {
     "t-agent": Principal(Role.AGENT, "A-7"),
 }
 PATHS = ("/v1/customers/C-1/plan", "/v1/planned-visits")
+NOW = datetime(2026, 3, 1, tzinfo=SH)
+CAL = BusinessCalendar.load()
+DELIVERIES = [
+    ("C-1", "O-1", datetime(2026, 3, 2, 10, tzinfo=SH), "gold"),
+    ("C-2", "O-2", datetime(2025, 1, 10, 10, tzinfo=SH), "silver"),  # backfilled
+]
 
 
 class FixedClock:
@@ -46,21 +53,29 @@ class FixedClock:
 async def client(fresh_db: str) -> AsyncIterator[httpx.AsyncClient]:
     pool = await create_pool(fresh_db, min_size=1, max_size=2)
     await migrate(pool, service="scheduling", migrations_dir=MIGRATIONS)
-    now = datetime(2026, 3, 1, tzinfo=SH)
-    data = CustomerDelivered(
-        customer_id="C-1",
-        order_id="O-1",
-        delivered_at=datetime(2026, 3, 2, 10, tzinfo=SH),
-        product="p",
-        tier="gold",
-        segment="individual",
-        contact=Contact(name="n", phone="p"),
-    )
-    delivered = make_event(data, id=str(uuid.uuid4()), source="t", subject="C-1", time=now)
-    handlers = SchedulingHandlers(BusinessCalendar.load(), "Asia/Shanghai")
+    now = NOW
+    delivered = [
+        make_event(
+            CustomerDelivered(
+                customer_id=customer,
+                order_id=order,
+                delivered_at=when,
+                product="p",
+                tier=tier,
+                segment="individual",
+                contact=Contact(name="n", phone="p"),
+            ),
+            id=str(uuid.uuid4()),
+            source="t",
+            subject=customer,
+            time=now,
+        )
+        for customer, order, when, tier in DELIVERIES
+    ]
+    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
     async with pool.acquire() as conn, conn.transaction():
         tx = Tx(conn, now, "scheduling")
-        await handlers.apply_customer_facts(tx, [delivered])
+        await handlers.apply_customer_facts(tx, delivered)
         await tx.flush()
     app = FastAPI()
     install_problem_handlers(app)
@@ -111,3 +126,67 @@ async def test_supervisors_admins_and_analysts_read_plans(
     assert {v["customer_id"] for v in listed.json()["items"]} == {"C-1"}
     missing = await client.get("/v1/customers/C-404/plan", headers=auth)
     assert missing.status_code == 404
+
+
+def pure_plan(customer: str) -> list[tuple[str, str, list[str]]]:
+    """The policy's plan up to where readers see it (the rolling horizon less a month)."""
+    [(order, when, tier)] = [(o, w, t) for c, o, w, t in DELIVERIES if c == customer]
+    facts = CustomerFacts(
+        customer,
+        tier,
+        "Asia/Shanghai",
+        deliveries=(Delivery(customer, order, when.astimezone(UTC), tier, "Asia/Shanghai"),),
+    )
+    until = add_months_clamped(NOW, 23, SH)
+    visits = plan_customer(facts, CAL, NOW, until=until)
+    return sorted((v.due_at.isoformat(), v.visit_id, list(v.kinds)) for v in visits)
+
+
+def as_utc(at: str) -> str:
+    return datetime.fromisoformat(at).astimezone(UTC).isoformat()
+
+
+async def test_reads_past_the_stored_horizon_answer_with_the_whole_rolling_horizon(
+    client: httpx.AsyncClient,
+) -> None:
+    # Plans are stored 28 days ahead; a read reaching further stores what it reads first.
+    auth = {"Authorization": "Bearer t-supervisor"}
+    expected = [
+        (as_utc(due), vid, kinds)
+        for customer in ("C-1", "C-2")
+        for due, vid, kinds in pure_plan(customer)
+        if "2027-01-01T00:00:00+08:00" <= due < "2027-07-01T00:00:00+08:00"
+    ]
+    got: list[tuple[str, str, list[str]]] = []
+    cursor = None
+    while True:
+        params = {"from": "2027-01-01T00:00:00+08:00", "to": "2027-07-01T00:00:00+08:00"}
+        params |= {"limit": "2"} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/v1/planned-visits", headers=auth, params=params)).json()
+        got += [(as_utc(v["due_at"]), v["visit_id"], v["kinds"]) for v in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert got == sorted(expected)
+    assert len(got) == 5
+    # Unbounded, one page at a time: the whole plans, in due order.
+    listed = await client.get("/v1/planned-visits", headers=auth, params={"limit": "500"})
+    every = [(as_utc(due), vid, kinds) for c in ("C-1", "C-2") for due, vid, kinds in pure_plan(c)]
+    assert [
+        (as_utc(v["due_at"]), v["visit_id"], v["kinds"]) for v in listed.json()["items"]
+    ] == sorted(every)
+    plan = (await client.get("/v1/customers/C-1/plan", headers=auth)).json()
+    assert [(as_utc(v["due_at"]), v["visit_id"], v["kinds"]) for v in plan["visits"]] == [
+        (as_utc(due), vid, kinds) for due, vid, kinds in pure_plan("C-1")
+    ]
+    assert plan["visits"][-1]["due_at"] > "2028-01"
+
+
+async def test_a_customers_plan_reaches_the_rolling_horizon(client: httpx.AsyncClient) -> None:
+    auth = {"Authorization": "Bearer t-analyst"}
+    plan = (await client.get("/v1/customers/C-2/plan", headers=auth)).json()
+    # Backfilled on 2026-03-01: from the quarterly visit of April 2026 to early 2028.
+    assert [(as_utc(v["due_at"]), v["visit_id"], v["kinds"]) for v in plan["visits"]] == [
+        (as_utc(due), vid, kinds) for due, vid, kinds in pure_plan("C-2")
+    ]
+    assert {v["status"] for v in plan["visits"]} == {"planned"}
+    assert len(plan["visits"]) > 8

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import random
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -147,3 +148,142 @@ def test_the_planner_matches_the_reference_on_a_calendar_with_fewer_official_yea
     # Memoised answers belong to one calendar: a provisional-only one must not reuse them.
     visits = _compare(BusinessCalendar("CN"), seed=7, customers=500)
     assert visits > 5000
+
+
+# -- The stored horizon: the same VisitDue as the whole rolling horizon stored ----------------
+#
+# Two stores of one customer, driven by the same clock: `_RollingStore` keeps the plan of the
+# whole 24-month horizon as the service did before (reference planner, extended when it falls
+# below 23 months), `_ShortStore` keeps it `store_ahead` ahead and extends it at each tick as
+# handlers.extend_plans does. Each tick publishes the planned visits due by then, in due
+# order; both must publish the same visits, field by field, at the same ticks.
+
+_OLD_EXTEND_BELOW = timedelta(days=30 * 23)
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.visits: dict[str, domain.StoredVisit] = {}
+        self.until: datetime | None = None
+
+    def apply(self, visits: list[Any]) -> None:
+        stored = list(self.visits.values())
+        changes = domain.reconcile(stored, visits)
+        for v in (*changes.insert, *changes.update):
+            self.visits[v.visit_id] = domain.StoredVisit(v, "planned")
+        for vid in changes.delete:
+            del self.visits[vid]
+
+    def components(self) -> tuple[frozenset[str], frozenset[str]]:
+        return domain.plan_components(self.visits.values())
+
+    def publish(self, now: datetime) -> list[tuple[Any, ...]]:
+        due = sorted(
+            (
+                s.visit
+                for s in self.visits.values()
+                if s.status == "planned" and s.visit.due_at <= now
+            ),
+            key=lambda v: (v.due_at, v.visit_id),
+        )
+        for v in due:
+            self.visits[v.visit_id] = domain.StoredVisit(v, "due")
+        return [_fields(v) for v in due]
+
+
+class _RollingStore(_Store):
+    def plan(self, facts: Any, cal: BusinessCalendar, now: datetime) -> None:
+        fixed, planned = self.components()
+        self.apply(ref.plan_customer(facts, cal, now, fixed, planned))
+        self.until = ref.horizon_end(facts, now)
+
+    def tick(self, facts: Any, cal: BusinessCalendar, now: datetime) -> list[tuple[Any, ...]]:
+        out = self.publish(now)
+        if self.until is not None and self.until < now + _OLD_EXTEND_BELOW:
+            self.plan(facts, cal, now)
+        return out + self.publish(now)
+
+
+class _ShortStore(_Store):
+    def plan(self, facts: Any, cal: BusinessCalendar, now: datetime) -> None:
+        fixed, planned = self.components()
+        horizon = domain.stored_horizon(facts, now)
+        assert horizon is not None
+        if self.until is not None and self.until > horizon:
+            horizon = self.until
+        visits = domain.plan_customer(
+            facts, cal, now, fixed, planned, until=horizon, stored_until=self.until
+        )
+        self.apply(visits)
+        self.until = horizon
+
+    def stale(self, now: datetime) -> bool:
+        return self.until is not None and self.until < now + domain.DEFAULT_POLICY.extend_within
+
+    def fact(self, before: Any, after: Any, cal: BusinessCalendar, now: datetime) -> None:
+        # As apply_customer_facts: a plan the clock passed is extended on the facts known
+        # before the new one arrives, then re-planned with it.
+        if self.stale(now):
+            self.plan(before, cal, now)
+        self.plan(after, cal, now)
+
+    def tick(self, facts: Any, cal: BusinessCalendar, now: datetime) -> list[tuple[Any, ...]]:
+        if self.stale(now):
+            self.plan(facts, cal, now)
+        return self.publish(now)
+
+
+def _known(facts: Any, deliveries: int, issues: int, tier: str | None = None) -> Any:
+    """The customer as known once the first `deliveries` and `issues` facts have arrived (and
+    a later fact set the tier, if given)."""
+    return replace(
+        facts,
+        tier=tier or facts.tier,
+        deliveries=facts.deliveries[:deliveries],
+        resolved_issues=facts.resolved_issues[:issues],
+    )
+
+
+def test_plans_stored_weeks_ahead_publish_the_visits_of_the_whole_rolling_horizon() -> None:
+    cal = default_calendar()
+    rng = random.Random(20261201)
+    published = 0
+    for n in range(600):
+        ref_all, all_, now = _customer(rng, n)
+        # Facts arrive over time: the first delivery first, the others (and tier changes) at
+        # later ticks.
+        d, i, tier = 1, 0, all_.tier
+        rolling, short = _RollingStore(), _ShortStore()
+        rolling.plan(_known(ref_all, d, i), cal, now)
+        short.plan(_known(all_, d, i), cal, now)
+        assert short.publish(now) == rolling.publish(now), (n, now)
+        # 14 months of ticks: hours, days, weeks apart, and now and then a jump of months.
+        end = now + timedelta(days=430)
+        while now < end:
+            now += rng.choice(
+                [
+                    timedelta(hours=rng.randrange(1, 48)),
+                    timedelta(days=rng.randrange(1, 40)),
+                    timedelta(days=rng.randrange(60, 400)),
+                ]
+            )
+            if rng.random() < 0.3:
+                # A fact arrives: both re-plan the customer and publish what is due.
+                before = _known(all_, d, i, tier)
+                if d < len(all_.deliveries) and rng.random() < 0.5:
+                    d += 1
+                elif i < len(all_.resolved_issues) and rng.random() < 0.7:
+                    i += 1
+                else:
+                    tier = rng.choice(TIERS)
+                rolling.plan(_known(ref_all, d, i, tier), cal, now)
+                short.fact(before, _known(all_, d, i, tier), cal, now)
+                got, want = short.publish(now), rolling.publish(now)
+            else:
+                got = short.tick(_known(all_, d, i, tier), cal, now)
+                want = rolling.tick(_known(ref_all, d, i, tier), cal, now)
+            assert got == want, (n, now)
+            published += len(got)
+        # The stored plan never ends before the clock plus the merge window.
+        assert short.until is not None and short.until >= now + timedelta(days=7)
+    assert published > 3000  # the customers really had visits falling due

@@ -67,6 +67,7 @@ class SchedulingHandlers:
         if not events:
             return
         conn = tx.conn
+        extend_within = self.policy.extend_within
         causes: dict[str, AnyEvent] = {}
         for event in events:
             causes[event.data.customer_id] = event
@@ -74,6 +75,23 @@ class SchedulingHandlers:
         profiles, reach = await projections.lock_customers(conn, ids, tx.now)
         deliveries = await projections.load_deliveries(conn, ids)
         issues = await projections.load_resolved_issues(conn, ids)
+        stale = [c for c, at in reach.items() if at is not None and at < tx.now + extend_within]
+        if stale:
+            # The clock passed the end of these stored plans before a tick extended them:
+            # extend them first, on the facts known before this batch. Visits past the old
+            # end are kept whatever their deadline only for those facts; the new facts' visits
+            # are then planned as any late fact's are (only deadlines still ahead).
+            await self._replan(
+                conn,
+                tx.now,
+                {c: profiles[c] for c in stale},
+                reach,
+                {c: dict(deliveries.get(c, {})) for c in stale},
+                issues,
+            )
+            reach = await projections.planned_until(conn, stale) | {
+                c: at for c, at in reach.items() if c not in stale
+            }
         new_deliveries: list[tuple[str, str, datetime, str, str, str]] = []
         resolved: dict[str, tuple[str, str, datetime]] = {}
         for event in events:

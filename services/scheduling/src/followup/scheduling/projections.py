@@ -105,6 +105,17 @@ async def customers_stored_short(
     return [r[0] for r in rows]
 
 
+async def planned_until(
+    conn: asyncpg.Connection, customer_ids: Sequence[str]
+) -> dict[str, datetime | None]:
+    """How far these customers' stored plans reach."""
+    rows = await conn.fetch(
+        "SELECT customer_id, planned_until FROM customer WHERE customer_id = ANY($1::text[])",
+        customer_ids,
+    )
+    return {r[0]: r[1] for r in rows}
+
+
 async def stored_until(conn: asyncpg.Connection, customer_id: str) -> tuple[bool, datetime | None]:
     """Whether the customer is known, and how far their stored plan reaches."""
     row = await conn.fetchrow(
