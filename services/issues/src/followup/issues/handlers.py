@@ -260,7 +260,7 @@ class IssueHandlers:
         """Issues stored before the breach schedule existed are folded once to schedule them."""
         if self._schedule_complete:
             return
-        ids = await projections.issues_to_schedule(tx.conn, projections.SWEEP_BATCH)
+        ids = await projections.issues_to_schedule(tx.conn, projections.BACKFILL_BATCH)
         if not ids:
             # Only a tick that found none left says so: one that filled some may roll back.
             self._schedule_complete = True
@@ -270,7 +270,7 @@ class IssueHandlers:
             await projections.save_issue_rows(tx.conn, issues, now, self.calendar)
             await projections.forget_to_schedule(tx.conn, ids)
             log.info("breach schedule filled for issues stored before it", issues=len(ids))
-            ids = await projections.issues_to_schedule(tx.conn, projections.SWEEP_BATCH)
+            ids = await projections.issues_to_schedule(tx.conn, projections.BACKFILL_BATCH)
 
     def _escalate(self, breaches: Sequence[domain.Breach]) -> None:
         """Escalation: an error line naming the manager to page, and a metric to alert on.

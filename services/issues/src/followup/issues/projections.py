@@ -308,7 +308,11 @@ async def open_issues_that_may_count_days_in(conn: asyncpg.Connection, year: int
     return [r["issue_id"] for r in rows]
 
 
-SWEEP_BATCH = 5000
+# Clocks one breach sweep round reads: 10,000 breaches of a large clock advance take one round,
+# whose recording is pipelined in slices (handlers.RECORD_SLICE).
+SWEEP_BATCH = 20_000
+# Issues folded at once to fill the schedule of a database from before it.
+BACKFILL_BATCH = 5000
 
 
 async def issues_past_breach_time(
@@ -428,7 +432,7 @@ async def record_breaches(
     return [event_id in new for event_id, _ in breaches]
 
 
-async def issues_to_schedule(conn: asyncpg.Connection, limit: int = SWEEP_BATCH) -> list[str]:
+async def issues_to_schedule(conn: asyncpg.Connection, limit: int = BACKFILL_BATCH) -> list[str]:
     """Issues stored before the breach schedule existed, still to be scheduled."""
     rows = await conn.fetch("SELECT issue_id FROM issue_schedule_backfill LIMIT $1", limit)
     return [r["issue_id"] for r in rows]
