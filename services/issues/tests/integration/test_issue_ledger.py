@@ -327,6 +327,46 @@ async def test_one_sweep_records_each_newly_breached_clock_once_across_batches(
     assert await conn.fetchval("SELECT count(*) FROM issue_breach_schedule") == 30
 
 
+async def test_a_scheduled_clock_whose_breach_is_already_stored_is_recorded_once_among_new_ones(
+    conn: asyncpg.Connection,
+) -> None:
+    """The sweep's plain insert meets a stored breach (its schedule row put back, as a corner
+    could): that slice is recorded again with dedup; the new breaches beside it still land."""
+    escalated: list[domain.Breach] = []
+    handlers = IssueHandlers(OFFICIAL, MANAGERS, on_breach=escalated.append)
+    t0 = at(2026, 3, 2, 10)  # Monday
+    for n in range(3):
+        command = domain.RaiseComplaint(
+            customer_id=f"C-{n}", category="complaint", severity="general", description="late"
+        )
+        await handlers.raise_complaint(conn, command, f"key-{n}", t0 + timedelta(minutes=n))
+    first = next(r["issue_id"] for r in await ledger(conn) if r["customer_id"] == "C-0")
+    row = await conn.fetchrow(
+        "SELECT * FROM issue_breach_schedule WHERE issue_id = $1 AND clock = 'first_response'",
+        first,
+    )
+    # Tuesday 10:00:30: C-0's first response (24 h) has run out, recorded.
+    await tick(conn, handlers, t0 + timedelta(hours=24, seconds=30))
+    assert [(b.issue_id, b.clock) for b in escalated] == [(first, "first_response")]
+    await conn.execute(
+        f"INSERT INTO issue_breach_schedule ({', '.join(row.keys())}) "
+        f"VALUES ({', '.join(f'${i + 1}' for i in range(len(row)))})",
+        *row.values(),
+    )
+    # 10:02:30: C-1 and C-2 too; C-0's clock, back on the schedule, is found again.
+    await tick(conn, handlers, t0 + timedelta(hours=24, minutes=2, seconds=30))
+
+    breaches = [e for e in await published(conn) if e.type == "IssueSlaBreached"]
+    assert sorted(e.data.customer_id for e in breaches) == ["C-0", "C-1", "C-2"]
+    assert [b.customer_id for b in escalated] == ["C-0", "C-1", "C-2"]
+    stored = await conn.fetchval(
+        "SELECT count(*) FROM issue_event WHERE type = 'IssueSlaBreached' AND issue_id = $1", first
+    )
+    assert stored == 1
+    assert not [r for r in await schedule(conn) if r["clock"] == "first_response"]
+    assert await conn.fetchval("SELECT count(*) FROM issue_breached") == 3
+
+
 async def test_an_official_year_loaded_later_moves_open_deadlines_once_and_finished_ones_never(
     conn: asyncpg.Connection,
 ) -> None:

@@ -234,27 +234,33 @@ class IssueHandlers:
     ) -> None:
         """Records the breaches slice by slice, naming and encoding the next slice while the
         database stores this one (Python and PostgreSQL each have a core of their own)."""
-        storing: asyncio.Task[list[bool]] | None = None
+        storing: asyncio.Future[list[bool]] | None = None
         stored: list[domain.Breach] = []
-        for start in range(0, len(due), RECORD_SLICE):
-            part = due[start : start + RECORD_SLICE]
-            named = [(event_id_of(b), b) for b in part]
-            # The outbox rows of all of them; the statement writes those of the new ones only.
-            rows = [
-                outbox_row(
-                    make_event(b, id=event_id, source=SOURCE, subject=b.customer_id, time=now),
-                    topic_prefix=self.topic_prefix,
-                )
-                for event_id, b in named
-            ]
+        try:
+            for start in range(0, len(due), RECORD_SLICE):
+                part = due[start : start + RECORD_SLICE]
+                named = [(event_id_of(b), b) for b in part]
+                # Outbox rows for all; the statement writes those of the new events only.
+                rows = [
+                    outbox_row(
+                        make_event(b, id=event_id, source=SOURCE, subject=b.customer_id, time=now),
+                        topic_prefix=self.topic_prefix,
+                    )
+                    for event_id, b in named
+                ]
+                if storing is not None:
+                    new = await storing
+                    escalated.extend(b for b, n in zip(stored, new, strict=True) if n)
+                storing = await projections.begin_record_breaches(tx.conn, named, rows)
+                stored = part
             if storing is not None:
-                escalated.extend(b for b, new in zip(stored, await storing, strict=True) if new)
-            storing = asyncio.ensure_future(projections.record_breaches(tx.conn, named, rows))
-            stored = part
-            # Lets the task send its statement before this coroutine names the next slice.
-            await asyncio.sleep(0)
-        if storing is not None:
-            escalated.extend(b for b, new in zip(stored, await storing, strict=True) if new)
+                new = await storing
+                escalated.extend(b for b, n in zip(stored, new, strict=True) if n)
+        except BaseException:
+            # The statement in flight holds the connection: the rollback must wait for it.
+            if storing is not None and not storing.done():
+                await asyncio.wait([storing])
+            raise
 
     async def schedule_issues_stored_before_the_schedule(self, tx: Tx, now: datetime) -> None:
         """Issues stored before the breach schedule existed are folded once to schedule them."""
