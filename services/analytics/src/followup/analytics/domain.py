@@ -639,17 +639,21 @@ def owner_at(issue: IssueFacts, t: datetime) -> tuple[str | None, str | None]:
 
 
 def _attribution(issue: IssueFacts, t: datetime) -> Attribution:
-    assert issue.raised is not None
+    raised = issue.raised
+    assert raised is not None
     agent, department = owner_at(issue, t)
-    return Attribution(t, agent, department, issue.raised.category, issue.raised.timezone)
+    return Attribution(t, agent, department, raised.category, raised.timezone)
 
 
 def _issue_key(facts: Facts, issue: IssueFacts, t: datetime, grouping: Grouping) -> GroupKey:
     """Group by the owner at `t`, but month, tier and region of the raise (the cohort)."""
-    assert issue.raised is not None
+    if grouping == "all":  # every KPI asks this of every issue: skip the attribution
+        return "all"
+    raised = issue.raised
+    assert raised is not None
     who = _attribution(issue, t)
     if grouping in ("month", "tier", "region"):
-        who = replace(who, at=issue.raised.raised_at)
+        who = replace(who, at=raised.raised_at)
     return group_key(facts, issue.customer_id, who, grouping)
 
 

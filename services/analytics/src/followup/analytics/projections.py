@@ -337,6 +337,10 @@ def facts_from_rows(
     return Facts(customers, _visits(visit_rows), _issues(issue_rows))
 
 
+# Most facts of an entity are empty sets (no move, no pause): one shared empty frozenset.
+_EMPTY: frozenset[Any] = frozenset()
+
+
 def _visits(rows: Iterable[Any]) -> dict[str, VisitFacts]:
     parts: dict[str, tuple[str, list[set[Any]]]] = {}
     for r in rows:
@@ -363,7 +367,7 @@ def _visits(rows: Iterable[Any]) -> dict[str, VisitFacts]:
         else:
             checks.add(CheckFact(r["at"], r["agent_id"], r["result"]))
     return {
-        vid: VisitFacts(vid, cid, *(frozenset(s) for s in sets))
+        vid: VisitFacts(vid, cid, *(frozenset(s) if s else _EMPTY for s in sets))
         for vid, (cid, sets) in parts.items()
     }
 
@@ -416,6 +420,8 @@ def _issues(rows: Iterable[Any]) -> dict[str, IssueFacts]:
             parts[iid] = (r["customer_id"], {k: set() for k in _ISSUE_PARTS})
         parts[iid][1][r["kind"]].add(_issue_fact(r))
     return {
-        iid: IssueFacts(iid, cid, *(frozenset(sets[k]) for k in _ISSUE_PARTS))
+        iid: IssueFacts(
+            iid, cid, *(frozenset(s) if (s := sets[k]) else _EMPTY for k in _ISSUE_PARTS)
+        )
         for iid, (cid, sets) in parts.items()
     }
