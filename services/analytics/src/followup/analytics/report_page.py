@@ -91,7 +91,7 @@ def count_chart(rows: list[dict[str, Any]], key: str, title: str) -> str:
         parts.append(f'<rect x="{x}" y="{y}" width="{bar_w}" height="{h}" fill="#0969da"/>')
         parts.append(f'<text x="{x + 4}" y="{y - 2}">{r["count"]}</text>')
         parts.append(
-            f'<text x="{x}" y="{chart_h + 28}">{escape(str(r[key] or "unowned"))[:12]}</text>'
+            f'<text x="{x}" y="{chart_h + 28}">{escape(str(r[key] or "unowned")[:12])}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
