@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Iterator
 
 import orjson
@@ -11,7 +12,7 @@ import structlog
 from prometheus_client import CollectorRegistry, generate_latest
 
 from followup.core.logging import bind_event, configure_logging, unbind_event
-from followup.core.metrics import Metrics, observe_many
+from followup.core.metrics import Metrics, observe_ages, observe_many
 
 
 @pytest.fixture
@@ -73,3 +74,26 @@ def test_metrics_are_prefixed_and_registered_per_instance() -> None:
     ):
         assert name in text or f"# HELP {name}" in text, name
     assert "followup_events_consumed_total{" not in generate_latest(b.registry).decode()
+
+
+def test_observe_ages_counts_as_observing_each_age() -> None:
+    """Ages from stamps (one sort, a bisect per bucket) land where one observe() each puts them."""
+    rng = random.Random(7)
+    for _ in range(200):
+        now_ms = 1_780_000_000_000.0 + rng.choice([0.0, 0.25, 0.731])
+        # Ages on bucket bounds exactly, inside buckets, past the last bound, stamps ahead of now.
+        # Integer milliseconds, as Kafka stamps records.
+        stamps = [
+            int(now_ms) - rng.choice([5, 10, 1000, 300_000, 400_000, -20, 0])
+            if rng.random() < 0.3
+            else int(now_ms - rng.random() * rng.choice([30, 2_000, 600_000]))
+            for _ in range(rng.randint(0, 60))
+        ]
+        one, many = Metrics(CollectorRegistry()), Metrics(CollectorRegistry())
+        for stamp in stamps:
+            one.processing_latency.labels("c").observe(max(0.0, (now_ms - stamp) / 1000))
+        observe_ages(many.processing_latency.labels("c"), now_ms, stamps)
+        expected = one.processing_latency.labels("c")
+        got = many.processing_latency.labels("c")
+        assert [b.get() for b in got._buckets] == [b.get() for b in expected._buckets]
+        assert got._sum.get() == pytest.approx(expected._sum.get(), rel=1e-9, abs=1e-9)

@@ -36,7 +36,7 @@ from followup.core.deadletter import (
     record_dead_letters,
 )
 from followup.core.logging import bind_event, unbind_event
-from followup.core.metrics import observe_many
+from followup.core.metrics import observe_ages
 from followup.core.outbox import OutboxRow, enqueue, outbox_row
 from followup.core.retry import Backoff, is_transient
 from followup.events import Event, RejectedMessage, decode
@@ -490,7 +490,7 @@ class EventConsumer:
 
     async def start(self) -> None:
         """Joins the group and starts consuming (and ticking) in the background."""
-        _tune_gc(self.settings.gc_young_threshold)
+        _tune_gc(self.settings.gc_young_threshold, self.settings.batch_max_records)
         await self.dead_letters.start()
         self._kafka = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,
@@ -760,22 +760,21 @@ class EventConsumer:
         self, items: list[Item], next_offsets: dict[TopicPartition, int], generation: int
     ) -> None:
         """Commits one batch, retrying transient failures until it is done (or fenced)."""
-        handled: list[Item] = []
         rejected: list[Item] = []
         skipped = 0
+        handled = 0
         handles = self.applier.handles
-        for item in items:
-            if item.event is None:
-                rejected.append(item)
-            elif handles(item.event.type):
-                handled.append(item)
-            else:
-                skipped += 1
         # First occurrence of each id wins; later ones in the same batch are duplicates.
         unique: dict[str, Item] = {}
-        for item in handled:
-            assert item.event is not None
-            unique.setdefault(item.event.id, item)
+        for item in items:
+            event = item.event
+            if event is None:
+                rejected.append(item)
+            elif handles(event.type):
+                handled += 1
+                unique.setdefault(event.id, item)
+            else:
+                skipped += 1
         backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
         isolate = False
         while True:
@@ -806,7 +805,7 @@ class EventConsumer:
         self._note_ok()
         # Back to the all-new claim once a batch had no id seen before.
         self._expect_duplicates = result.duplicate > 0
-        result.duplicate += len(handled) - len(unique)
+        result.duplicate += handled - len(unique)
         result.skipped = skipped
         self._after_commit(items, next_offsets, result)
 
@@ -900,10 +899,10 @@ class EventConsumer:
             if n:
                 m.events_consumed.labels(name, outcome).inc(n)
         m.batch_size.labels(name).observe(len(items))
-        now_ms = time.time() * 1000
-        observe_many(
+        observe_ages(
             m.processing_latency.labels(name),
-            [max(0.0, (now_ms - item.record.timestamp) / 1000) for item in items],
+            time.time() * 1000,
+            [item.record.timestamp for item in items],
         )
         if self._kafka is not None:
             for tp in next_offsets:
@@ -1070,14 +1069,26 @@ class EventConsumer:
         return None
 
 
-def _tune_gc(young_threshold: int) -> None:
-    """Fewer, larger young collections; what exists at startup is never scanned again."""
+# Objects the collector tracks per record while its batch is alive (record, headers, item,
+# event, its data...), with room to spare.
+_TRACKED_PER_RECORD = 30
+
+
+def _tune_gc(young_threshold: int, batch_max_records: int) -> None:
+    """Fewer, larger young collections; what exists at startup is never scanned again.
+
+    The young generation counts objects allocated and not yet freed. Under load two batches are
+    alive at once (one decoded while the other commits): a threshold below that makes every
+    young collection scan, and promote, live records only (at 50,000 with batches of 10,000:
+    1.5-2.3 us of CPU per event, the threshold scaled to the batch: 0.2).
+    """
     if young_threshold <= 0:
         return
     gc.collect()
     gc.freeze()
+    young = max(young_threshold, 2 * _TRACKED_PER_RECORD * batch_max_records)
     _, older, oldest = gc.get_threshold()
-    gc.set_threshold(max(young_threshold, gc.get_threshold()[0]), older, oldest)
+    gc.set_threshold(max(young, gc.get_threshold()[0]), older, oldest)
 
 
 def _is_kafka_error(exc: BaseException) -> bool:
