@@ -5,6 +5,11 @@ the naive consumer commits one transaction per event (dedup row, projection row,
 core commits one per batch. Then the end-to-end latency from publish (the record's Kafka
 timestamp) to the commit of its row, at a steady 200 events/s.
 
+Also prints the CPU each consumer spent per event: this process's (`time.process_time`, which
+includes the broker client and the group join) and that of the PostgreSQL backends serving it
+(read from /proc: the database must run on this machine, as the issue asks). Under a shared
+machine wall-clock figures swing; CPU per event is what to compare.
+
 Writes `.local/bench/core.json`. Needs Kafka and PostgreSQL: FOLLOWUP_TEST_KAFKA_BOOTSTRAP and
 FOLLOWUP_TEST_PG_DSN (set by `make bench`), else the local stack's defaults.
 """
@@ -41,6 +46,10 @@ BOOTSTRAP = os.environ.get("FOLLOWUP_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 ADMIN_DSN = os.environ.get("FOLLOWUP_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:15432/postgres")
 EVENTS = int(os.environ.get("CORE_BENCH_EVENTS", "100000"))
 NAIVE_EVENTS = int(os.environ.get("CORE_BENCH_NAIVE_EVENTS", "3000"))
+# The core's transaction cap (CoreSettings.batch_max_records, 2,000 by default): with a backlog
+# the database part of a batch, not Python, bounds the rate, and larger batches pay it less
+# often (see README, "Throughput"). Light traffic makes small batches either way.
+CORE_BATCH = int(os.environ.get("CORE_BENCH_BATCH", "10000"))
 LATENCY_RATE = 200
 LATENCY_SECONDS = float(os.environ.get("CORE_BENCH_LATENCY_SECONDS", "20"))
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -103,9 +112,38 @@ async def drop_db(dsn: str) -> None:
         await conn.close()
 
 
-async def naive(topic: str, dsn: str, limit: int) -> float:
+def _proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process on this machine (0 if it is gone or elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def backends_cpu_s(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> float:
+    """CPU seconds used so far by every backend connected to this connection's database."""
+    pids = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return sum(_proc_cpu_s(r["pid"]) for r in pids)
+
+
+class Cpu:
+    """CPU per event of this process and of the database's backends, over one measured run."""
+
+    def __init__(self) -> None:
+        self.py_start = time.process_time()
+        self.py_us = self.pg_us = 0.0
+
+    def done(self, events: int, pg_seconds: float) -> None:
+        self.py_us = 1e6 * (time.process_time() - self.py_start) / events
+        self.pg_us = 1e6 * pg_seconds / events
+
+
+async def naive(topic: str, dsn: str, limit: int, cpu: Cpu) -> float:
     """One transaction per event: dedup id, projection row, offset."""
     conn = await asyncpg.connect(dsn)
+    pg_start = await backends_cpu_s(conn)
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=BOOTSTRAP,
@@ -146,7 +184,9 @@ async def naive(topic: str, dsn: str, limit: int) -> float:
                     record.offset + 1,
                 )
             done += 1
-        return done / (time.perf_counter() - started)
+        eps = done / (time.perf_counter() - started)
+        cpu.done(done, await backends_cpu_s(conn) - pg_start)
+        return eps
     finally:
         await consumer.stop()
         await conn.close()
@@ -170,6 +210,7 @@ def core_consumer(topic: str, pool: asyncpg.Pool, dsn: str, after_commit: Any) -
         pg_dsn=dsn,
         consumer_group_suffix=f"-{uuid.uuid4().hex[:8]}",
         log_level="WARNING",
+        batch_max_records=CORE_BATCH,
     )
     metrics = Metrics()
     sub = Subscription(consumer="core", topics=[topic], batch_handlers={"ProjectStarted": project})
@@ -184,9 +225,11 @@ def core_consumer(topic: str, pool: asyncpg.Pool, dsn: str, after_commit: Any) -
     )
 
 
-async def core_throughput(topic: str, dsn: str, n: int) -> tuple[float, float]:
+async def core_throughput(topic: str, dsn: str, n: int, cpu: Cpu) -> tuple[float, float]:
     """Events/s of the core over n events, from its first commit to its last."""
     pool = await create_pool(dsn, min_size=2, max_size=4)
+    async with pool.acquire() as conn:
+        pg_start = await backends_cpu_s(conn)
     first: list[float] = []
     last = [0.0]
     count = [0]
@@ -207,6 +250,8 @@ async def core_throughput(topic: str, dsn: str, n: int) -> tuple[float, float]:
     await consumer.start()
     try:
         await asyncio.wait_for(done.wait(), 600)
+        async with pool.acquire() as conn:
+            cpu.done(count[0], await backends_cpu_s(conn) - pg_start)
     finally:
         await consumer.stop()
         await pool.close()
@@ -279,14 +324,21 @@ async def main() -> dict[str, Any]:
         )
         try:
             print(f"naive consumer: {NAIVE_EVENTS:,} events, one transaction each ...", flush=True)
-            naive_eps = await naive(topic, naive_dsn, NAIVE_EVENTS)
-            print(f"  {naive_eps:,.0f} events/s", flush=True)
-            print(f"core consumer: {EVENTS:,} events, one transaction per batch ...", flush=True)
-            core_eps, core_overall = await core_throughput(topic, core_dsn, EVENTS)
+            naive_cpu = Cpu()
+            naive_eps = await naive(topic, naive_dsn, NAIVE_EVENTS, naive_cpu)
+            print(f"  {naive_eps:,.0f} events/s, {_cpu_text(naive_cpu)}", flush=True)
+            print(
+                f"core consumer: {EVENTS:,} events, one transaction per batch "
+                f"(at most {CORE_BATCH:,} events) ...",
+                flush=True,
+            )
+            core_cpu = Cpu()
+            core_eps, core_overall = await core_throughput(topic, core_dsn, EVENTS, core_cpu)
             rows = await _count(core_dsn)
             assert rows == EVENTS, f"core projected {rows} rows, expected {EVENTS}"
             print(
-                f"  {core_eps:,.0f} events/s steady ({core_overall:,.0f}/s including group join)",
+                f"  {core_eps:,.0f} events/s steady ({core_overall:,.0f}/s including group join), "
+                f"{_cpu_text(core_cpu)}",
                 flush=True,
             )
             print(f"latency: {LATENCY_RATE} events/s for {LATENCY_SECONDS:.0f} s ...", flush=True)
@@ -303,11 +355,25 @@ async def main() -> dict[str, Any]:
         "events": EVENTS,
         "core_eps_including_join": round(core_overall, 1),
         "naive_events": NAIVE_EVENTS,
+        "core_batch_max_records": CORE_BATCH,
         "latency_events": len(latencies),
         "latency_rate_eps": LATENCY_RATE,
         "cpus": os.cpu_count(),
+        "naive_cpu_us_per_event": {
+            "python": round(naive_cpu.py_us, 1),
+            "postgres": round(naive_cpu.pg_us, 1),
+        },
+        "core_cpu_us_per_event": {
+            "python": round(core_cpu.py_us, 1),
+            "postgres": round(core_cpu.pg_us, 1),
+        },
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     return result
+
+
+def _cpu_text(cpu: Cpu) -> str:
+    return f"CPU per event: Python {cpu.py_us:.1f} us, PostgreSQL {cpu.pg_us:.1f} us"
 
 
 async def _count(dsn: str) -> int:
