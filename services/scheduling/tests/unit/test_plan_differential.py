@@ -155,8 +155,9 @@ def test_the_planner_matches_the_reference_on_a_calendar_with_fewer_official_yea
 # Two stores of one customer, driven by the same clock: `_RollingStore` keeps the plan of the
 # whole 24-month horizon as the service did before (reference planner, extended when it falls
 # below 23 months), `_ShortStore` keeps it `store_ahead` ahead and extends it at each tick as
-# handlers.extend_plans does. Each tick publishes the planned visits due by then, in due
-# order; both must publish the same visits, field by field, at the same ticks.
+# handlers.extend_plans does (to `extend_ahead` past now). Each tick publishes the planned
+# visits due by then, in due order; both must publish the same visits, field by field, at the
+# same ticks.
 
 _OLD_EXTEND_BELOW = timedelta(days=30 * 23)
 
@@ -205,12 +206,16 @@ class _RollingStore(_Store):
 
 
 class _ShortStore(_Store):
-    def plan(self, facts: Any, cal: BusinessCalendar, now: datetime) -> None:
+    def plan(
+        self, facts: Any, cal: BusinessCalendar, now: datetime, ahead: timedelta | None = None
+    ) -> None:
         fixed, planned = self.components()
         horizon = domain.stored_horizon(facts, now)
         assert horizon is not None
         if self.until is not None and self.until > horizon:
             horizon = self.until
+        if ahead is not None and now + ahead > horizon:
+            horizon = now + ahead
         visits = domain.plan_customer(
             facts, cal, now, fixed, planned, until=horizon, stored_until=self.until
         )
@@ -228,8 +233,8 @@ class _ShortStore(_Store):
         self.plan(after, cal, now)
 
     def tick(self, facts: Any, cal: BusinessCalendar, now: datetime) -> list[tuple[Any, ...]]:
-        if self.stale(now):
-            self.plan(facts, cal, now)
+        if self.stale(now):  # as handlers.extend_plans
+            self.plan(facts, cal, now, domain.DEFAULT_POLICY.extend_ahead)
         return self.publish(now)
 
 

@@ -80,12 +80,13 @@ class Policy:
     max_attempts: int = 3
     merge_within: timedelta = timedelta(days=7)
     horizon_months: int = 24
-    # The part of the rolling horizon kept as planned_visit rows: the plan is stored this far
-    # past now (or past the first fact), and the clock's tick extends plans stored less than
-    # `extend_within` ahead. What lies beyond is a pure function of the facts, worked out when
-    # the clock comes near or when a reader asks (see stored_horizon).
+    # The part of the rolling horizon kept as planned_visit rows: a fact stores the plan this
+    # far past now (or past the first fact); the clock's tick extends plans stored less than
+    # `extend_within` ahead to `extend_ahead` past now. What lies beyond is a pure function of
+    # the facts, worked out when the clock comes near or when a reader asks (stored_horizon).
     store_ahead: timedelta = timedelta(days=28)
     extend_within: timedelta = timedelta(days=14)
+    extend_ahead: timedelta = timedelta(days=91)
 
 
 DEFAULT_POLICY = Policy()
@@ -377,8 +378,12 @@ def holiday_care_candidates(
     """10 days before Spring Festival and Mid-Autumn, for customers delivered > 12 months ago."""
     if not facts.deliveries:
         return []
-    tz = ZoneInfo(facts.timezone)
     first = min(d.delivered_at for d in facts.deliveries)
+    if until - first < timedelta(days=28 * policy.mature_after_months - 1):
+        # Nobody is 12 months a customer before the plan's end (a month has at least 28 days,
+        # less a day for a change of the zone's offset): most plans, stored weeks ahead.
+        return []
+    tz = ZoneInfo(facts.timezone)
     # "Older than 12 months", judged at the visit's due date.
     mature_at = add_months_clamped(first, policy.mature_after_months, tz)
     out: list[Candidate] = []

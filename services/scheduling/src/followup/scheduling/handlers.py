@@ -284,19 +284,21 @@ class SchedulingHandlers:
         return stored_count
 
     async def extend_plans(self, conn: asyncpg.Connection, now: datetime) -> int:
-        """Stores the next part of every plan that ends less than `extend_within` ahead;
-        returns the number of customers extended.
+        """Stores the next part of every plan that ends less than `extend_within` ahead (up to
+        `extend_ahead` past now); returns the number of customers extended.
 
         All of them, 500 at a time, before the tick publishes anything: after a jump of the
         clock, visits past a plan's old end are due at once and must be stored (whatever their
         deadline) to be published with the rest, in due order.
         """
         await conn.execute("SELECT pg_advisory_xact_lock($1)", EXTENSION_LOCK)
+        policy = self.policy
         extended = 0
-        while ids := await projections.customers_stored_short(
-            conn, now + self.policy.extend_within
-        ):
-            await self._replan_ids(conn, now, ids)
+        # Further than a fact stores: each extension costs a whole re-plan of the customer,
+        # whatever it adds, so it should come seldom.
+        extend_to = now + policy.extend_ahead
+        while ids := await projections.customers_stored_short(conn, now + policy.extend_within):
+            await self._replan_ids(conn, now, ids, extend_to=extend_to)
             extended += len(ids)
         return extended
 
