@@ -81,6 +81,8 @@ def routers(auth: Authenticate, handlers: SchedulingHandlers) -> list[APIRouter]
                     after=after,
                     limit=limit + 1,
                 )
+                if status not in (None, "planned"):
+                    break  # what is not stored yet is only ever planned
                 # The page is whole once every plan is stored up to where it ends: `to`, else
                 # the due time of the row after it (else the rolling horizon).
                 reads_to = to or (rows[-1]["due_at"] if len(rows) > limit else None)

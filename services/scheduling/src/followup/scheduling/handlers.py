@@ -73,8 +73,7 @@ class SchedulingHandlers:
             causes[event.data.customer_id] = event
         ids = sorted(causes)
         profiles, reach = await projections.lock_customers(conn, ids, tx.now)
-        deliveries = await projections.load_deliveries(conn, ids)
-        issues = await projections.load_resolved_issues(conn, ids)
+        deliveries, issues = await _load_facts(conn, reach)
         stale = [c for c, at in reach.items() if at is not None and at < tx.now + extend_within]
         if stale:
             # The clock passed the end of these stored plans before a tick extended them:
@@ -205,8 +204,7 @@ class SchedulingHandlers:
         """Locks, reads and re-plans these customers; returns the number of visits stored."""
         ids = sorted(set(customer_ids))
         profiles, reach = await projections.lock_customers(conn, ids, now)
-        deliveries = await projections.load_deliveries(conn, ids)
-        issues = await projections.load_resolved_issues(conn, ids)
+        deliveries, issues = await _load_facts(conn, reach)
         return await self._replan(conn, now, profiles, reach, deliveries, issues, extend_to)
 
     async def _replan(
@@ -225,7 +223,9 @@ class SchedulingHandlers:
         A stored plan never gets shorter: `reach` (how far each one reached) is a floor.
         """
         ids = list(profiles)
-        stored = await projections.load_plans(conn, ids)
+        # Only a customer with a stored plan end has stored visits (see _load_facts).
+        planned = [c for c in ids if reach.get(c) is not None]
+        stored = await projections.load_plans(conn, planned) if planned else {}
         update: list[domain.PlannedVisit] = []
         delete: list[str] = []
         until: dict[str, datetime | None] = {}
@@ -424,6 +424,22 @@ class SchedulingHandlers:
         while await publish_due_visits(tx, now) == DUE_BATCH:
             pass
         await projections.mark_visits_missed(tx.conn, now)
+
+
+async def _load_facts(
+    conn: asyncpg.Connection, reach: Mapping[str, datetime | None]
+) -> tuple[dict[str, dict[str, datetime]], dict[str, dict[str, datetime]]]:
+    """The stored deliveries and resolved issues of the locked customers.
+
+    Read only for customers with a stored plan end: a delivery or a resolved issue always
+    sets one (in the transaction that stores it), so the others, new customers mostly, have
+    none, and a batch of new customers skips both reads.
+    """
+    known = [c for c, at in reach.items() if at is not None]
+    if not known:
+        return {}, {}
+    deliveries = await projections.load_deliveries(conn, known)
+    return deliveries, await projections.load_resolved_issues(conn, known)
 
 
 def _as_stored(at: datetime) -> datetime:
