@@ -9,7 +9,9 @@
 - query_ms: the answers the API gives (projections.load_period in one snapshot, then the views'
   fold) for a month, a quarter and a year, `kpis` without grouping and by agent, the monthly
   report and the 90-day churn list: wall ms, Python CPU ms and PostgreSQL CPU ms (every backend
-  of the cluster, from /proc), median of BENCH_REPEATS (3) runs, with the facts loaded.
+  of the cluster, from /proc), median of BENCH_REPEATS (3) runs, with the facts loaded;
+  kpis_*_kept: the same question asked again with nothing new, answered by the kept answer
+  (cache.py): the cost of reading the period's version.
 
 The API adds only the HTTP round trip and JSON encoding to query_ms. BENCH_KEEP_DB=1 keeps the
 database.
@@ -291,7 +293,8 @@ async def main() -> None:
             for grouping in ("all", "agent"):
 
                 async def kpis(p: Period = period, g: str = grouping) -> Any:
-                    facts = await projections.load_period(pool, p)
+                    facts = (await projections.load_period(pool, p)).facts
+                    assert facts is not None
                     return len(facts.visits), views.kpis(facts, p, AS_OF, g)  # type: ignore[arg-type]
 
                 figures, (loaded, body) = await measure(postmaster, kpis)
@@ -304,14 +307,26 @@ async def main() -> None:
 
         async def report() -> Any:
             p = periods["month"]
-            facts = await projections.load_period(pool, p, churn=True)
+            facts = (await projections.load_period(pool, p, churn=True)).facts
+            assert facts is not None
             return views.monthly_report(facts, "2026-03", p, AS_OF)
 
         queries["monthly_report"], _ = await measure(postmaster, report)
+        # An answer asked again with nothing new (cache.py): only the version is read.
+        for name, period in periods.items():
+            version = (await projections.load_period(pool, period)).version
+
+            async def kept(p: Period = period, v: str = version) -> Any:
+                snapshot = await projections.load_period(pool, p, unless=v)
+                assert snapshot.facts is None
+                return None
+
+            queries[f"kpis_{name}_kept"], _ = await measure(postmaster, kept)
 
         async def at_risk() -> Any:
             p = Period(AS_OF - timedelta(days=90), AS_OF)
-            facts = await projections.load_period(pool, p, churn=True)
+            facts = (await projections.load_period(pool, p, churn=True)).facts
+            assert facts is not None
             return views.at_risk_items(facts, p, AS_OF)
 
         queries["at_risk_90_days"], items = await measure(postmaster, at_risk)

@@ -11,11 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
+from analytics_builders import at
 from analytics_march import APRIL_10, MARCH_EVENTS
 from fastapi import FastAPI
 
 from followup.analytics import api
+from followup.analytics.cache import AnswerCache
 from followup.analytics.domain import Facts, Period, fold
+from followup.analytics.projections import Snapshot
 from followup.core.auth import Principal, Role, TokenTable, bearer_auth
 from followup.core.problems import install_problem_handlers
 
@@ -34,13 +37,22 @@ class FixedClock:
         return self._now
 
 
-def app_over(facts: Facts, now: datetime, asked: list[tuple[Period, bool]]) -> FastAPI:
+class Memory:
+    """The facts the routes get instead of the pool's, with their version."""
+
+    def __init__(self, facts: Facts, version: str = "v1") -> None:
+        self.facts, self.version = facts, version
+        self.asked: list[tuple[Period, bool, str | None]] = []
+
+    async def load(
+        self, pool: object, period: Period, *, churn: bool = False, unless: str | None = None
+    ) -> Snapshot:
+        self.asked.append((period, churn, unless))
+        return Snapshot(self.version, None if unless == self.version else self.facts)
+
+
+def app_over(memory: Memory, now: datetime) -> FastAPI:
     """The analytics routes with their state, facts from memory instead of the pool."""
-
-    async def load(pool: object, period: Period, *, churn: bool = False) -> Facts:
-        asked.append((period, churn))
-        return facts
-
     app = FastAPI()
     install_problem_handlers(app)
     for router in api.routers(bearer_auth(TokenTable(TOKENS))):
@@ -48,25 +60,29 @@ def app_over(facts: Facts, now: datetime, asked: list[tuple[Period, bool]]) -> F
     app.state.settings = SimpleNamespace(default_timezone="Asia/Shanghai")
     app.state.clock = FixedClock(now)
     app.state.pool = None
-    app.state.load_facts = load
-    app.state.observe_query = lambda endpoint, seconds: None
+    app.state.load_facts = memory.load
+    app.state.answers = AnswerCache()
+    app.state.observe_query = lambda endpoint, source, seconds: None
     return app
 
 
 @pytest.fixture
-def asked() -> list[tuple[Period, bool]]:
-    return []
+def memory() -> Memory:
+    return Memory(fold(MARCH_EVENTS))
 
 
 @pytest.fixture
-async def client(asked: list[tuple[Period, bool]]) -> AsyncIterator[httpx.AsyncClient]:
-    app = app_over(fold(MARCH_EVENTS), APRIL_10, asked)
-    async with httpx.AsyncClient(
+async def client(memory: Memory) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_of(app_over(memory, APRIL_10)) as c:
+        yield c
+
+
+def client_of(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://analytics",
         headers={"Authorization": "Bearer tok-analyst"},
-    ) as c:
-        yield c
+    )
 
 
 def ratio(n: int, d: int, target: float | None = None) -> dict[str, Any]:
@@ -80,14 +96,12 @@ def ratio(n: int, d: int, target: float | None = None) -> dict[str, Any]:
     }
 
 
-async def test_march_kpis_for_the_whole_company(
-    client: httpx.AsyncClient, asked: list[tuple[Period, bool]]
-) -> None:
+async def test_march_kpis_for_the_whole_company(client: httpx.AsyncClient, memory: Memory) -> None:
     r = await client.get("/v1/kpis", params={"from": "2026-03-01", "to": "2026-03-31"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["from"], body["to"]) == ("2026-03-01T00:00:00+08:00", "2026-04-01T00:00:00+08:00")
-    assert asked[0][1] is False  # KPIs need no churn look-back
+    assert memory.asked[0][1] is False  # KPIs need no churn look-back
     [group] = body["groups"]
     assert group["key"] == "all"
     assert group["satisfaction_rate"] == ratio(2, 3, 0.98)
@@ -124,12 +138,12 @@ async def test_kpis_by_agent_and_by_tier_credit_who_and_what_at_the_time(
 
 
 async def test_the_monthly_report_in_json_and_as_a_page_with_charts(
-    client: httpx.AsyncClient, asked: list[tuple[Period, bool]]
+    client: httpx.AsyncClient, memory: Memory
 ) -> None:
     r = await client.get("/v1/reports/monthly/2026-03")
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     report = r.json()
-    assert asked[-1][1] is True  # the churn rules look back
+    assert memory.asked[-1][1] is True  # the churn rules look back
     assert report["kpis"]["satisfaction_rate"] == ratio(2, 3, 0.98)
     assert report["top_problem_categories"] == [
         {"category": "complaint", "count": 2},
@@ -196,3 +210,30 @@ def test_from_and_to_read_dates_as_local_days_and_instants_as_given() -> None:
     assert (december.start.month, december.end.year, december.end.month) == (12, 2027, 1)
     assert api._wants_html("text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
     assert not api._wants_html("application/json") and not api._wants_html("")
+
+
+async def test_an_answer_is_kept_while_its_facts_and_their_comparisons_with_now_hold(
+    memory: Memory,
+) -> None:
+    march = {"from": "2026-03-01", "to": "2026-03-31"}
+    app = app_over(memory, at(3, 15))
+    async with client_of(app) as client:
+
+        async def on_time() -> tuple[int, int, str]:
+            body = (await client.get("/v1/kpis", params=march)).json()
+            rate = body["groups"][0]["visit_on_time_rate"]
+            return rate["numerator"], rate["denominator"], body["as_of"]
+
+        # Mid-March: the deadlines of V-F1, V-1 (both on time) and V-2 (logged late) passed.
+        assert await on_time() == (2, 3, "2026-03-15T09:00:00+08:00")
+        app.state.clock = FixedClock(at(3, 16))
+        # No fact lies between: the same version is not loaded again, only the instant moves.
+        assert await on_time() == (2, 3, "2026-03-16T09:00:00+08:00")
+        assert memory.asked[-1][2] == "v1"
+        # V-3's deadline (Mar 17 23:59) passes unlogged: the answer is worked out again.
+        app.state.clock = FixedClock(at(3, 18))
+        assert await on_time() == (2, 4, "2026-03-18T09:00:00+08:00")
+        assert memory.asked[-1][2] is None
+        # New facts (the version moves): folded again even at the same instant.
+        memory.facts, memory.version = fold(MARCH_EVENTS[:4]), "v2"
+        assert (await on_time())[:2] == (1, 1)

@@ -14,14 +14,16 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from followup.analytics import report_page, views
+from followup.analytics.cache import AnswerCache, Cached, next_instant
 from followup.analytics.domain import Facts, Period
+from followup.analytics.projections import Snapshot
 from followup.core.auth import Authenticate, Principal, Role, require_role
 from followup.core.http import decode_cursor, encode_cursor, json_response
 from followup.core.problems import Problem
 
 T = TypeVar("T")
 # projections.load_period in the service; the unit tests give an in-memory fold instead.
-FactsLoader = Callable[..., Awaitable[Facts]]
+FactsLoader = Callable[..., Awaitable[Snapshot]]
 GroupBy = Literal["month", "tier", "agent", "department", "category", "region"]
 # Aggregates for analysts, supervisors and admins (SPEC §8). Agents see their own visits in the
 # visits service, not the company's figures. Nothing served here is personal data: analytics
@@ -82,18 +84,32 @@ def _period(
 async def _answer(
     request: Request,
     endpoint: str,
+    variant: str,
     period: Period,
+    now: datetime,
     churn: bool,
     compute: Callable[[Facts], T],
 ) -> T:
-    """Loads the period's facts in one consistent snapshot and folds them off the event loop
+    """The answer computed at `now`: the one kept from an earlier request while it still holds
+    (cache.py), else the period's facts loaded in one snapshot and folded off the event loop
     (the consumer shares it)."""
     started = time.perf_counter()
+    answers: AnswerCache = request.app.state.answers
+    key = (endpoint, variant, period.start.isoformat(), period.end.isoformat())
+    held = answers.lookup(key, now)
     load: FactsLoader = request.app.state.load_facts
-    facts = await load(request.app.state.pool, period, churn=churn)
-    answer = await asyncio.to_thread(compute, facts)
+    snapshot = await load(
+        request.app.state.pool, period, churn=churn, unless=held.version if held else None
+    )
+    facts = snapshot.facts
+    if facts is None:
+        assert held is not None
+        answer: T = held.body
+    else:
+        answer, until = await asyncio.to_thread(lambda: (compute(facts), next_instant(facts, now)))
+        answers.store(key, Cached(snapshot.version, now, until, answer))
     observe = request.app.state.observe_query
-    observe(endpoint, time.perf_counter() - started)
+    observe(endpoint, "fold" if facts is not None else "kept", time.perf_counter() - started)
     return answer
 
 
@@ -122,11 +138,13 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         body = await _answer(
             request,
             "kpis",
+            group_by or "all",
             period,
+            now,
             False,
             lambda facts: views.kpis(facts, period, now, group_by or "all"),
         )
-        return json_response(body)
+        return json_response({**body, "as_of": now.isoformat()})
 
     @router.get(
         "/reports/monthly/{month}",
@@ -145,10 +163,13 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         body = await _answer(
             request,
             "monthly_report",
+            month,
             period,
+            now,
             True,
             lambda facts: views.monthly_report(facts, month, period, now),
         )
+        body = {**body, "as_of": now.isoformat()}
         if _wants_html(request.headers.get("accept", "")):
             return HTMLResponse(report_page.render(body))
         return json_response(body)
@@ -170,7 +191,9 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         items = await _answer(
             request,
             "customers_at_risk",
+            "",
             period,
+            now,
             True,
             lambda facts: views.at_risk_items(facts, period, now),
         )

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from followup.analytics import api, projections
+from followup.analytics.cache import AnswerCache
 from followup.analytics.handlers import AnalyticsHandlers
 from followup.analytics.settings import AnalyticsSettings
 from followup.analytics.subscriptions import CONSUMES, PUBLISHES, analytics_subscription
@@ -33,8 +34,9 @@ def service_parts(settings: AnalyticsSettings) -> ServiceParts:
         queries.append(
             Histogram(
                 "followup_analytics_query_seconds",
-                "Time to answer a KPI, report or churn-list request (load and fold)",
-                ["endpoint"],
+                "Time to answer a KPI, report or churn-list request; source: fold (facts loaded"
+                " and folded) or kept (an earlier answer that still holds)",
+                ["endpoint", "source"],
                 buckets=_QUERY_BUCKETS,
                 registry=registry,
             )
@@ -44,9 +46,9 @@ def service_parts(settings: AnalyticsSettings) -> ServiceParts:
         for counter in stored:
             counter.inc(n)
 
-    def observe_query(endpoint: str, seconds: float) -> None:
+    def observe_query(endpoint: str, source: str, seconds: float) -> None:
         for histogram in queries:
-            histogram.labels(endpoint).observe(seconds)
+            histogram.labels(endpoint, source).observe(seconds)
 
     handlers = AnalyticsHandlers(on_stored=count_stored)
     return ServiceParts(
@@ -61,6 +63,7 @@ def service_parts(settings: AnalyticsSettings) -> ServiceParts:
             "settings": settings,
             "observe_query": observe_query,
             "load_facts": projections.load_period,
+            "answers": AnswerCache(settings.answers_kept),
         },
         register_metrics=register_metrics,
     )

@@ -9,8 +9,10 @@ answer over them equals its answer over everything (each KPI filters by its own 
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
@@ -292,7 +294,13 @@ async def involved(
 
 async def load_facts(conn: asyncpg.Connection, period: Period, *, churn: bool = False) -> Facts:
     """The facts of everything the period involves, with their customers' profiles."""
-    visit_ids, issue_ids = await involved(conn, period, churn=churn)
+    return await load_entities(conn, *await involved(conn, period, churn=churn))
+
+
+async def load_entities(
+    conn: asyncpg.Connection, visit_ids: list[str], issue_ids: list[str]
+) -> Facts:
+    """The facts of the visits and issues, with their customers' profiles."""
     visit_rows = await conn.fetch(
         f"SELECT {', '.join(VISIT_COLUMNS)} FROM visit_fact WHERE visit_id = ANY($1::text[])",
         visit_ids,
@@ -310,11 +318,45 @@ async def load_facts(conn: asyncpg.Connection, period: Period, *, churn: bool = 
     return facts_from_rows(customer_rows, visit_rows, issue_rows)
 
 
-async def load_period(pool: asyncpg.Pool, period: Period, *, churn: bool = False) -> Facts:
-    """`load_facts` on a pooled connection, in one read-only snapshot: the consumer commits
-    between the statements otherwise, and a visit could then miss the customer it names."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        return await load_facts(cast(asyncpg.Connection, conn), period, churn=churn)
+# What the involved entities' stored facts are: rows are only ever added, so for the same ids
+# the same counts mean the same rows (a replay rebuilds the same rows from the same events).
+_VERSION = """
+SELECT (SELECT count(*) FROM visit_fact WHERE visit_id = ANY($1::text[])),
+       (SELECT count(*) FROM issue_fact WHERE issue_id = ANY($2::text[])),
+       (SELECT count(*) FROM customer_fact WHERE customer_id IN (
+            SELECT customer_id FROM visit_fact WHERE visit_id = ANY($1::text[])
+            UNION SELECT customer_id FROM issue_fact WHERE issue_id = ANY($2::text[])))
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a period involves (`version`) and its facts; None when the caller already holds the
+    facts of that version."""
+
+    version: str
+    facts: Facts | None
+
+
+async def load_period(
+    pool: asyncpg.Pool, period: Period, *, churn: bool = False, unless: str | None = None
+) -> Snapshot:
+    """The period's facts in one read-only snapshot (the consumer commits between statements
+    otherwise, and a visit could miss the customer it names); not loaded when their version is
+    `unless`."""
+    async with pool.acquire() as c, c.transaction(isolation="repeatable_read", readonly=True):
+        conn = cast(asyncpg.Connection, c)
+        visit_ids, issue_ids = await involved(conn, period, churn=churn)
+        counts = await conn.fetchrow(_VERSION, visit_ids, issue_ids)
+        assert counts is not None  # an aggregate without GROUP BY: always one row
+        digest = hashlib.sha256()
+        for ids in (visit_ids, issue_ids):
+            digest.update("\n".join(ids).encode())
+            digest.update(b"\0")
+        version = f"{digest.hexdigest()}:{counts[0]}:{counts[1]}:{counts[2]}"
+        if version == unless:
+            return Snapshot(version, None)
+        return Snapshot(version, await load_entities(conn, visit_ids, issue_ids))
 
 
 async def load_all_facts(conn: asyncpg.Connection) -> Facts:
