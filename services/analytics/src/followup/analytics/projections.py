@@ -285,7 +285,10 @@ async def involved(
 ) -> tuple[list[str], list[str]]:
     """The visit and issue ids whose facts every KPI of the period (and, with `churn`, every
     churn signal fired in it) reads."""
-    issue_ids = [r[0] for r in await conn.fetch(_ISSUES_INVOLVED, period.start, period.end, churn)]
+    # Sorted, as the visits: the version of a period hashes both lists.
+    issue_ids = sorted(
+        r[0] for r in await conn.fetch(_ISSUES_INVOLVED, period.start, period.end, churn)
+    )
     visit_ids = {r[0] for r in await conn.fetch(_VISITS_INVOLVED, period.start, period.end, churn)}
     if issue_ids:
         visit_ids |= {r[0] for r in await conn.fetch(_FOLLOW_UPS, issue_ids)}
