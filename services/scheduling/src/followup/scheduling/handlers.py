@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -72,7 +72,7 @@ class SchedulingHandlers:
         for event in events:
             causes[event.data.customer_id] = event
         ids = sorted(causes)
-        profiles, reach = await projections.lock_customers(conn, ids, tx.now)
+        profiles, reach, new = await _lock(conn, ids)
         deliveries, issues = await _load_facts(conn, reach)
         stale = [c for c, at in reach.items() if at is not None and at < tx.now + extend_within]
         if stale:
@@ -133,7 +133,7 @@ class SchedulingHandlers:
                 resolved[d.issue_id] = (d.issue_id, cid, latest)
         await projections.insert_deliveries(conn, new_deliveries)
         await projections.upsert_resolved_issues(conn, list(resolved.values()))
-        stored = await self._replan(conn, tx.now, profiles, reach, deliveries, issues)
+        stored = await self._replan(conn, tx.now, profiles, reach, deliveries, issues, None, new)
         # A visit already due when planned (history processed late) is published now.
         await publish_due_visits(tx, tx.now, causes=causes)
         await self._watch_table_growth(tx, stored)
@@ -203,9 +203,9 @@ class SchedulingHandlers:
     ) -> int:
         """Locks, reads and re-plans these customers; returns the number of visits stored."""
         ids = sorted(set(customer_ids))
-        profiles, reach = await projections.lock_customers(conn, ids, now)
+        profiles, reach, new = await _lock(conn, ids)
         deliveries, issues = await _load_facts(conn, reach)
-        return await self._replan(conn, now, profiles, reach, deliveries, issues, extend_to)
+        return await self._replan(conn, now, profiles, reach, deliveries, issues, extend_to, new)
 
     async def _replan(
         self,
@@ -216,9 +216,10 @@ class SchedulingHandlers:
         deliveries: Mapping[str, Mapping[str, datetime]],
         issues: Mapping[str, Mapping[str, datetime]],
         extend_to: datetime | None = None,
+        new: Collection[str] = (),
     ) -> int:
-        """Plans every locked customer in memory up to their stored horizon (or `extend_to`,
-        if further) and writes what changed; returns the number of visits stored.
+        """Plans every locked (or `new`) customer in memory up to their stored horizon (or
+        `extend_to`, if further) and writes what changed; returns the number of visits stored.
 
         A stored plan never gets shorter: `reach` (how far each one reached) is a floor.
         """
@@ -280,7 +281,7 @@ class SchedulingHandlers:
         await projections.insert_visits(conn, planned_visits(), now)
         await projections.update_visits(conn, update)
         await projections.delete_visits(conn, delete)
-        await projections.save_customers(conn, profiles, until, now)
+        await projections.save_customers(conn, profiles, until, now, new)
         return stored_count
 
     async def extend_plans(self, conn: asyncpg.Connection, now: datetime) -> int:
@@ -377,7 +378,7 @@ class SchedulingHandlers:
         recomputed = 0
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            profiles, _ = await projections.lock_customers(conn, chunk, now)
+            profiles, _ = await projections.lock_customers(conn, chunk)
             deliveries = await projections.load_deliveries(conn, chunk)
             issues = await projections.load_resolved_issues(conn, chunk)
             plans = await projections.load_plans(conn, chunk)
@@ -424,6 +425,19 @@ class SchedulingHandlers:
         while await publish_due_visits(tx, now) == DUE_BATCH:
             pass
         await projections.mark_visits_missed(tx.conn, now)
+
+
+async def _lock(
+    conn: asyncpg.Connection, ids: Sequence[str]
+) -> tuple[dict[str, domain.Profile], dict[str, datetime | None], set[str]]:
+    """The customers locked (projections.lock_customers), the new ones with an empty profile
+    and no plan end; and which are new."""
+    profiles, reach = await projections.lock_customers(conn, ids)
+    new = {c for c in ids if c not in profiles}
+    for c in new:
+        profiles[c] = domain.Profile()
+        reach[c] = None
+    return profiles, reach, new
 
 
 async def _load_facts(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -56,19 +56,17 @@ async def load_customer_facts(
 
 
 async def lock_customers(
-    conn: asyncpg.Connection, customer_ids: Sequence[str], now: datetime
+    conn: asyncpg.Connection, customer_ids: Sequence[str]
 ) -> tuple[dict[str, Profile], dict[str, datetime | None]]:
-    """Every customer's row (created when new), locked for the re-plan: their Profile and how
-    far their stored plan reaches.
+    """The customers that have a row, locked for the re-plan: their Profile and how far their
+    stored plan reaches. The others are new: save_customers writes their rows.
 
-    Locked in id order, so two transactions touching the same customers never deadlock.
+    Locked in id order, so two transactions touching the same customers never deadlock. A
+    new customer is not locked: their row is written with a COPY at the end, which fails the
+    whole batch on the key if another transaction wrote it meanwhile (the consumer then
+    retries the batch's events one at a time, when the row exists). Writing each new row once,
+    complete, instead of an empty row to lock and an update, halves what a new customer costs.
     """
-    await conn.execute(
-        """INSERT INTO customer (customer_id, updated_at)
-           SELECT unnest($1::text[]), $2 ON CONFLICT DO NOTHING""",
-        customer_ids,
-        now,
-    )
     rows = await conn.fetch(
         """SELECT customer_id, tier, segment, timezone, profile_at, region, account_manager_id,
                   intent_signed_at, project_started_at, planned_until
@@ -155,18 +153,25 @@ async def load_resolved_issues(
 async def insert_deliveries(
     conn: asyncpg.Connection, rows: Sequence[tuple[str, str, datetime, str, str, str]]
 ) -> None:
-    """(customer_id, order_id, delivered_at, product, tier, event_id); a known order stays."""
+    """(customer_id, order_id, delivered_at, product, tier, event_id): new orders of locked
+    (or new) customers, with one COPY (text format, as the plan's visits)."""
     if not rows:
         return
-    await conn.execute(
-        """
-        INSERT INTO delivery (customer_id, order_id, delivered_at, product, tier, event_id)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
-                             $6::text[])
-        ON CONFLICT DO NOTHING
-        """,
-        *(list(col) for col in zip(*rows, strict=True)),
+    text = "".join(
+        f"{_copy_value(c)}\t{_copy_value(o)}\t{at.isoformat()}\t{_copy_value(p)}"
+        f"\t{_copy_value(t)}\t{_copy_value(e)}\n"
+        for c, o, at, p, t, e in rows
     )
+    await conn.copy_to_table(
+        "delivery",
+        source=_one_chunk(text.encode()),
+        columns=("customer_id", "order_id", "delivered_at", "product", "tier", "event_id"),
+        format="text",
+    )
+
+
+async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 async def upsert_resolved_issues(
@@ -191,11 +196,15 @@ async def save_customers(
     profiles: dict[str, Profile],
     planned_until: dict[str, datetime | None],
     now: datetime,
+    new: Collection[str] = (),
 ) -> None:
-    """Writes the (locked) customers' folded profiles and how far their plans reach."""
-    if not profiles:
+    """Writes the customers' folded profiles and how far their plans reach: the rows of the
+    `new` ones (see lock_customers), with a COPY; the others' (locked) rows, updated."""
+    if new:
+        await _copy_customers(conn, profiles, planned_until, now, new)
+    ids = [c for c in profiles if c not in new] if new else list(profiles)
+    if not ids:
         return
-    ids = list(profiles)
     ps = [profiles[i] for i in ids]
     await conn.execute(
         """
@@ -222,6 +231,60 @@ async def save_customers(
         [p.project_started_at for p in ps],
         [planned_until.get(i) for i in ids],
         now,
+    )
+
+
+_CUSTOMER_COLUMNS = (
+    "customer_id",
+    "tier",
+    "segment",
+    "timezone",
+    "profile_at",
+    "region",
+    "account_manager_id",
+    "intent_signed_at",
+    "project_started_at",
+    "planned_until",
+    "updated_at",
+)
+
+
+def _copy_time(at: datetime | None) -> str:
+    return _NULL if at is None else at.isoformat()
+
+
+async def _copy_customers(
+    conn: asyncpg.Connection,
+    profiles: dict[str, Profile],
+    planned_until: dict[str, datetime | None],
+    now: datetime,
+    ids: Collection[str],
+) -> None:
+    """New customers' rows, with one COPY (text format)."""
+    updated = now.isoformat()
+    lines = []
+    for c in ids:
+        p = profiles[c]
+        values = (
+            _copy_value(c),
+            _copy_value(p.tier),
+            _copy_value(p.segment),
+            _copy_value(p.timezone),
+            _copy_time(p.profile_at),
+            _copy_value(p.region),
+            _copy_value(p.account_manager_id),
+            _copy_time(p.intent_signed_at),
+            _copy_time(p.project_started_at),
+            _copy_time(planned_until.get(c)),
+            updated,
+        )
+        lines.append("\t".join(values))
+    lines.append("")
+    await conn.copy_to_table(
+        "customer",
+        source=_one_chunk("\n".join(lines).encode()),
+        columns=_CUSTOMER_COLUMNS,
+        format="text",
     )
 
 
