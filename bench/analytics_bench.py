@@ -10,8 +10,8 @@
   fold) for a month, a quarter and a year, `kpis` without grouping and by agent, the monthly
   report and the 90-day churn list: wall ms, Python CPU ms and PostgreSQL CPU ms (every backend
   of the cluster, from /proc), median of BENCH_REPEATS (3) runs, with the facts loaded;
-  kpis_*_kept: the same question asked again with nothing new, answered by the kept answer
-  (cache.py): the cost of reading the period's version.
+  kpis_*_kept_quiet / _busy: the same question asked again, answered by the kept answer
+  (cache.py) when no fact was stored since / when facts were stored, none of them in the period.
 
 The API adds only the HTTP round trip and JSON encoding to query_ms. BENCH_KEEP_DB=1 keeps the
 database.
@@ -312,16 +312,21 @@ async def main() -> None:
             return views.monthly_report(facts, "2026-03", p, AS_OF)
 
         queries["monthly_report"], _ = await measure(postmaster, report)
-        # An answer asked again with nothing new (cache.py): only the version is read.
+        # An answer asked again (cache.py): with no fact stored since, one row is read
+        # (kept_quiet); with facts stored elsewhere meanwhile, what the period involves and how
+        # many facts it holds (kept_busy).
         for name, period in periods.items():
-            version = (await projections.load_period(pool, period)).version
+            first = await projections.load_period(pool, period)
+            for case, stored in (("quiet", first.stored), ("busy", "elsewhere")):
 
-            async def kept(p: Period = period, v: str = version) -> Any:
-                snapshot = await projections.load_period(pool, p, unless=v)
-                assert snapshot.facts is None
-                return None
+                async def kept(
+                    p: Period = period, held: tuple[str, str] = (stored, first.version)
+                ) -> Any:
+                    snapshot = await projections.load_period(pool, p, unless=held)
+                    assert snapshot.facts is None
+                    return None
 
-            queries[f"kpis_{name}_kept"], _ = await measure(postmaster, kept)
+                queries[f"kpis_{name}_kept_{case}"], _ = await measure(postmaster, kept)
 
         async def at_risk() -> Any:
             p = Period(AS_OF - timedelta(days=90), AS_OF)

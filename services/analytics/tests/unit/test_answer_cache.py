@@ -42,22 +42,22 @@ def test_an_answer_holds_until_the_first_instant_at_or_after_its_as_of() -> None
     until = next_instant(facts, as_of)
     assert until is not None and until >= as_of
     assert not any(as_of <= t < until for t in instants(facts))
-    kept = Cached("v", as_of, until, {"x": 1})
+    kept = Cached("s", "v", as_of, until, {"x": 1})
     assert kept.holds_at(as_of) and kept.holds_at(until - timedelta(microseconds=1))
     assert not kept.holds_at(until) and not kept.holds_at(as_of - timedelta(seconds=1))
     # An instant equal to as_of: the answer holds at that very instant only.
-    assert not Cached("v", as_of, as_of, 1).holds_at(as_of + timedelta(microseconds=1))
-    assert Cached("v", as_of, None, 1).holds_at(at(12, 31))
+    assert not Cached("s", "v", as_of, as_of, 1).holds_at(as_of + timedelta(microseconds=1))
+    assert Cached("s", "v", as_of, None, 1).holds_at(at(12, 31))
 
 
 def test_the_cache_keeps_the_most_recently_used_answers() -> None:
     cache = AnswerCache(size=2)
     for name in ("a", "b"):
-        cache.store((name,), Cached(name, at(3, 1), None, name))
+        cache.store((name,), Cached("s", name, at(3, 1), None, name))
     assert cache.lookup(("a",), at(3, 2)) is not None  # a is now the most recent
-    cache.store(("c",), Cached("c", at(3, 1), None, "c"))
+    cache.store(("c",), Cached("s", "c", at(3, 1), None, "c"))
     assert cache.lookup(("b",), at(3, 2)) is None
     assert [cache.lookup((n,), at(3, 2)) is not None for n in ("a", "c")] == [True, True]
     none_kept = AnswerCache(size=0)
-    none_kept.store(("a",), Cached("a", at(3, 1), None, "a"))
+    none_kept.store(("a",), Cached("s", "a", at(3, 1), None, "a"))
     assert none_kept.lookup(("a",), at(3, 1)) is None

@@ -45,10 +45,17 @@ class Memory:
         self.asked: list[tuple[Period, bool, str | None]] = []
 
     async def load(
-        self, pool: object, period: Period, *, churn: bool = False, unless: str | None = None
+        self,
+        pool: object,
+        period: Period,
+        *,
+        churn: bool = False,
+        unless: tuple[str, str] | None = None,
     ) -> Snapshot:
-        self.asked.append((period, churn, unless))
-        return Snapshot(self.version, None if unless == self.version else self.facts)
+        held = unless[1] if unless else None
+        self.asked.append((period, churn, held))
+        facts = None if held == self.version else self.facts
+        return Snapshot(f"stored-{self.version}", self.version, facts)
 
 
 def app_over(memory: Memory, now: datetime) -> FastAPI:

@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
@@ -98,16 +99,17 @@ async def _answer(
     key = (endpoint, variant, period.start.isoformat(), period.end.isoformat())
     held = answers.lookup(key, now)
     load: FactsLoader = request.app.state.load_facts
-    snapshot = await load(
-        request.app.state.pool, period, churn=churn, unless=held.version if held else None
-    )
+    unless = (held.stored, held.version) if held else None
+    snapshot = await load(request.app.state.pool, period, churn=churn, unless=unless)
     facts = snapshot.facts
     if facts is None:
         assert held is not None
         answer: T = held.body
+        if snapshot.stored != held.stored:  # facts stored elsewhere: next time, one row says so
+            answers.store(key, replace(held, stored=snapshot.stored))
     else:
         answer, until = await asyncio.to_thread(lambda: (compute(facts), next_instant(facts, now)))
-        answers.store(key, Cached(snapshot.version, now, until, answer))
+        answers.store(key, Cached(snapshot.stored, snapshot.version, now, until, answer))
     observe = request.app.state.observe_query
     observe(endpoint, "fold" if facts is not None else "kept", time.perf_counter() - started)
     return answer

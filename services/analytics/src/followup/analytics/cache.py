@@ -5,9 +5,10 @@ An answer depends on the involved entities' stored facts (their version, see
 `as_of` only by comparing it with instants of the facts (`x <= as_of`, `x < as_of`, ...), so from
 the `as_of` an answer was computed at up to, not including, the first instant of its facts at
 or after that `as_of`, every comparison comes out the same and so does the answer. A request in
-that window whose version is unchanged reuses the answer (the database still says which
-entities are involved and how many facts they hold; the facts are neither loaded nor folded).
-Past months asked again (a report reloaded, a dashboard polling) cost a few queries.
+that window reuses the answer when no fact was stored since (one row says so) or none of what
+the period involves (the database says which visits and issues it involves and how many facts
+they hold): the facts are neither loaded nor folded. A past month asked again (a report
+reloaded, a dashboard polling) costs one or a few queries.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def next_instant(facts: Facts, as_of: datetime) -> datetime | None:
 class Cached:
     """An answer, the version of the facts it came from and the `as_of` window it holds in."""
 
+    stored: str
     version: str
     as_of: datetime
     until: datetime | None

@@ -234,6 +234,9 @@ async def record_facts(conn: asyncpg.Connection, events: Iterable[tuple[str, Eve
         elif isinstance(data, IssueEvent) and (row := issue_row(event_id, data)) is not None:
             issues.append(row)
     written = 0
+    if customers or visits or issues:
+        # In the batch's transaction: a reader sees the count move exactly with the facts.
+        await conn.execute("UPDATE fact_version SET batches = batches + 1")
     for sql, rows, width in (
         (_INSERT_CUSTOMERS, customers, len(CUSTOMER_COLUMNS)),
         (_INSERT_VISITS, visits, len(VISIT_COLUMNS)),
@@ -332,23 +335,36 @@ SELECT (SELECT count(*) FROM visit_fact WHERE visit_id = ANY($1::text[])),
 """
 
 
+_GLOBAL_VERSION = "SELECT 'fact_version'::regclass::oid::text || ':' || batches FROM fact_version"
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """What a period involves (`version`) and its facts; None when the caller already holds the
-    facts of that version."""
+    """A period's facts as of one database snapshot. `version` names the facts of what the
+    period involves; `stored` all facts stored (it moves with every batch). `facts` is None
+    when the caller already holds the facts of these versions."""
 
+    stored: str
     version: str
     facts: Facts | None
 
 
 async def load_period(
-    pool: asyncpg.Pool, period: Period, *, churn: bool = False, unless: str | None = None
+    pool: asyncpg.Pool,
+    period: Period,
+    *,
+    churn: bool = False,
+    unless: tuple[str, str] | None = None,
 ) -> Snapshot:
     """The period's facts in one read-only snapshot (the consumer commits between statements
-    otherwise, and a visit could miss the customer it names); not loaded when their version is
-    `unless`."""
+    otherwise, and a visit could miss the customer it names); not loaded when `unless`, the
+    (stored, version) the caller holds, is still current: no fact stored since, or none that
+    the period involves."""
     async with pool.acquire() as c, c.transaction(isolation="repeatable_read", readonly=True):
         conn = cast(asyncpg.Connection, c)
+        stored = await conn.fetchval(_GLOBAL_VERSION)
+        if unless is not None and unless[0] == stored:
+            return Snapshot(stored, unless[1], None)
         visit_ids, issue_ids = await involved(conn, period, churn=churn)
         counts = await conn.fetchrow(_VERSION, visit_ids, issue_ids)
         assert counts is not None  # an aggregate without GROUP BY: always one row
@@ -357,9 +373,9 @@ async def load_period(
             digest.update("\n".join(ids).encode())
             digest.update(b"\0")
         version = f"{digest.hexdigest()}:{counts[0]}:{counts[1]}:{counts[2]}"
-        if version == unless:
-            return Snapshot(version, None)
-        return Snapshot(version, await load_entities(conn, visit_ids, issue_ids))
+        if unless is not None and unless[1] == version:
+            return Snapshot(stored, version, None)
+        return Snapshot(stored, version, await load_entities(conn, visit_ids, issue_ids))
 
 
 async def load_all_facts(conn: asyncpg.Connection) -> Facts:
