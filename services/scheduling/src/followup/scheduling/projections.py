@@ -157,11 +157,7 @@ async def insert_deliveries(
     (or new) customers, with one COPY (text format, as the plan's visits)."""
     if not rows:
         return
-    text = "".join(
-        f"{_copy_value(c)}\t{_copy_value(o)}\t{at.isoformat()}\t{_copy_value(p)}"
-        f"\t{_copy_value(t)}\t{_copy_value(e)}\n"
-        for c, o, at, p, t, e in rows
-    )
+    text = "".join(_copy_row((c, o, at.isoformat(), p, t, e)) for c, o, at, p, t, e in rows)
     await conn.copy_to_table(
         "delivery",
         source=_one_chunk(text.encode()),
@@ -249,8 +245,8 @@ _CUSTOMER_COLUMNS = (
 )
 
 
-def _copy_time(at: datetime | None) -> str:
-    return _NULL if at is None else at.isoformat()
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
 
 
 async def _copy_customers(
@@ -265,24 +261,26 @@ async def _copy_customers(
     lines = []
     for c in ids:
         p = profiles[c]
-        values = (
-            _copy_value(c),
-            _copy_value(p.tier),
-            _copy_value(p.segment),
-            _copy_value(p.timezone),
-            _copy_time(p.profile_at),
-            _copy_value(p.region),
-            _copy_value(p.account_manager_id),
-            _copy_time(p.intent_signed_at),
-            _copy_time(p.project_started_at),
-            _copy_time(planned_until.get(c)),
-            updated,
+        lines.append(
+            _copy_row(
+                (
+                    c,
+                    p.tier,
+                    p.segment,
+                    p.timezone,
+                    _iso(p.profile_at),
+                    p.region,
+                    p.account_manager_id,
+                    _iso(p.intent_signed_at),
+                    _iso(p.project_started_at),
+                    _iso(planned_until.get(c)),
+                    updated,
+                )
+            )
         )
-        lines.append("\t".join(values))
-    lines.append("")
     await conn.copy_to_table(
         "customer",
-        source=_one_chunk("\n".join(lines).encode()),
+        source=_one_chunk("".join(lines).encode()),
         columns=_CUSTOMER_COLUMNS,
         format="text",
     )
@@ -348,6 +346,14 @@ _COPY_CHUNK = 256  # lines sent to PostgreSQL at a time
 def _copy_value(value: str | None) -> str:
     """A text value (or NULL) as COPY's text format writes it."""
     return _NULL if value is None else value.translate(_COPY_ESCAPES)
+
+
+def _copy_row(values: Sequence[str | None]) -> str:
+    """One row of text values (or NULLs) as COPY's text format writes it, with its newline."""
+    if _NEEDS_ESCAPE("".join([v for v in values if v is not None])) is None:
+        # Nearly always (ids, tiers, zones, ISO times): nothing to escape.
+        return "\t".join([_NULL if v is None else v for v in values]) + "\n"
+    return "\t".join([_copy_value(v) for v in values]) + "\n"
 
 
 def _copy_array(items: Sequence[str]) -> str:
