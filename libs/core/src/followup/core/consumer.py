@@ -142,6 +142,55 @@ def decode_records(records: Sequence[ConsumerRecord[Any, Any]]) -> list[Item]:
 _DECODE_SLICE = 200
 
 
+class _Sorted:
+    """A batch's items sorted for its transaction as they are decoded.
+
+    Built while the previous batch is still in the database, so none of this per-event work
+    delays the next transaction; retries of the batch reuse it.
+    """
+
+    __slots__ = ("_ids", "events", "handled", "items", "rejected", "skipped", "unique")
+
+    def __init__(self) -> None:
+        self.items: list[Item] = []
+        # First occurrence of each id wins; later ones in the same batch are duplicates.
+        self.unique: dict[str, Item] = {}
+        self.events: list[Event[Any]] = []  # the events of `unique`, in order
+        self.rejected: list[Item] = []
+        self.handled = 0
+        self.skipped = 0
+        self._ids: str | None = None
+
+    @classmethod
+    def of(cls, items: list[Item], handles: Callable[[str], bool]) -> _Sorted:
+        """The items sorted in one go."""
+        batch = cls()
+        batch.add(items, handles)
+        return batch
+
+    def add(self, items: list[Item], handles: Callable[[str], bool]) -> None:
+        """Sorts more items of the batch (in order)."""
+        self.items += items
+        unique = self.unique
+        for item in items:
+            event = item.event
+            if event is None:
+                self.rejected.append(item)
+            elif handles(event.type):
+                self.handled += 1
+                if event.id not in unique:
+                    unique[event.id] = item
+                    self.events.append(event)
+            else:
+                self.skipped += 1
+
+    def claim_ids(self) -> str:
+        """The ids to claim, as one JSON array (see _CLAIM)."""
+        if self._ids is None:
+            self._ids = _dumps(list(self.unique)).decode()
+        return self._ids
+
+
 class _HandlerFailed(Exception):
     """A handler raised a non-transient error in the fast path; isolate the culprit."""
 
@@ -624,6 +673,7 @@ class EventConsumer:
     async def _consume_loop(self) -> None:
         assert self._kafka is not None
         kafka = self._kafka
+        handles = self.applier.handles
         backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
         while self._running:
             try:
@@ -642,17 +692,20 @@ class EventConsumer:
                 await self._await_inflight()
                 continue
             generation = self._generation
-            # Decoding this batch overlaps the database work of the previous one: in slices,
-            # yielding between them, so the previous batch's queries progress meanwhile.
+            # Decoding and sorting this batch overlap the database work of the previous one: in
+            # slices, yielding between them, so the previous batch's queries progress meanwhile.
             decoded: list[tuple[TopicPartition, list[Item]]] = []
+            sorted_ = _Sorted()
             for tp, recs in batch.items():
                 for start in range(0, len(recs), _DECODE_SLICE):
                     await asyncio.sleep(0)
                     items = decode_records(recs[start : start + _DECODE_SLICE])
+                    sorted_.add(items, handles)
                     if start:
                         decoded[-1][1].extend(items)
                     else:
                         decoded.append((tp, items))
+            sorted_.claim_ids()
             await self._await_inflight()
             if generation != self._generation:
                 # A rebalance or a fence happened meanwhile: every partition has been (or will
@@ -661,8 +714,11 @@ class EventConsumer:
             items, next_offsets = self._admissible(decoded)
             if not items:
                 continue
+            if len(items) != len(sorted_.items):
+                # Some records were dropped (a fetch that raced a seek): sort what is left.
+                sorted_ = _Sorted.of(items, handles)
             self._inflight = asyncio.create_task(
-                self._process_batch(items, next_offsets, generation)
+                self._process_batch(sorted_, next_offsets, generation)
             )
         await self._await_inflight()
 
@@ -757,30 +813,15 @@ class EventConsumer:
                 await asyncio.wait_for(self.pool.release(conn), 5)
 
     async def _process_batch(
-        self, items: list[Item], next_offsets: dict[TopicPartition, int], generation: int
+        self, batch: _Sorted, next_offsets: dict[TopicPartition, int], generation: int
     ) -> None:
         """Commits one batch, retrying transient failures until it is done (or fenced)."""
-        rejected: list[Item] = []
-        skipped = 0
-        handled = 0
-        handles = self.applier.handles
-        # First occurrence of each id wins; later ones in the same batch are duplicates.
-        unique: dict[str, Item] = {}
-        for item in items:
-            event = item.event
-            if event is None:
-                rejected.append(item)
-            elif handles(event.type):
-                handled += 1
-                unique.setdefault(event.id, item)
-            else:
-                skipped += 1
         backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
         isolate = False
         while True:
             try:
                 async with self._tx_lock:
-                    result = await self._commit_batch(unique, rejected, next_offsets, isolate)
+                    result = await self._commit_batch(batch, next_offsets, isolate)
                 break
             except _SeenBefore:
                 self._expect_duplicates = True
@@ -805,20 +846,16 @@ class EventConsumer:
         self._note_ok()
         # Back to the all-new claim once a batch had no id seen before.
         self._expect_duplicates = result.duplicate > 0
-        result.duplicate += handled - len(unique)
-        result.skipped = skipped
-        self._after_commit(items, next_offsets, result)
+        result.duplicate += batch.handled - len(batch.unique)
+        result.skipped = batch.skipped
+        self._after_commit(batch.items, next_offsets, result)
 
     async def _commit_batch(
-        self,
-        unique: dict[str, Item],
-        rejected: list[Item],
-        next_offsets: dict[TopicPartition, int],
-        isolate: bool,
+        self, batch: _Sorted, next_offsets: dict[TopicPartition, int], isolate: bool
     ) -> BatchResult:
         result = BatchResult()
         tps = list(next_offsets)
-        events = [item.event for item in unique.values() if item.event is not None]
+        unique, events = batch.unique, batch.events
         conn = await self._connection()
         claim_args: list[Any] = [
             self.name,
@@ -826,7 +863,7 @@ class EventConsumer:
             [tp.partition for tp in tps],
             [self._db_offsets.get(tp, -1) for tp in tps],
             [next_offsets[tp] for tp in tps],
-            _dumps([e.id for e in events]).decode(),
+            batch.claim_ids(),
         ]
         async with conn.transaction():
             if self._expect_duplicates:
@@ -860,7 +897,7 @@ class EventConsumer:
                     letters += [
                         _handler_dead_letter(self.name, unique[e.id], exc) for e, exc in failed
                     ]
-            letters += [_reject_dead_letter(self.name, item) for item in rejected]
+            letters += [_reject_dead_letter(self.name, item) for item in batch.rejected]
             result.dead_letter = len(letters)
             if letters:
                 # Recorded first so a redelivered message is sent once; sent and acked before
