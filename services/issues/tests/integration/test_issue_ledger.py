@@ -367,6 +367,33 @@ async def test_a_scheduled_clock_whose_breach_is_already_stored_is_recorded_once
     assert await conn.fetchval("SELECT count(*) FROM issue_breached") == 3
 
 
+async def test_locking_many_issues_takes_at_most_one_lock_per_stripe_and_excludes_each_issue(
+    infra: Infra,
+) -> None:
+    """A sweep of 40,000 issues once exhausted PostgreSQL's shared lock table; the stripes bound
+    a transaction's locks, and an issue's own lock still waits for the sweep's."""
+    dsn = await ledger_db(infra)
+    sweep, command = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        ids = [f"I-{n:06d}" for n in range(30_000)]
+        async with sweep.transaction():
+            assert await projections._ordered_ids(sweep, ids, lock=True) == sorted(ids)
+            held = await sweep.fetchval(
+                """SELECT count(*) FROM pg_locks
+                   WHERE locktype = 'advisory' AND pid = pg_backend_pid()"""
+            )
+            assert held == projections.ISSUE_LOCK_STRIPES
+            await command.execute("SET lock_timeout = '200ms'")
+            with pytest.raises(asyncpg.LockNotAvailableError):
+                async with command.transaction():
+                    await projections.load_issue(command, "I-012345", lock=True)
+        async with command.transaction():  # the sweep committed: the issue is free
+            assert await projections.load_issue(command, "I-012345", lock=True) is None
+    finally:
+        await sweep.close()
+        await command.close()
+
+
 async def test_an_official_year_loaded_later_moves_open_deadlines_once_and_finished_ones_never(
     conn: asyncpg.Connection,
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -89,7 +90,7 @@ async def load_issue(
 ) -> domain.Issue | None:
     """The issue folded from its stored events."""
     if lock:
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "issue:" + issue_id)
+        await _lock_issues(conn, [issue_id])
     rows = await conn.fetch(
         "SELECT type, data::text AS data FROM issue_event WHERE issue_id = $1 ORDER BY seq",
         issue_id,
@@ -100,19 +101,40 @@ async def load_issue(
 
 
 async def _ordered_ids(conn: asyncpg.Connection, issue_ids: list[str], *, lock: bool) -> list[str]:
-    """The distinct ids in one order, advisory-locked in that order first when `lock`."""
+    """The distinct ids in one order, their lock stripes taken first when `lock`."""
     ordered = sorted(set(issue_ids))
     if lock:
         await _lock_issues(conn, ordered)
     return ordered
 
 
-async def _lock_issues(conn: asyncpg.Connection, ordered: list[str]) -> None:
-    # In one order, so two sweeps (or a sweep and a command) never wait on each other.
+# Issues are locked by stripe (advisory locks in their own key space), not one lock each:
+# PostgreSQL's shared lock table holds max_locks_per_transaction x max_connections locks in
+# all (~6,400 by default), so a sweep locking 40,000 issues in its transaction ran out of
+# shared memory, was retried as transient, and stalled the consumer. 2,048 stripes bound any
+# transaction's locks; the price is that a command may wait behind an unrelated issue's sweep.
+ISSUE_LOCK_SPACE = 0x155E
+ISSUE_LOCK_STRIPES = 2048
+
+
+def issue_lock_stripe(issue_id: str) -> int:
+    """The stripe whose lock covers this issue (stable across processes and releases)."""
+    return zlib.crc32(issue_id.encode()) % ISSUE_LOCK_STRIPES
+
+
+async def _lock_issues(conn: asyncpg.Connection, issue_ids: list[str]) -> None:
+    # Ascending in one statement, so two lockers of many issues never wait on each other.
+    stripes = sorted({issue_lock_stripe(i) for i in issue_ids})
+    if len(stripes) == 1:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock($1::int, $2::int)", ISSUE_LOCK_SPACE, *stripes
+        )
+        return
     await conn.execute(
-        """SELECT pg_advisory_xact_lock(hashtext('issue:' || id))
-           FROM unnest($1::text[]) WITH ORDINALITY AS t(id, n) ORDER BY n""",
-        ordered,
+        """SELECT pg_advisory_xact_lock($1::int, s)
+           FROM unnest($2::int[]) WITH ORDINALITY AS t(s, n) ORDER BY n""",
+        ISSUE_LOCK_SPACE,
+        stripes,
     )
 
 
