@@ -156,6 +156,10 @@ async def test_the_monthly_report_in_json_and_as_a_page_with_charts(
         {"category": "complaint", "count": 2},
         {"category": "fault", "count": 1},
     ]
+    assert report["most_frequent_problems"] == [
+        {"category": "complaint", "severity": "general", "count": 2},
+        {"category": "fault", "severity": "general", "count": 1},
+    ]
     assert report["departments_most_breaches"] == [{"department": "customer_service", "count": 1}]
     assert report["agents_most_breaches"] == []
     [risk] = report["customers_at_risk"]
@@ -164,7 +168,8 @@ async def test_the_monthly_report_in_json_and_as_a_page_with_charts(
     page = await client.get("/v1/reports/monthly/2026-03", headers={"Accept": "text/html"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
-    assert html.count("<svg") >= 3 and "66.67%" in html and "C-2" in html
+    assert html.count("<svg") >= 4 and "66.67%" in html and "C-2" in html
+    assert "complaint (general)" in html
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "<script" not in html and "https://" not in html
 

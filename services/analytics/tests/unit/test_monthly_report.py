@@ -33,6 +33,7 @@ def test_a_month_of_a_gold_customer_against_the_targets() -> None:
     assert report.resolution_time == Percentiles(1, 48.0, 48.0)
     assert report.visit_response == Percentiles(2, 24.0, 48.0)
     assert report.top_categories == [("complaint", 1)]
+    assert report.top_problems == [("complaint", "general", 1)]
     assert report.departments_most_breaches == [("customer_service", 1)]
     assert report.agents_most_breaches == []
     assert report.at_risk == {"C-1": {"gold_sla_breach"}}

@@ -989,6 +989,19 @@ def top_problem_categories(
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
+def most_frequent_problems(
+    facts: Facts, period: Period, as_of: datetime, limit: int = 5
+) -> list[tuple[str, str, int]]:
+    """Problems (category and severity) by issues raised in the period, most first (ties by
+    name). What the customer described is free text, which analytics does not keep."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for issue in _raised_in(facts, period, as_of):
+        assert issue.raised is not None
+        counts[issue.raised.category, issue.raised.severity] += 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return [(category, severity, n) for (category, severity), n in ranked]
+
+
 def most_breaches(
     facts: Facts,
     by: Literal["agent", "department"],
@@ -1040,6 +1053,7 @@ class MonthlyReport:
     first_response: Percentiles
     resolution_time: Percentiles
     top_categories: list[tuple[str, int]]
+    top_problems: list[tuple[str, str, int]]
     agents_most_breaches: list[tuple[str, int]]
     departments_most_breaches: list[tuple[str, int]]
     at_risk: Mapping[str, set[ChurnRule]]
@@ -1075,6 +1089,7 @@ def monthly_report(facts: Facts, period: Period, as_of: datetime) -> MonthlyRepo
         first_response=_overall_times(first_response_time(facts, period, as_of)),
         resolution_time=_overall_times(resolution_time(facts, period, as_of)),
         top_categories=top_problem_categories(facts, period, as_of),
+        top_problems=most_frequent_problems(facts, period, as_of),
         agents_most_breaches=most_breaches(facts, "agent", period, as_of),
         departments_most_breaches=most_breaches(facts, "department", period, as_of),
         at_risk=customers_at_risk(facts, period, as_of),

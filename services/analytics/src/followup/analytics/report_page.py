@@ -77,7 +77,7 @@ def count_chart(rows: list[dict[str, Any]], key: str, title: str) -> str:
     """Vertical bars of counts (top categories, breaches)."""
     if not rows:
         return '<p class="none">none</p>'
-    bar_w, gap, chart_h = 48, 24, 140
+    bar_w, gap, chart_h = 64, 100, 140  # a slot fits a 22-character label
     top = max(r["count"] for r in rows) or 1
     width = len(rows) * (bar_w + gap) + gap
     parts = [
@@ -91,7 +91,7 @@ def count_chart(rows: list[dict[str, Any]], key: str, title: str) -> str:
         parts.append(f'<rect x="{x}" y="{y}" width="{bar_w}" height="{h}" fill="#0969da"/>')
         parts.append(f'<text x="{x + 4}" y="{y - 2}">{r["count"]}</text>')
         parts.append(
-            f'<text x="{x}" y="{chart_h + 28}">{escape(str(r[key] or "unowned")[:12])}</text>'
+            f'<text x="{x}" y="{chart_h + 28}">{escape(str(r[key] or "unowned")[:22])}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -164,6 +164,15 @@ def render(report: dict[str, Any]) -> str:
             _times_table(report["times"]),
             "<h2>Top problem categories</h2>",
             count_chart(report["top_problem_categories"], "category", "top problem categories"),
+            "<h2>Most frequent problems</h2>",
+            count_chart(
+                [
+                    {"problem": f"{p['category']} ({p['severity']})", "count": p["count"]}
+                    for p in report["most_frequent_problems"]
+                ],
+                "problem",
+                "most frequent problems",
+            ),
             "<h2>Most SLA breaches: agents</h2>",
             count_chart(report["agents_most_breaches"], "agent_id", "breaches by agent"),
             "<h2>Most SLA breaches: departments</h2>",

@@ -197,6 +197,9 @@ def monthly_report(facts: Facts, month: str, period: Period, as_of: datetime) ->
             )
         ],
         "top_problem_categories": _ranked(r.top_categories, "category"),
+        "most_frequent_problems": [
+            {"category": c, "severity": sev, "count": n} for c, sev, n in r.top_problems
+        ],
         "agents_most_breaches": _ranked(r.agents_most_breaches, "agent_id"),
         "departments_most_breaches": _ranked(r.departments_most_breaches, "department"),
         "customers_at_risk": at_risk_items(facts, period, as_of),
