@@ -249,3 +249,29 @@ async def test_an_answer_is_kept_while_its_facts_and_their_comparisons_with_now_
         # New facts (the version moves): folded again even at the same instant.
         memory.facts, memory.version = fold(MARCH_EVENTS[:4]), "v2"
         assert (await on_time())[:2] == (1, 1)
+
+
+async def test_without_bounds_the_periods_are_whole_local_days_and_months(memory: Memory) -> None:
+    app = app_over(memory, at(3, 20, 10))
+    async with client_of(app) as client:
+        kpis = (await client.get("/v1/kpis")).json()
+        assert (kpis["from"], kpis["to"]) == (
+            "2026-03-01T00:00:00+08:00",
+            "2026-04-01T00:00:00+08:00",
+        )
+        risk = (await client.get("/v1/customers/at-risk")).json()
+        assert (risk["from"], risk["to"]) == (
+            "2025-12-21T00:00:00+08:00",
+            "2026-03-21T00:00:00+08:00",
+        )
+        # No instant of the facts lies between 10:00 and 18:00 on the 20th (I-2 was raised at
+        # 9:00, its response is due on the 21st): later that day the same question is the same
+        # period, answered by the kept answer.
+        app.state.clock = FixedClock(at(3, 20, 18))
+        again = (await client.get("/v1/kpis")).json()
+        assert memory.asked[-1][2] == "v1"
+        assert {**again, "as_of": None} == {**kpis, "as_of": None}
+        assert again["as_of"] == "2026-03-20T18:00:00+08:00"
+        # With `from` only, the period runs to now.
+        upto = (await client.get("/v1/kpis", params={"from": "2026-03-19"})).json()
+        assert upto["to"] == "2026-03-20T18:00:00+08:00"

@@ -71,12 +71,20 @@ def _period(
     request: Request,
     from_: str | None,
     to: str | None,
-    default_start: Callable[[datetime], datetime],
+    default: Callable[[datetime, ZoneInfo], Period],
+    default_start: Callable[[datetime, ZoneInfo], datetime],
 ) -> tuple[Period, datetime]:
+    """The asked period, and now. Without bounds, `default(now)`: whole local days or months,
+    so the same question asked later the same day is the same period (and its kept answer
+    serves it, cache.py); periods reaching past now answer as of now."""
     zone = _zone(request)
     now: datetime = request.app.state.clock.now()
+    if not from_ and not to:
+        return default(now, zone), now
     end = parse_instant(to, zone, end=True, name="to") if to else now
-    start = parse_instant(from_, zone, end=False, name="from") if from_ else default_start(end)
+    start = (
+        parse_instant(from_, zone, end=False, name="from") if from_ else default_start(end, zone)
+    )
     if start > end:
         raise Problem(422, "from is after to", period=[start.isoformat(), end.isoformat()])
     return Period(start, end), now
@@ -120,6 +128,18 @@ def _month_start(t: datetime, zone: ZoneInfo) -> datetime:
     return datetime(local.year, local.month, 1, tzinfo=zone)
 
 
+def _this_month(now: datetime, zone: ZoneInfo) -> Period:
+    local = now.astimezone(zone)
+    return month_period(f"{local.year:04d}-{local.month:02d}", zone)
+
+
+def _last_90_days(now: datetime, zone: ZoneInfo) -> Period:
+    """The 90 local days ending with today."""
+    local = now.astimezone(zone)
+    tomorrow = datetime(local.year, local.month, local.day, tzinfo=zone) + timedelta(days=1)
+    return Period(tomorrow - AT_RISK_LOOKBACK, tomorrow)
+
+
 def routers(auth: Authenticate) -> list[APIRouter]:
     """The /v1 routes behind the bearer-token dependency; every one for READERS."""
     router = APIRouter(prefix="/v1", tags=["analytics"])
@@ -133,10 +153,10 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         group_by: GroupBy | None = None,
     ) -> Response:
         """Every SPEC §5 KPI over [from, to), by group. `from`/`to` are dates (local days,
-        `to` included) or instants; defaults: the current month up to now."""
+        `to` included) or instants; without them, the current month (as of now); with `from`
+        only, up to now; with `to` only, from the start of its month."""
         require_role(principal, *READERS)
-        zone = _zone(request)
-        period, now = _period(request, from_, to, lambda end: _month_start(end, zone))
+        period, now = _period(request, from_, to, _this_month, _month_start)
         body = await _answer(
             request,
             "kpis",
@@ -185,11 +205,13 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: str | None = None,
     ) -> Response:
-        """Customers a churn-risk rule fired for in [from, to) (default: the last 90 days), by
-        customer id, with the rules and the visits or issues behind them; paginated."""
+        """Customers a churn-risk rule fired for in [from, to) (default: the 90 local days ending
+        today), by customer id, with the rules and the visits or issues behind them; paginated."""
         require_role(principal, *READERS)
         after = _customer_after(cursor)
-        period, now = _period(request, from_, to, lambda end: end - AT_RISK_LOOKBACK)
+        period, now = _period(
+            request, from_, to, _last_90_days, lambda end, zone: end - AT_RISK_LOOKBACK
+        )
         items = await _answer(
             request,
             "customers_at_risk",
