@@ -27,7 +27,8 @@ def service_parts(settings: AnalyticsSettings) -> ServiceParts:
         stored.append(
             Counter(
                 "followup_analytics_facts_stored",
-                "Facts (rows) stored from consumed events",
+                "Fact rows written from consumed events (a batch rolled back and retried"
+                " counts again)",
                 registry=registry,
             )
         )
