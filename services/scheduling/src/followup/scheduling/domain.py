@@ -232,12 +232,21 @@ class _Schedule:
     """A delivery date's months, worked out once per calendar and reused by every customer
     delivered that day (planning asks the same dates the same questions again and again)."""
 
-    __slots__ = ("key_deep", "months", "policy", "start_day", "tz", "worked_to")
+    __slots__ = ("deadlines", "key_deep", "months", "policy", "start_day", "tz", "worked_to")
 
     def __init__(self, start_day: date, key_deep: bool, tz: ZoneInfo, policy: Policy) -> None:
         self.start_day, self.key_deep, self.tz, self.policy = start_day, key_deep, tz, policy
         self.months: list[_MonthVisits] = []
         self.worked_to = 0  # the last month looked at
+        # Calendar-day deadlines counted from the delivery day (first_use, special), by days.
+        self.deadlines: dict[int, tuple[datetime, bool]] = {}
+
+    def deadline(self, days: int, cal: BusinessCalendar) -> tuple[datetime, bool]:
+        """_calendar_deadline from the delivery day, worked out once per schedule."""
+        found = self.deadlines.get(days)
+        if found is None:
+            found = self.deadlines[days] = _calendar_deadline(self.start_day, days, self.tz, cal)
+        return found
 
     def extend(self, cal: BusinessCalendar) -> None:
         """Works out the next year of months (the rule of the original month loop)."""
@@ -322,14 +331,15 @@ def delivery_candidates(
     mature_at: datetime | None = None
     iso = delivered.isoformat()
     out: list[Candidate] = []
-    at, prov = _calendar_deadline(start_day, policy.first_use_deadline_days, tz, cal)
+    schedule = _schedule(start_day, tier in policy.key_deep_tiers, tz, cal, policy)
+    at, prov = schedule.deadline(policy.first_use_deadline_days, cal)
     out.append(
         Candidate(
             FIRST_USE, delivered, at, prov, order, reason=f"first use of order {order}", due_iso=iso
         )
     )
     if repeat:
-        at, prov = _calendar_deadline(start_day, policy.special_deadline_days, tz, cal)
+        at, prov = schedule.deadline(policy.special_deadline_days, cal)
         out.append(
             Candidate(
                 SPECIAL,
@@ -341,7 +351,6 @@ def delivery_candidates(
                 due_iso=iso,
             )
         )
-    schedule = _schedule(start_day, tier in policy.key_deep_tiers, tz, cal, policy)
     months = schedule.months
     i = 0
     combine = datetime.combine
@@ -486,6 +495,10 @@ def merge_candidates(
 ) -> list[PlannedVisit]:
     """Visits due within 7 days of the group's first merge: earlier due, later deadline."""
     rank = _KIND_RANK
+    if not isinstance(candidates, list):
+        candidates = list(candidates)
+    if len(candidates) == 1:  # one visit: nothing to order or merge
+        return [_merge_group(customer_id, candidates)]
     ordered = sorted(
         candidates,
         key=lambda c: (c.due_at, rank[c.kind], c.order_id or "", c.issue_id or ""),
