@@ -531,3 +531,31 @@ async def test_a_clock_jump_of_thirteen_months_publishes_every_visit_once_in_due
     async with a.acquire() as conn:
         ends = await conn.fetch("SELECT planned_until FROM customer")
     assert all(r[0] >= t1 + handlers.policy.store_ahead for r in ends)
+
+
+async def test_a_new_customer_written_meanwhile_fails_the_batch_instead_of_overwriting_it(
+    pools: tuple[asyncpg.Pool, asyncpg.Pool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # New customers are not locked: their rows are written at the end with a COPY. Another
+    # transaction writing the same customer's row first (seen here as a lock that found no
+    # row) must make the batch fail on the key, for the consumer to retry its events one at
+    # a time, never leave two plans or a half-written customer.
+    a, _ = pools
+    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
+    now = at(2026, 1, 20)
+    await apply(a, handlers, now, [delivered("C-race", "O-1", at(2026, 2, 1))])
+    before = await plans(a)
+    real_lock = projections.lock_customers
+
+    async def lock_seeing_no_row(conn: asyncpg.Connection, ids: Any) -> Any:
+        await real_lock(conn, ids)  # the lock is taken; the row is not seen
+        return {}, {}  # as if the row was written after this lock's snapshot
+
+    monkeypatch.setattr(projections, "lock_customers", lock_seeing_no_row)
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await apply(a, handlers, now, [delivered("C-race", "O-2", at(2026, 2, 3))])
+    monkeypatch.undo()
+    assert await plans(a) == before  # the failed batch wrote nothing
+    # Retried (the row is there now): the repeat purchase is planned as usual.
+    await apply(a, handlers, now, [delivered("C-race", "O-2", at(2026, 2, 3))])
+    assert sorted(tuple(r[3]) for r in await plans(a)) == [("first_use", "special"), ("routine",)]
