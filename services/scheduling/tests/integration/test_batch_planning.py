@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,7 +40,7 @@ from followup.scheduling.domain import (
     plan_customer,
     stored_horizon,
 )
-from followup.scheduling.handlers import SchedulingHandlers
+from followup.scheduling.handlers import READ_MARGIN, SchedulingHandlers
 from followup.scheduling.main import MIGRATIONS
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -205,8 +205,11 @@ async def test_one_batch_stores_the_pure_plan_and_equals_one_event_at_a_time_in_
     async with a.acquire() as conn:
         assert await handlers.store_plans_until(conn, now, reads_to) == 3
         assert await handlers.store_plans_until(conn, now, reads_to) == 0  # stored already
+        # Stored a month further than asked: a reader a week later re-plans nobody.
+        later = now + timedelta(days=7)
+        assert await handlers.store_plans_until(conn, later, handlers.read_horizon(later)) == 0
     stored = await plans(a)
-    assert summary(stored) == pure(lambda f: reads_to)
+    assert summary(stored) == pure(lambda f: reads_to + READ_MARGIN)
     assert max(r[4] for r in stored) > at(2027, 11, 1)
     by_customer = {c: [r for r in stored if r[1] == c] for c in ("C-1", "C-2", "C-3")}
     # Jan 31 delivery and the Feb 3 repeat purchase (first use + special) merge into one visit.
@@ -459,7 +462,7 @@ async def test_ids_with_tabs_newlines_quotes_and_backslashes_are_stored_as_they_
                 list(v.sources),
                 "planned",
             )
-            for v in plan_customer(facts, CAL, now, until=reads_to)
+            for v in plan_customer(facts, CAL, now, until=reads_to + READ_MARGIN)
         ]
     assert len(stored) == len(expected) > 7 * 8
     assert stored == sorted(expected)

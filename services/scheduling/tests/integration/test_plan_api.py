@@ -20,7 +20,7 @@ from followup.core.problems import install_problem_handlers
 from followup.events import Contact, CustomerDelivered, make_event
 from followup.scheduling import api
 from followup.scheduling.domain import CustomerFacts, Delivery, plan_customer
-from followup.scheduling.handlers import SchedulingHandlers
+from followup.scheduling.handlers import READ_MARGIN, SchedulingHandlers
 from followup.scheduling.main import MIGRATIONS
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -129,7 +129,8 @@ async def test_supervisors_admins_and_analysts_read_plans(
 
 
 def pure_plan(customer: str) -> list[tuple[str, str, list[str]]]:
-    """The policy's plan up to where readers see it (the rolling horizon less a month)."""
+    """The policy's plan as readers have it stored: up to where they see it (the rolling
+    horizon less a month), and a month further."""
     [(order, when, tier)] = [(o, w, t) for c, o, w, t in DELIVERIES if c == customer]
     facts = CustomerFacts(
         customer,
@@ -137,7 +138,7 @@ def pure_plan(customer: str) -> list[tuple[str, str, list[str]]]:
         "Asia/Shanghai",
         deliveries=(Delivery(customer, order, when.astimezone(UTC), tier, "Asia/Shanghai"),),
     )
-    until = add_months_clamped(NOW, 23, SH)
+    until = add_months_clamped(NOW, 23, SH) + READ_MARGIN
     visits = plan_customer(facts, CAL, NOW, until=until)
     return sorted((v.due_at.isoformat(), v.visit_id, list(v.kinds)) for v in visits)
 

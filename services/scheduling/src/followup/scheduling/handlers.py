@@ -30,6 +30,9 @@ from followup.scheduling import domain, projections
 SOURCE = "followup/scheduling"
 # Due visits published per statement; the tick repeats until fewer come back.
 DUE_BATCH = 10_000
+# How much further than they read readers store plans (store_plans_until): a month, so the
+# rolling horizon (24 months) is never passed.
+READ_MARGIN = timedelta(days=30)
 # Transaction advisory lock held by whoever extends stored plans by the customer (the tick,
 # a reader): they lock customers in another order than id, so they take turns.
 EXTENSION_LOCK = 0x5C4ED01E
@@ -314,14 +317,18 @@ class SchedulingHandlers:
         self, conn: asyncpg.Connection, now: datetime, to: datetime, customer_id: str | None = None
     ) -> int:
         """Readers' side of the stored horizon: stores every plan (or one customer's) that
-        ends before `to` (at most read_horizon) up to it, so that a read of the stored visits
-        due by `to` is the whole plan; returns the number of customers extended.
+        ends before `to` (at most read_horizon) up to READ_MARGIN past it, so that a read of
+        the stored visits due by `to` is the whole plan; returns the number of customers
+        extended.
 
-        Nothing is published: the tick publishes what is due. One transaction per 500
-        customers, each holding the extension lock, so a tick never waits on a reader's
-        customers while holding some the reader waits on.
+        The margin: the read horizon moves with the clock, and readers asking for all of it
+        would otherwise re-plan every customer at each read. Nothing is published: the tick
+        publishes what is due. One transaction per 500 customers, each holding the extension
+        lock, so a tick never waits on a reader's customers while holding some the reader
+        waits on.
         """
         to = min(to, self.read_horizon(now))
+        extend_to = to + READ_MARGIN
         extended = 0
         while True:
             async with conn.transaction():
@@ -333,7 +340,7 @@ class SchedulingHandlers:
                     ids = [customer_id] if known and reach is not None and reach < to else []
                 if not ids:
                     return extended
-                await self._replan_ids(conn, now, ids, extend_to=to)
+                await self._replan_ids(conn, now, ids, extend_to=extend_to)
             extended += len(ids)
 
     async def _watch_table_growth(self, tx: Tx, stored: int) -> None:
