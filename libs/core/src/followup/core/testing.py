@@ -8,6 +8,7 @@ They are never replaced by fakes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
@@ -123,6 +124,16 @@ async def create_topics(bootstrap: str, names: list[str], partitions: int = 6) -
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
+            # Created is not yet known to every client: under load a producer or consumer
+            # started at once failed with "topic not found in cluster metadata".
+            deadline = asyncio.get_running_loop().time() + 30
+            missing = {t.name for t in new}
+            while missing:
+                missing -= set(await admin.list_topics())
+                if missing and asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"topics not in the cluster metadata: {sorted(missing)}")
+                if missing:
+                    await asyncio.sleep(0.1)
     finally:
         await admin.close()
 
