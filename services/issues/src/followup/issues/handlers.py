@@ -222,23 +222,30 @@ class IssueHandlers:
             ids = await projections.issues_past_breach_time(tx.conn, now, projections.SWEEP_BATCH)
             if not ids:
                 return escalated
-            scheduled = await projections.scheduled_clocks(tx.conn, ids, due_before=now, lock=True)
-            due = domain.breaches_due(scheduled, now, self.managers)
-            if not due:
+            read = await projections.read_scheduled_clocks(tx.conn, ids, due_before=now, lock=True)
+            if not await self._record_breaches(tx, now, read, escalated):
                 # A command moved them meanwhile; reading them again would find the same.
                 return escalated
-            await self._record_breaches(tx, now, due, escalated)
 
     async def _record_breaches(
-        self, tx: Tx, now: datetime, due: list[domain.Breach], escalated: list[domain.Breach]
-    ) -> None:
-        """Records the breaches slice by slice, naming and encoding the next slice while the
-        database stores this one (Python and PostgreSQL each have a core of their own)."""
+        self,
+        tx: Tx,
+        now: datetime,
+        read: projections.ScheduledClocksRead,
+        escalated: list[domain.Breach],
+    ) -> int:
+        """Decides and records the breaches slice by slice: the next slice is decided, named
+        and encoded while the database stores this one (Python and PostgreSQL each have a
+        core of their own). Returns how many breaches were due."""
         storing: asyncio.Future[list[bool]] | None = None
         stored: list[domain.Breach] = []
+        due = 0
         try:
-            for start in range(0, len(due), RECORD_SLICE):
-                part = due[start : start + RECORD_SLICE]
+            for clocks in read.slices(RECORD_SLICE):
+                part = domain.breaches_due(clocks, now, self.managers)
+                if not part:
+                    continue
+                due += len(part)
                 named = [(event_id_of(b), b) for b in part]
                 # Outbox rows for all; the statement writes those of the new events only.
                 rows = [
@@ -261,6 +268,7 @@ class IssueHandlers:
             if storing is not None and not storing.done():
                 await asyncio.wait([storing])
             raise
+        return due
 
     async def schedule_issues_stored_before_the_schedule(self, tx: Tx, now: datetime) -> None:
         """Issues stored before the breach schedule existed are folded once to schedule them."""

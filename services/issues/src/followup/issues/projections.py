@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -363,8 +363,55 @@ async def scheduled_clocks(
 ) -> list[domain.ScheduledClock]:
     """The scheduled clocks of these issues (only those due before `due_before` if given),
     locked like load_issue, then read."""
+    read = await read_scheduled_clocks(conn, issue_ids, due_before=due_before, lock=lock)
+    return [clock for part in read.slices(len(read) or 1) for clock in part]
+
+
+class ScheduledClocksRead:
+    """Scheduled-clock rows as read, grouped by issue, turned into domain.ScheduledClock a
+    slice at a time (so a sweep converts each slice while the previous one is stored)."""
+
+    def __init__(self, rows: list[asyncpg.Record]) -> None:
+        self._rows = sorted(rows, key=lambda r: r[0])
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def slices(self, size: int) -> Iterator[list[domain.ScheduledClock]]:
+        """About `size` clocks each, never splitting an issue's clocks."""
+        rows, start = self._rows, 0
+        while start < len(rows):
+            end = min(start + size, len(rows))
+            while end < len(rows) and rows[end][0] == rows[end - 1][0]:
+                end += 1
+            yield [_scheduled_clock(r) for r in rows[start:end]]
+            start = end
+
+
+def _scheduled_clock(r: asyncpg.Record) -> domain.ScheduledClock:
+    return domain.ScheduledClock(
+        issue_id=r[0],
+        customer_id=r[4],
+        clock=_CLOCKS[r[1]],
+        round=r[2],
+        # Stored as an instant; the domain names it in the customer's zone (ZoneInfo caches).
+        deadline=r[3].astimezone(ZoneInfo(r[7])),
+        department=r[5],
+        owner_id=r[6],
+        timezone=r[7],
+    )
+
+
+async def read_scheduled_clocks(
+    conn: asyncpg.Connection,
+    issue_ids: list[str],
+    *,
+    due_before: datetime | None = None,
+    lock: bool = False,
+) -> ScheduledClocksRead:
+    """`scheduled_clocks`, left as rows to convert slice by slice."""
     if not issue_ids:
-        return []
+        return ScheduledClocksRead([])
     # Locked before the read (its own statement, so it sees what a command committed
     # meanwhile), in one order, as load_issues.
     ordered = await _ordered_ids(conn, issue_ids, lock=lock)
@@ -379,21 +426,7 @@ async def scheduled_clocks(
         ordered,
         due_before,
     )
-    clocks = _CLOCKS
-    return [
-        domain.ScheduledClock(
-            issue_id=r[0],
-            customer_id=r[4],
-            clock=clocks[r[1]],
-            round=r[2],
-            # Stored as an instant; the domain names it in the customer's zone (ZoneInfo caches).
-            deadline=r[3].astimezone(ZoneInfo(r[7])),
-            department=r[5],
-            owner_id=r[6],
-            timezone=r[7],
-        )
-        for r in rows
-    ]
+    return ScheduledClocksRead(rows)
 
 
 # Enum construction by value costs ~3 µs; a dict lookup a tenth of that.
