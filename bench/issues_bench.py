@@ -513,7 +513,7 @@ async def sweep_once(
 # What the instrumented run times: (module, function, label); absent names are skipped.
 STEPS = [
     (projections, "issues_past_breach_time", "find"),
-    (projections, "scheduled_clocks", "read the schedule (lock, read rows)"),
+    (projections, "read_scheduled_clocks", "read the schedule (lock, read rows)"),
     (domain, "breaches_due", "breaches_due (decide from the rows)"),
     (issue_handlers, "event_id_of", "event ids"),
     (issue_handlers, "outbox_row", "outbox rows (encode)"),
