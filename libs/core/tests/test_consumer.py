@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -15,6 +16,7 @@ from followup.events import Event, encode, topics
 from .conftest import (
     Env,
     assigned,
+    fold,
     make_consumer,
     metric,
     project_started,
@@ -348,3 +350,67 @@ async def test_sigterm_path_finishes_the_batch_flushes_the_outbox_and_resumes_ex
 
 async def _count_at_least(pool: asyncpg.Pool, n: int) -> bool:
     return await table_count(pool, "started") >= n
+
+
+async def test_pipelined_batches_claim_ids_early_and_apply_each_event_once(
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    """A batch's ids are claimed while the batch before it is still in the database; the read
+    model still equals the fold with ids repeated across neighbouring batches and a batch that
+    must start over (a handler failing once), which makes the next give its early claim up."""
+    topic = env.topic(topics.CUSTOMERS)
+    flaky_id = f"flaky-{uuid.uuid4().hex[:6]}"
+    failed_once: list[str] = []
+    early_seen: list[int] = []
+
+    async def handler(tx: Tx, events: list[Event[Any]]) -> None:
+        if any(e.id == flaky_id for e in events) and not failed_once:
+            failed_once.append(flaky_id)
+            raise ValueError("fails once")
+        await project_started(tx, events)
+        # The next batch's transaction, opened with its ids claimed, waits for this one.
+        early_seen.append(
+            await tx.conn.fetchval(
+                """SELECT count(*) FROM pg_stat_activity
+                   WHERE datname = current_database() AND pid <> pg_backend_pid()
+                     AND state = 'idle in transaction'
+                     AND query LIKE '%json_array_elements_text%'"""
+            )
+        )
+        await asyncio.sleep(0.02)  # slow enough that the next batch is decoded meanwhile
+
+    events = [started(f"C-{i % 7}", i) for i in range(900)]
+    events.insert(450, started("C-f", 0, event_id=flaky_id))
+    messages = [(e.subject, encode(e)) for e in events]
+    # Every 40th message again a few records later: often in the next batch, at a new offset.
+    for i in range(0, len(messages) - 5, 40):
+        messages.insert(i + 5, messages[i])
+    await send_raw(producer, topic, messages)
+    settings = env.with_settings(batch_max_records=30, max_handler_attempts=3)
+    sub = Subscription(
+        consumer="piped", topics=[topics.CUSTOMERS], batch_handlers={"ProjectStarted": handler}
+    )
+    consumer = make_consumer(env, pool, sub, settings=settings)
+    await consumer.start()
+    try:
+        await wait_until(
+            lambda: _offsets_sum(pool, "piped", len(messages)), what="offsets", timeout=60
+        )
+    finally:
+        await consumer.stop()
+    ids, tally = fold([value for _, value in messages])
+    assert len(ids) == 901
+    assert {r[0] for r in await pool.fetch("SELECT event_id FROM started")} == ids
+    assert await table_count(pool, "started") == 901
+    got = {r["customer_id"]: (r["n"], r["last_event"]) for r in await pool.fetch("TABLE tally")}
+    assert got == tally
+    assert (
+        await pool.fetchval("SELECT count(*) FROM processed_event WHERE consumer = 'piped'") == 901
+    )
+    assert failed_once == [flaky_id]
+    assert not await pool.fetchval("SELECT count(*) FROM dead_letter WHERE consumer = 'piped'")
+    assert max(early_seen) >= 1, "no batch was ever claimed ahead"
+    assert (
+        metric(env.metrics, "followup_events_consumed_total", consumer="piped", outcome="duplicate")
+        == len(messages) - 901
+    )

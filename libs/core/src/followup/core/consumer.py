@@ -191,6 +191,45 @@ class _Sorted:
         return self._ids
 
 
+@dataclass(slots=True)
+class _Signals:
+    """What the batch after this one waits for before claiming its ids ahead (see _EARLY).
+
+    Only once this batch holds its offset rows (`claimed`): a lock request queued behind the
+    next batch's could otherwise block this one's claim, and the next batch waits for this one
+    outside the database's sight (no deadlock detection). For the same reason the next batch
+    gives its early claim up as soon as this one must start over (`retrying`).
+    """
+
+    claimed: asyncio.Event = field(default_factory=asyncio.Event)
+    retrying: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(slots=True)
+class _Flight:
+    """A batch handed to the database: its task, its items, its connection slot."""
+
+    task: asyncio.Task[None]
+    batch: _Sorted
+    next_offsets: dict[TopicPartition, int]
+    slot: int
+    signals: _Signals
+    generation: int
+
+
+@dataclass(slots=True)
+class _Early:
+    """A batch's transaction opened with its ids claimed ahead of the offsets (see _EARLY)."""
+
+    conn: Conn
+    tr: Any  # asyncpg's Transaction, started
+    # Ids claimed that were not seen before (None: all of them).
+    fresh: set[str] | None
+    # Ids left to claim with the offsets: also in the previous batch, whose uncommitted rows
+    # they would wait on (and that batch's retries on theirs).
+    late: list[str]
+
+
 class _HandlerFailed(Exception):
     """A handler raised a non-transient error in the fast path; isolate the culprit."""
 
@@ -262,6 +301,40 @@ _CLAIM_ALL_NEW = f"""
 {_MOVE_AND_INSERT}
 )
 SELECT (SELECT count(*) FROM moved) AS moved, NULL::text[] AS fresh
+"""
+
+# A batch claimed while the one before it is still in the database (see _Flight) splits the
+# claim: its ids first, on its own connection, overlapping the previous batch's handlers and
+# commit; the offsets' compare-and-set once that batch has committed (it moves the offsets this
+# one must start from, and the offset rows stay locked until then).
+_EARLY_ALL_NEW = """
+INSERT INTO processed_event (consumer, event_id)
+SELECT $1, json_array_elements_text($2::text::json)
+"""
+
+_EARLY = """
+WITH fresh AS (
+    INSERT INTO processed_event (consumer, event_id)
+    SELECT $1, json_array_elements_text($2::text::json)
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+), counted AS (
+    SELECT count(*) AS n FROM fresh
+)
+SELECT CASE WHEN (SELECT n FROM counted) < $3 THEN ARRAY(SELECT event_id FROM fresh) END
+"""
+
+_MOVE = """
+WITH moved AS (
+    UPDATE consumer_offset o
+    SET next_offset = u.next_offset, updated_at = now()
+    FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[])
+         AS u(topic, partition, expected, next_offset)
+    WHERE o.consumer = $1 AND o.topic = u.topic AND o.partition = u.partition
+      AND o.next_offset = u.expected
+    RETURNING 1
+)
+SELECT count(*) FROM moved
 """
 
 _DEDUP = """
@@ -523,10 +596,12 @@ class EventConsumer:
         self._generation = 0
         self._running = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._inflight: asyncio.Task[None] | None = None
+        # Batches handed to the database, oldest first: at most two (see _EARLY).
+        self._flights: list[_Flight] = []
         self._tx_lock = asyncio.Lock()
         self._expect_duplicates = False
-        self._conn: PoolConnectionProxy[Any] | None = None
+        # The consumer's own connections, one per batch in the database.
+        self._conns: list[PoolConnectionProxy[Any] | None] = [None, None]
         self._failing: str | None = None
         self._kafka_commit: dict[TopicPartition, int] = {}
         self._kafka_commit_wake = asyncio.Event()
@@ -588,7 +663,8 @@ class EventConsumer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._kafka.stop(), 15)
             self._kafka = None
-        await self._drop_connection()
+        await self._drop_connection(0)
+        await self._drop_connection(1)
         await self.dead_letters.stop()
         log.info("consumer stopped", consumer=self.name, events=self.events_committed)
 
@@ -598,9 +674,10 @@ class EventConsumer:
         # Let the batch in flight commit before another member takes its partitions, and
         # make the main loop drop whatever it fetched for the old assignment.
         self._generation += 1
-        if self._inflight is not None and not self._inflight.done():
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._inflight)
+        for flight in list(self._flights):
+            if not flight.task.done():
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(flight.task)
         await self._commit_kafka_now()
         for tp in revoked:
             self._assigned.discard(tp)
@@ -706,30 +783,46 @@ class EventConsumer:
                     else:
                         decoded.append((tp, items))
             sorted_.claim_ids()
-            await self._await_inflight()
+            # At most two batches in the database: the one before the last must be done.
+            await self._await_flights(keep=1 if self._pipelining else 0)
             if generation != self._generation:
                 # A rebalance or a fence happened meanwhile: every partition has been (or will
                 # be) sought to its database offset, so these records are simply dropped.
                 continue
-            items, next_offsets = self._admissible(decoded)
+            prev = self._flights[-1] if self._flights else None
+            if prev is not None and prev.generation != generation:
+                # Sent before the partitions moved: it may end without a commit, so this batch
+                # cannot start where that one ends. Let it end first.
+                await self._await_inflight()
+                if generation != self._generation:
+                    continue
+                prev = None
+            # Where a batch still in the database ends, this one starts (once done, it either
+            # committed, and the stored offsets say so, or this one is fenced with it).
+            ahead = prev.next_offsets if prev is not None and not prev.task.done() else {}
+            items, next_offsets = self._admissible(decoded, ahead)
             if not items:
                 continue
             if len(items) != len(sorted_.items):
                 # Some records were dropped (a fetch that raced a seek): sort what is left.
                 sorted_ = _Sorted.of(items, handles)
-            self._inflight = asyncio.create_task(
-                self._process_batch(sorted_, next_offsets, generation)
+            slot = 1 - prev.slot if prev is not None else 0
+            signals = _Signals()
+            task = asyncio.create_task(
+                self._process_batch(sorted_, next_offsets, generation, slot, prev, signals)
             )
+            self._flights.append(_Flight(task, sorted_, next_offsets, slot, signals, generation))
         await self._await_inflight()
 
     def _admissible(
-        self, decoded: list[tuple[TopicPartition, list[Item]]]
+        self, decoded: list[tuple[TopicPartition, list[Item]]], ahead: dict[TopicPartition, int]
     ) -> tuple[list[Item], dict[TopicPartition, int]]:
         """Drops records this consumer must not apply, and gives each partition's next offset.
 
         Records of a partition whose stored offset is not known yet (fetched before the
         rebalance listener sought it) are dropped: the listener's seek fetches them again.
         Records below the stored offset were applied already (a fetch that raced a seek).
+        `ahead` holds the next offsets of a batch still in the database, where this one starts.
         """
         kept: list[Item] = []
         next_offsets: dict[TopicPartition, int] = {}
@@ -737,6 +830,7 @@ class EventConsumer:
             stored = self._db_offsets.get(tp)
             if stored is None:
                 continue
+            stored = ahead.get(tp, stored)
             first = items[0].record.offset
             if first < stored:
                 items = [i for i in items if i.record.offset >= stored]
@@ -757,17 +851,26 @@ class EventConsumer:
             next_offsets[tp] = items[-1].record.offset + 1
         return kept, next_offsets
 
+    @property
+    def _pipelining(self) -> bool:
+        # Two batches hold two connections: only with a pool that keeps one more for the short
+        # uses (offsets at assignment, counted attempts, ticks).
+        return self.pool.get_max_size() >= 3
+
     async def _await_inflight(self) -> None:
-        task = self._inflight
-        if task is None:
-            return
-        try:
-            await task
-        except _Fenced:
-            await self._refence()
-        finally:
-            if self._inflight is task:
-                self._inflight = None
+        await self._await_flights(keep=0)
+
+    async def _await_flights(self, keep: int) -> None:
+        """Waits for batches in the database, oldest first, until `keep` are left."""
+        while len(self._flights) > keep:
+            flight = self._flights[0]
+            try:
+                await flight.task
+            except _Fenced:
+                await self._refence()
+            finally:
+                if self._flights and self._flights[0] is flight:
+                    self._flights.pop(0)
 
     async def _refence(self) -> None:
         """Seeks every assigned partition to the offset the database holds now."""
@@ -800,32 +903,66 @@ class EventConsumer:
             moved=moved,
         )
 
-    async def _connection(self) -> Conn:
-        """The consumer's own connection: no pool round trips on the hot path."""
-        if self._conn is None or self._conn.is_closed():
-            self._conn = await self.pool.acquire()
-        return self._conn
+    async def _connection(self, slot: int) -> Conn:
+        """One of the consumer's own connections: no pool round trips on the hot path."""
+        conn = self._conns[slot]
+        if conn is None or conn.is_closed():
+            conn = self._conns[slot] = await self.pool.acquire()
+        return conn
 
-    async def _drop_connection(self) -> None:
-        conn, self._conn = self._conn, None
+    async def _drop_connection(self, slot: int) -> None:
+        conn, self._conns[slot] = self._conns[slot], None
         if conn is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.pool.release(conn), 5)
 
     async def _process_batch(
-        self, batch: _Sorted, next_offsets: dict[TopicPartition, int], generation: int
+        self,
+        batch: _Sorted,
+        next_offsets: dict[TopicPartition, int],
+        generation: int,
+        slot: int,
+        prev: _Flight | None,
+        signals: _Signals,
     ) -> None:
-        """Commits one batch, retrying transient failures until it is done (or fenced)."""
+        """Commits one batch, retrying transient failures until it is done (or fenced).
+
+        With the batch before it still in the database, its ids are claimed at once on its own
+        connection and the rest waits for that batch (which it follows: fenced, it is too).
+        """
+        early: _Early | None = None
+        if prev is not None:
+            try:
+                if self._pipelining and await _first(prev.signals.claimed, prev):
+                    early = await self._claim_early(batch, slot, prev.batch)
+                    if early is not None and await _first(prev.signals.retrying, prev):
+                        await self._rollback(early.tr, slot)
+                        early = None
+                await asyncio.shield(prev.task)
+            except BaseException:
+                if early is not None:
+                    await self._rollback(early.tr, slot)
+                raise
+            if generation != self._generation:
+                # Its partitions moved meanwhile: their new owner (or this one, re-sought)
+                # fetches these records again.
+                if early is not None:
+                    await self._rollback(early.tr, slot)
+                return
         backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
         isolate = False
         while True:
             try:
                 async with self._tx_lock:
-                    result = await self._commit_batch(batch, next_offsets, isolate)
+                    result = await self._commit_batch(
+                        batch, next_offsets, isolate, slot, early, signals
+                    )
                 break
             except _SeenBefore:
+                signals.retrying.set()
                 self._expect_duplicates = True
             except _HandlerFailed as exc:
+                signals.retrying.set()
                 log.warning(
                     "handler failed in batch; isolating the event",
                     consumer=self.name,
@@ -835,14 +972,17 @@ class EventConsumer:
             except (_Fenced, asyncio.CancelledError):
                 raise
             except Exception as exc:
+                signals.retrying.set()
                 if not is_transient(exc):
                     log.exception("batch failed unexpectedly; retrying", consumer=self.name)
                 self._note_failure("kafka" if _is_kafka_error(exc) else "database", exc)
-                await self._drop_connection()
+                await self._drop_connection(slot)
                 await backoff.sleep()
                 if generation != self._generation:
                     # Lost the partitions while retrying: the new owner redoes this batch.
                     return
+            finally:
+                early = None  # committed or rolled back by the first attempt
         self._note_ok()
         # Back to the all-new claim once a batch had no id seen before.
         self._expect_duplicates = result.duplicate > 0
@@ -850,72 +990,162 @@ class EventConsumer:
         result.skipped = batch.skipped
         self._after_commit(batch.items, next_offsets, result)
 
-    async def _commit_batch(
-        self, batch: _Sorted, next_offsets: dict[TopicPartition, int], isolate: bool
-    ) -> BatchResult:
-        result = BatchResult()
-        tps = list(next_offsets)
-        unique, events = batch.unique, batch.events
-        conn = await self._connection()
-        claim_args: list[Any] = [
-            self.name,
-            [tp.topic for tp in tps],
-            [tp.partition for tp in tps],
-            [self._db_offsets.get(tp, -1) for tp in tps],
-            [next_offsets[tp] for tp in tps],
-            batch.claim_ids(),
-        ]
-        async with conn.transaction():
+    async def _claim_early(self, batch: _Sorted, slot: int, before: _Sorted) -> _Early | None:
+        """Opens the batch's transaction and claims its ids; None if that failed (the batch is
+        then claimed whole once the one before it is done)."""
+        ids = list(batch.unique)
+        seen = before.unique
+        late = [i for i in ids if i in seen]
+        if late:
+            late_ids = set(late)
+            ids = [i for i in ids if i not in late_ids]
+            ids_json = _dumps(ids).decode()
+        else:
+            ids_json = batch.claim_ids()
+        tr = None
+        try:
+            conn = await self._connection(slot)
+            tr = conn.transaction()
+            await tr.start()
+            # consumer_offset before processed_event, as every batch and the replay's swap
+            # (which locks it first) take them: a swap then waits for this batch, which cannot
+            # wait for the swap in turn.
+            await conn.execute("LOCK TABLE consumer_offset IN ROW EXCLUSIVE MODE")
+            fresh: set[str] | None = None
             if self._expect_duplicates:
-                row = await conn.fetchrow(_CLAIM, *claim_args, len(events))
+                fresh_ids = await conn.fetchval(_EARLY, self.name, ids_json, len(ids))
+                fresh = None if fresh_ids is None else set(fresh_ids)
+            else:
+                await conn.execute(_EARLY_ALL_NEW, self.name, ids_json)
+        except asyncio.CancelledError:
+            if tr is not None:
+                await self._rollback(tr, slot)
+            raise
+        except Exception as exc:
+            # An id seen before, or the database unavailable: both handled by the whole claim.
+            if isinstance(exc, asyncpg.UniqueViolationError):
+                self._expect_duplicates = True
+            if tr is not None:
+                await self._rollback(tr, slot)
+            return None
+        return _Early(conn, tr, fresh, late)
+
+    async def _rollback(self, tr: Any, slot: int) -> None:
+        try:
+            await tr.rollback()
+        except Exception:
+            # The connection is gone or unusable: the pool resets or discards it.
+            await self._drop_connection(slot)
+
+    async def _claim(
+        self, conn: Conn, batch: _Sorted, offsets: list[Any], early: _Early | None
+    ) -> list[Event[Any]]:
+        """Moves the offsets (or fences) and claims the ids; returns the events to apply."""
+        events = batch.events
+        if early is None:
+            args = [self.name, *offsets, batch.claim_ids()]
+            if self._expect_duplicates:
+                row = await conn.fetchrow(_CLAIM, *args, len(events))
             else:
                 try:
-                    row = await conn.fetchrow(_CLAIM_ALL_NEW, *claim_args)
+                    row = await conn.fetchrow(_CLAIM_ALL_NEW, *args)
                 except asyncpg.UniqueViolationError:
                     # Only processed_event's key can be violated by the claim.
                     raise _SeenBefore() from None
             assert row is not None
-            if row["moved"] != len(tps):
+            if row["moved"] != len(offsets[0]):
                 raise _Fenced()
-            if row["fresh"] is None:  # every id was new
-                to_apply = events
+            fresh = None if row["fresh"] is None else set(row["fresh"])
+            return events if fresh is None else [e for e in events if e.id in fresh]
+        if await conn.fetchval(_MOVE, self.name, *offsets) != len(offsets[0]):
+            raise _Fenced()
+        fresh = early.fresh
+        if not early.late:
+            return events if fresh is None else [e for e in events if e.id in fresh]
+        late = set(early.late)
+        late_fresh = {r[0] for r in await conn.fetch(_DEDUP, self.name, early.late)}
+        return [
+            e
+            for e in events
+            if (e.id in late_fresh if e.id in late else fresh is None or e.id in fresh)
+        ]
+
+    async def _commit_batch(
+        self,
+        batch: _Sorted,
+        next_offsets: dict[TopicPartition, int],
+        isolate: bool,
+        slot: int,
+        early: _Early | None,
+        signals: _Signals,
+    ) -> BatchResult:
+        tps = list(next_offsets)
+        offsets: list[Any] = [
+            [tp.topic for tp in tps],
+            [tp.partition for tp in tps],
+            [self._db_offsets.get(tp, -1) for tp in tps],
+            [next_offsets[tp] for tp in tps],
+        ]
+        if early is None:
+            conn = await self._connection(slot)
+            tr = conn.transaction()
+            await tr.start()
+        else:
+            conn, tr = early.conn, early.tr
+        try:
+            result = await self._apply(conn, batch, offsets, isolate, early, signals)
+        except BaseException:
+            await self._rollback(tr, slot)
+            raise
+        await tr.commit()
+        return result
+
+    async def _apply(
+        self,
+        conn: Conn,
+        batch: _Sorted,
+        offsets: list[Any],
+        isolate: bool,
+        early: _Early | None,
+        signals: _Signals,
+    ) -> BatchResult:
+        """The batch's transaction after its start: claim, handlers, dead letters."""
+        result = BatchResult()
+        unique, events = batch.unique, batch.events
+        to_apply = await self._claim(conn, batch, offsets, early)
+        signals.claimed.set()
+        result.duplicate = len(events) - len(to_apply)
+        tx = self.applier.new_tx(conn, self.clock.now())
+        if self.applier.now_from_events:
+            self.applier.record_ms = {i: item.record.timestamp for i, item in unique.items()}
+        letters: list[DeadLetter] = []
+        if to_apply:
+            if not isolate:
+                await self.applier.run_fast(tx, to_apply)
+                result.ok = len(to_apply)
             else:
-                new_ids = set(row["fresh"])
-                to_apply = [e for e in events if e.id in new_ids]
-            result.duplicate = len(events) - len(to_apply)
-            tx = self.applier.new_tx(conn, self.clock.now())
-            if self.applier.now_from_events:
-                self.applier.record_ms = {i: item.record.timestamp for i, item in unique.items()}
-            letters: list[DeadLetter] = []
-            if to_apply:
-                if not isolate:
-                    await self.applier.run_fast(tx, to_apply)
-                    result.ok = len(to_apply)
-                else:
-                    failed = await self.applier.run_isolated(tx, to_apply, self.attempts)
-                    result.ok = len(to_apply) - len(failed)
-                    letters += [
-                        _handler_dead_letter(self.name, unique[e.id], exc) for e, exc in failed
-                    ]
-            letters += [_reject_dead_letter(self.name, item) for item in batch.rejected]
-            result.dead_letter = len(letters)
-            if letters:
-                # Recorded first so a redelivered message is sent once; sent and acked before
-                # the commit so a crash can duplicate a dead letter but never lose one.
-                fresh = await record_dead_letters(conn, letters)
-                await self.dead_letters.send(fresh)
-                for letter in letters:
-                    self.metrics.dead_letters.labels(self.name, letter.reason).inc()
-                    if letter.reason != HANDLER_FAILED:
-                        log.warning(
-                            "message dead-lettered",
-                            consumer=self.name,
-                            reason=letter.reason,
-                            topic=letter.topic,
-                            partition=letter.partition,
-                            offset=letter.offset,
-                            error=letter.error[:300],
-                        )
+                failed = await self.applier.run_isolated(tx, to_apply, self.attempts)
+                result.ok = len(to_apply) - len(failed)
+                letters += [_handler_dead_letter(self.name, unique[e.id], exc) for e, exc in failed]
+        letters += [_reject_dead_letter(self.name, item) for item in batch.rejected]
+        result.dead_letter = len(letters)
+        if letters:
+            # Recorded first so a redelivered message is sent once; sent and acked before
+            # the commit so a crash can duplicate a dead letter but never lose one.
+            fresh = await record_dead_letters(conn, letters)
+            await self.dead_letters.send(fresh)
+            for letter in letters:
+                self.metrics.dead_letters.labels(self.name, letter.reason).inc()
+                if letter.reason != HANDLER_FAILED:
+                    log.warning(
+                        "message dead-lettered",
+                        consumer=self.name,
+                        reason=letter.reason,
+                        topic=letter.topic,
+                        partition=letter.partition,
+                        offset=letter.offset,
+                        error=letter.error[:300],
+                    )
         return result
 
     def _after_commit(
@@ -1126,6 +1356,20 @@ def _tune_gc(young_threshold: int, batch_max_records: int) -> None:
     young = max(young_threshold, 2 * _TRACKED_PER_RECORD * batch_max_records)
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(max(young, gc.get_threshold()[0]), older, oldest)
+
+
+async def _first(signal: asyncio.Event, prev: _Flight) -> bool:
+    """Waits for the signal or the end of the previous batch; True if the signal came first."""
+    if prev.task.done():
+        return False
+    if signal.is_set():
+        return True
+    waiter = asyncio.ensure_future(signal.wait())
+    try:
+        await asyncio.wait({waiter, prev.task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    return signal.is_set() and not prev.task.done()
 
 
 def _is_kafka_error(exc: BaseException) -> bool:
