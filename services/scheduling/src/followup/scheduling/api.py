@@ -46,10 +46,14 @@ def routers(auth: Authenticate, handlers: SchedulingHandlers) -> list[APIRouter]
         require_role(principal, *PLAN_READERS)
         now = request.app.state.clock.now()
         async with request.app.state.pool.acquire() as conn:
-            await handlers.store_plans_until(
-                conn, now, handlers.read_horizon(now), customer_id=customer_id
-            )
+            # Read first, extend only a customer the read found: extending first raced the
+            # consumer (unknown when extending, stored just before the read: a plan cut at the
+            # stored horizon was answered).
             plan = await projections.customer_plan(conn, customer_id)
+            if plan is not None and await handlers.store_plans_until(
+                conn, now, handlers.read_horizon(now), customer_id=customer_id
+            ):
+                plan = await projections.customer_plan(conn, customer_id)
         if plan is None:
             raise Problem(404, f"no plan for customer {customer_id}")
         plan["visits"] = [_visit(v) for v in plan["visits"]]
