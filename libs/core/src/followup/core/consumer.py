@@ -262,7 +262,8 @@ class BatchResult:
 
 # The shared head of both claims: the offsets' compare-and-set and the insert of the batch's ids
 # (the claim that follows decides how a known id is met).
-_MOVE_AND_INSERT = """WITH moved AS (
+# The offsets' compare-and-set, as a WITH item returning a row per partition moved.
+_MOVED = """moved AS (
     UPDATE consumer_offset o
     SET next_offset = u.next_offset, updated_at = now()
     FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[])
@@ -270,7 +271,9 @@ _MOVE_AND_INSERT = """WITH moved AS (
     WHERE o.consumer = $1 AND o.topic = u.topic AND o.partition = u.partition
       AND o.next_offset = u.expected
     RETURNING 1
-), fresh AS (
+)"""
+
+_MOVE_AND_INSERT = f"""WITH {_MOVED}, fresh AS (
     INSERT INTO processed_event (consumer, event_id)
     SELECT $1, json_array_elements_text($6::text::json)"""
 
@@ -324,16 +327,8 @@ WITH fresh AS (
 SELECT CASE WHEN (SELECT n FROM counted) < $3 THEN ARRAY(SELECT event_id FROM fresh) END
 """
 
-_MOVE = """
-WITH moved AS (
-    UPDATE consumer_offset o
-    SET next_offset = u.next_offset, updated_at = now()
-    FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[])
-         AS u(topic, partition, expected, next_offset)
-    WHERE o.consumer = $1 AND o.topic = u.topic AND o.partition = u.partition
-      AND o.next_offset = u.expected
-    RETURNING 1
-)
+_MOVE = f"""
+WITH {_MOVED}
 SELECT count(*) FROM moved
 """
 
