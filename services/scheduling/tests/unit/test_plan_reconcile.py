@@ -3,13 +3,11 @@ deadlines recomputed when official calendar data is loaded (concrete dates)."""
 
 from __future__ import annotations
 
-import random
 from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from followup.calendar import BusinessCalendar, parse_year
-from followup.events import derived_id
 from followup.scheduling import domain
 from followup.scheduling.domain import (
     CustomerFacts,
@@ -18,7 +16,6 @@ from followup.scheduling.domain import (
     Profile,
     StoredVisit,
     all_candidates,
-    fast_derived_id,
     plan_customer,
     recomputed_deadline,
     reconcile,
@@ -42,18 +39,6 @@ CN_2027 = parse_year(
         "workdays": ["2027-02-14", "2027-05-09"],
     }
 )
-
-
-def test_fast_ids_are_the_contracts_derived_ids() -> None:
-    rnd = random.Random(7)
-    alphabet = "abcXYZ019|:+-_ \x1e\x1f中"
-    for _ in range(2000):
-        parts = tuple(
-            "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12)))
-            for _ in range(rnd.randint(1, 6))
-        )
-        assert fast_derived_id(*parts) == derived_id(*parts)
-    assert fast_derived_id("VisitDue", "V-1", "1") == "bfabdb8d-d6a7-5a89-befb-121ed3a95207"
 
 
 def test_profile_facts_fold_by_their_own_time_whatever_the_arrival_order() -> None:

@@ -7,7 +7,6 @@ reconciles what it has with what this module says.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -25,7 +24,6 @@ from followup.calendar import (
     spring_festival,
 )
 from followup.events import derived_id
-from followup.events.ids import NAMESPACE
 
 FIRST_USE = "first_use"
 ROUTINE = "routine"
@@ -172,37 +170,10 @@ class PlannedVisit:
     due_iso: str = field(default="", compare=False, repr=False)
 
 
-_ID_PREFIX = NAMESPACE.bytes
-_ID_SEP = "\x1f"
-_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
-
-
-def fast_derived_id(*parts: str) -> str:
-    """`followup.events.derived_id(*parts)`, without the uuid module's overhead.
-
-    A plan names ~11 visits per delivery; uuid.uuid5 plus UUID() and str() cost more than the
-    rest of a visit's planning. This is the same UUIDv5 (SHA-1 over the namespace and the
-    parts joined by the unit separator, version and variant bits set), computed straight from
-    hashlib; parts holding the separator characters, which need escaping, go to derived_id
-    itself. A unit test pins it to derived_id.
-    """
-    name = _ID_SEP.join(parts)
-    if "\x1e" in name or name.count(_ID_SEP) != len(parts) - 1:
-        return derived_id(*parts)
-    x = hashlib.sha1(_ID_PREFIX + name.encode()).hexdigest()
-    # Version 5 in the 13th hex digit, the RFC 4122 variant (10xx) in the 17th.
-    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
-
-
 def visit_id_for(customer_id: str, anchor: Candidate) -> str:
     """Deterministic visit id from the customer and the visit's earliest component."""
     order, issue = anchor.order_id or "", anchor.issue_id or ""
-    # fast_derived_id's join, written out: a plan names ~11 visits per delivery.
-    name = f"visit\x1f{customer_id}\x1f{anchor.kind}\x1f{order}\x1f{issue}\x1f{anchor.due_iso}"
-    if "\x1e" in name or name.count(_ID_SEP) != 5:
-        return derived_id("visit", customer_id, anchor.kind, order, issue, anchor.due_iso)
-    x = hashlib.sha1(_ID_PREFIX + name.encode()).hexdigest()
-    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
+    return derived_id("visit", customer_id, anchor.kind, order, issue, anchor.due_iso)
 
 
 def _calendar_deadline(
