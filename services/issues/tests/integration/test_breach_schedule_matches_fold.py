@@ -8,7 +8,6 @@ filtering the folds gives, newest first."""
 
 from __future__ import annotations
 
-import contextlib
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,9 +21,9 @@ import orjson
 import pytest
 
 from followup.calendar import default_calendar
-from followup.core.commands import CommandRejected
 from followup.core.consumer import Tx
 from followup.core.db import init_connection, migrate
+from followup.core.rejections import Rejection
 from followup.core.testing import Infra, create_database
 from followup.events import VisitLogged, make_event
 from followup.issues import domain, projections
@@ -169,6 +168,7 @@ async def random_history(
                 timezone=rng.choice([None, "Europe/Berlin"]),
             )
             answer = await handlers.raise_complaint(conn, command, f"key-{n}", now)
+            assert not isinstance(answer, Rejection), answer
             ids[n] = answer.body["issue_id"]
         elif kind == "act" and n in ids:
             issue = await projections.load_issue(conn, ids[n])
@@ -181,8 +181,7 @@ async def random_history(
                     await tx.flush()
             elif action is not None:
                 # A pause by someone already holding one, say: refused, nothing happens.
-                with contextlib.suppress(CommandRejected):
-                    await handlers.command(conn, ids[n], action, now)
+                await handlers.command(conn, ids[n], action, now)
         elif kind == "tick":
             await tick(now)
 

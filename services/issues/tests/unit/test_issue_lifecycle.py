@@ -9,6 +9,7 @@ import pytest
 from issue_builders import CAL, SH, accepted, assign, at, end_of, then
 
 from followup.calendar import shift_deadline_by_working_time
+from followup.core.problems import STATUS_BY_KIND
 from followup.events import (
     IssueAssigned,
     IssueClosed,
@@ -29,6 +30,7 @@ from followup.issues.domain import (
     RejectionKind,
     ResolveIssue,
     ResumeResolution,
+    current_status,
     decide_assign,
     decide_follow_up,
     decide_pause,
@@ -120,7 +122,7 @@ def test_an_issue_can_be_reassigned_and_moved_to_another_department_before_resol
 def test_assigning_the_current_owner_again_is_a_conflict() -> None:
     rejection = refused(decide_assign(owned_issue(), AssignIssue("E-17"), at(2026, 3, 5, 9)))
 
-    assert (rejection.kind, rejection.status, rejection.http_status) == (
+    assert (rejection.kind, current_status(rejection), STATUS_BY_KIND[rejection.kind]) == (
         RejectionKind.CONFLICT,
         IssueStatus.ASSIGNED,
         409,
@@ -132,7 +134,10 @@ def test_a_resolved_issue_cannot_be_reassigned_and_the_answer_carries_its_state(
 
     rejection = refused(decide_assign(issue, AssignIssue("E-2"), at(2026, 3, 6, 9)))
 
-    assert (rejection.kind, rejection.status) == (RejectionKind.CONFLICT, IssueStatus.RESOLVED)
+    assert (rejection.kind, current_status(rejection)) == (
+        RejectionKind.CONFLICT,
+        IssueStatus.RESOLVED,
+    )
 
 
 def test_an_issue_without_a_named_owner_cannot_be_resolved() -> None:
@@ -140,7 +145,10 @@ def test_an_issue_without_a_named_owner_cannot_be_resolved() -> None:
         decide_resolve(raised_issue(WEDNESDAY), ResolveIssue("fixed"), "E-17", WEDNESDAY, CAL)
     )
 
-    assert (rejection.kind, rejection.status) == (RejectionKind.CONFLICT, IssueStatus.RAISED)
+    assert (rejection.kind, current_status(rejection)) == (
+        RejectionKind.CONFLICT,
+        IssueStatus.RAISED,
+    )
     assert "named owner" in rejection.detail
 
 
@@ -154,7 +162,7 @@ def test_commands_on_an_unknown_issue_are_not_found() -> None:
         decide_follow_up(None, follow_up(True, now), CAL),
     ]
 
-    assert {refused(d).http_status for d in decisions} == {404}
+    assert {STATUS_BY_KIND[refused(d).kind] for d in decisions} == {404}
 
 
 def test_invalid_input_is_judged_before_the_state_and_lists_every_field() -> None:
@@ -188,7 +196,7 @@ def test_two_people_may_each_hold_a_pause_but_one_person_only_one() -> None:
 def test_resuming_without_an_open_pause_is_a_conflict() -> None:
     rejection = refused(decide_resume(owned_issue(), ResumeResolution(), "E-17", WEDNESDAY))
 
-    assert (rejection.kind, rejection.status, rejection.detail) == (
+    assert (rejection.kind, current_status(rejection), rejection.detail) == (
         RejectionKind.CONFLICT,
         IssueStatus.ASSIGNED,
         "no pause is open",
@@ -215,7 +223,10 @@ def test_an_issue_without_a_named_owner_cannot_be_paused() -> None:
         decide_pause(raised_issue(WEDNESDAY), PauseResolution("waiting"), "CS-4", WEDNESDAY)
     )
 
-    assert (rejection.kind, rejection.status) == (RejectionKind.CONFLICT, IssueStatus.RAISED)
+    assert (rejection.kind, current_status(rejection)) == (
+        RejectionKind.CONFLICT,
+        IssueStatus.RAISED,
+    )
 
 
 def test_a_resolved_issue_has_no_clock_to_pause() -> None:
@@ -223,7 +234,10 @@ def test_a_resolved_issue_has_no_clock_to_pause() -> None:
 
     rejection = refused(decide_pause(issue, PauseResolution("waiting"), "E-17", at(2026, 3, 6)))
 
-    assert (rejection.kind, rejection.status) == (RejectionKind.CONFLICT, IssueStatus.RESOLVED)
+    assert (rejection.kind, current_status(rejection)) == (
+        RejectionKind.CONFLICT,
+        IssueStatus.RESOLVED,
+    )
 
 
 def paused_between(*pauses: tuple[str, datetime, datetime | None]) -> Issue:
@@ -396,11 +410,11 @@ def test_a_follow_up_that_does_not_fit_the_issue_is_refused() -> None:
         decide_follow_up(resolved_issue(), follow_up(None, at(2026, 2, 25), "unreachable"), CAL)
     )
 
-    assert (not_resolved.kind, not_resolved.status) == (
+    assert (not_resolved.kind, current_status(not_resolved)) == (
         RejectionKind.CONFLICT,
         IssueStatus.ASSIGNED,
     )
-    assert (twice.kind, twice.status) == (RejectionKind.CONFLICT, IssueStatus.CLOSED)
+    assert (twice.kind, current_status(twice)) == (RejectionKind.CONFLICT, IssueStatus.CLOSED)
     assert before_fix.kind == RejectionKind.CONFLICT
     assert unreachable.kind == RejectionKind.INVALID
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from issue_builders import CAL, SH, at, end_of
 
+from followup.core.problems import STATUS_BY_KIND
 from followup.events import IssueRaised, VisitLogged, derived_id
 from followup.issues.domain import (
     RaiseComplaint,
@@ -237,7 +238,7 @@ def test_an_invalid_complaint_is_refused_with_every_field_error_at_once() -> Non
 
     assert isinstance(rejection, Rejection)
     assert rejection.kind == RejectionKind.INVALID
-    assert rejection.http_status == 422
+    assert STATUS_BY_KIND[rejection.kind] == 422
     assert [e.field for e in rejection.errors] == [
         "customer_id",
         "category",

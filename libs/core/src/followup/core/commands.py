@@ -14,6 +14,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from followup.core.rejections import Rejection, conflict
+
 
 @dataclass(frozen=True)
 class Accepted:
@@ -23,8 +25,14 @@ class Accepted:
     body: dict[str, Any]
 
 
+KEY_REUSED = conflict(
+    "this Idempotency-Key was used with a different request", reason="idempotency_key_reused"
+)
+
+
 class CommandRejected(Exception):
-    """A domain rejection or an idempotency conflict, answered as problem+json."""
+    """A domain rejection or an idempotency conflict, answered as problem+json (for commands
+    that raise; those that return a `Rejection` leave the status to the API)."""
 
     def __init__(
         self, status: int, detail: str, errors: list[dict[str, str]] | None = None, **extra: Any
@@ -43,20 +51,31 @@ def idempotency_lock_name(key: str) -> str:
     return "idem:" + key
 
 
+def stored_answer(
+    stored_hash: str, status_code: int, body: dict[str, Any], request: dict[str, Any]
+) -> Accepted | Rejection:
+    """The stored answer of a repeated keyed request; a conflict when the key came with
+    another body."""
+    if stored_hash != request_hash(request):
+        return KEY_REUSED
+    return Accepted(status_code, body)
+
+
 def replay_answer(
     stored_hash: str, status_code: int, body: dict[str, Any], request: dict[str, Any]
 ) -> Accepted:
     """The stored answer of a repeated keyed request; 409 when the key came with another body."""
-    if stored_hash != request_hash(request):
-        raise CommandRejected(409, "this Idempotency-Key was used with a different request")
-    return Accepted(status_code, body)
+    answer = stored_answer(stored_hash, status_code, body, request)
+    if isinstance(answer, Rejection):
+        raise CommandRejected(409, answer.detail)
+    return answer
 
 
 async def idempotent_replay(
     conn: asyncpg.Connection, key: str | None, request: dict[str, Any]
-) -> Accepted | None:
-    """The stored answer of a repeated request (in the caller's transaction); 409 when the key
-    came with another body; None for a new key."""
+) -> Accepted | Rejection | None:
+    """The stored answer of a repeated request (in the caller's transaction); a conflict when
+    the key came with another body; None for a new key."""
     if key is None:
         return None
     # Two concurrent requests with one key: the second waits, then replays the first's answer.
@@ -67,7 +86,7 @@ async def idempotent_replay(
     if row is None:
         return None
     body = row["response"] if isinstance(row["response"], dict) else orjson.loads(row["response"])
-    return replay_answer(row["request_hash"], row["status_code"], body, request)
+    return stored_answer(row["request_hash"], row["status_code"], body, request)
 
 
 async def remember_answer(

@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from followup.core.rejections import Rejection, RejectionKind
+
 PROBLEM_JSON = "application/problem+json"
 
 _TITLES = {
@@ -45,6 +47,29 @@ class Problem(Exception):
         self.title = title or _TITLES.get(status, "Error")
         self.type = type_
         self.extra = extra
+
+
+STATUS_BY_KIND = {
+    RejectionKind.NOT_FOUND: 404,
+    RejectionKind.FORBIDDEN: 403,
+    RejectionKind.INVALID: 422,
+    RejectionKind.CONFLICT: 409,
+}
+
+
+def rejection_problem(rejection: Rejection) -> Problem:
+    """The one translation of a refused command to problem+json.
+
+    The body carries the kind (and the service's own reason when it names one), the field
+    errors as `{"loc", "msg"}` (empty unless invalid; request validation answers the same
+    shape), and the rejection's further members.
+    """
+    extra: dict[str, Any] = {"kind": rejection.kind.value}
+    if rejection.reason is not None:
+        extra["reason"] = rejection.reason
+    extra["errors"] = [{"loc": e.field, "msg": e.message} for e in rejection.errors]
+    extra.update(rejection.members)
+    return Problem(STATUS_BY_KIND[rejection.kind], rejection.detail, title=rejection.title, **extra)
 
 
 def problem_response(

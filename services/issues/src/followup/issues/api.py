@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from followup.core.auth import Authenticate, Principal, Role, require_role
-from followup.core.commands import CommandRejected
+from followup.core.commands import Accepted
 from followup.core.http import json_response, keyset_after, keyset_page
-from followup.core.problems import Problem
+from followup.core.problems import Problem, rejection_problem
+from followup.core.rejections import Rejection
 from followup.issues import domain, projections
 from followup.issues.handlers import IssueHandlers
 
@@ -66,6 +67,12 @@ def _actor(principal: Principal) -> str:
     return principal.agent_id or principal.name or principal.role.value
 
 
+def _answer(answer: Accepted | Rejection) -> JSONResponse:
+    if isinstance(answer, Rejection):
+        raise rejection_problem(answer)
+    return JSONResponse(answer.body, status_code=answer.status_code)
+
+
 def routers(auth: Authenticate) -> list[APIRouter]:
     """The /v1 routes behind the bearer-token dependency."""
     router = APIRouter(prefix="/v1", tags=["issues"])
@@ -75,14 +82,11 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         return h
 
     async def run(request: Request, issue_id: str, decide: Any) -> JSONResponse:
-        try:
-            async with request.app.state.pool.acquire() as conn:
-                answer = await handlers(request).command(
-                    conn, issue_id, decide, request.app.state.clock.now()
-                )
-        except CommandRejected as exc:
-            raise Problem(exc.status, exc.detail, errors=exc.errors, **exc.extra) from None
-        return JSONResponse(answer.body, status_code=answer.status_code)
+        async with request.app.state.pool.acquire() as conn:
+            answer = await handlers(request).command(
+                conn, issue_id, decide, request.app.state.clock.now()
+            )
+        return _answer(answer)
 
     @router.post("/issues", status_code=201)
     async def raise_complaint(
@@ -94,14 +98,11 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         """A complaint or hotline report: publishes IssueRaised with its SLA deadlines."""
         _actor(principal)
         command = domain.RaiseComplaint(**body.model_dump())
-        try:
-            async with request.app.state.pool.acquire() as conn:
-                answer = await handlers(request).raise_complaint(
-                    conn, command, idempotency_key, request.app.state.clock.now()
-                )
-        except CommandRejected as exc:
-            raise Problem(exc.status, exc.detail, errors=exc.errors, **exc.extra) from None
-        return JSONResponse(answer.body, status_code=answer.status_code)
+        async with request.app.state.pool.acquire() as conn:
+            answer = await handlers(request).raise_complaint(
+                conn, command, idempotency_key, request.app.state.clock.now()
+            )
+        return _answer(answer)
 
     @router.get("/issues", response_model=dict[str, Any])
     async def list_issues(

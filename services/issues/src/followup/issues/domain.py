@@ -2,7 +2,7 @@
 
 Split by concept; import from here:
 - `domain_model`: the Issue state, its events (contract and internal) and the one fold, `evolve`;
-- `domain_rejections`: the 404 / 422 / 409 answers and the field checks;
+- `domain_rejections`: issues' own detail on `followup.core.rejections` (the state met);
 - `domain_raise`: departments, the SLA deadlines, raising from a visit's problems or a complaint;
 - `domain_lifecycle`: assign, pause, resume, resolve, and the follow-up visit's verdict;
 - `domain_clocks`: deadlines in force, breaches (from the fold, or from the narrow schedule of
@@ -12,6 +12,7 @@ Split by concept; import from here:
 
 from __future__ import annotations
 
+from followup.core.rejections import FieldError, Rejection, RejectionKind, invalid, not_found
 from followup.events import IssuePaused, IssueResumed
 from followup.issues.domain_clocks import (
     CLOCK_ORDER,
@@ -77,14 +78,7 @@ from followup.issues.domain_raise import (
     sla_deadlines,
     validate_complaint,
 )
-from followup.issues.domain_rejections import (
-    FieldError,
-    Rejection,
-    RejectionKind,
-    conflict,
-    invalid,
-    not_found,
-)
+from followup.issues.domain_rejections import conflict, current_status
 from followup.issues.domain_views import (
     ClockView,
     IssueView,
@@ -137,6 +131,7 @@ __all__ = [
     "clock_spans",
     "conflict",
     "counted_provisional",
+    "current_status",
     "decide_assign",
     "decide_follow_up",
     "decide_pause",

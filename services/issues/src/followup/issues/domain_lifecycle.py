@@ -28,6 +28,15 @@ from datetime import datetime
 from typing import cast
 
 from followup.calendar import BusinessCalendar
+from followup.core.rejections import (
+    FieldError,
+    Rejection,
+    choice_errors,
+    id_errors,
+    invalid,
+    not_found,
+    text_errors,
+)
 from followup.events import (
     IssueAssigned,
     IssueClosed,
@@ -47,18 +56,9 @@ from followup.issues.domain_model import (
     SlaPolicy,
 )
 from followup.issues.domain_raise import DEPARTMENTS, resolution_deadline
-from followup.issues.domain_rejections import (
-    FieldError,
-    Rejection,
-    RejectionKind,
-    choice_errors,
-    conflict,
-    id_errors,
-    invalid,
-    text_errors,
-)
+from followup.issues.domain_rejections import conflict
 
-UNKNOWN_ISSUE = Rejection(RejectionKind.NOT_FOUND, "no such issue")
+UNKNOWN_ISSUE = not_found("no such issue")
 ASSIGNABLE = frozenset({IssueStatus.RAISED, IssueStatus.ASSIGNED, IssueStatus.REOPENED})
 RESOLVABLE = frozenset({IssueStatus.ASSIGNED, IssueStatus.REOPENED})
 

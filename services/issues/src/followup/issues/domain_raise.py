@@ -15,11 +15,7 @@ from typing import cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from followup.calendar import BusinessCalendar, end_of_working_days
-from followup.events import IssueRaised, Problem, VisitLogged, derived_id
-from followup.events.issues import Department, IssueSource
-from followup.events.visits import ProblemCategory, Severity
-from followup.issues.domain_model import DEFAULT_POLICY, DEFAULT_TIMEZONE, SlaPolicy
-from followup.issues.domain_rejections import (
+from followup.core.rejections import (
     FieldError,
     Rejection,
     choice_errors,
@@ -27,6 +23,10 @@ from followup.issues.domain_rejections import (
     invalid,
     text_errors,
 )
+from followup.events import IssueRaised, Problem, VisitLogged, derived_id
+from followup.events.issues import Department, IssueSource
+from followup.events.visits import ProblemCategory, Severity
+from followup.issues.domain_model import DEFAULT_POLICY, DEFAULT_TIMEZONE, SlaPolicy
 
 CATEGORIES: tuple[str, ...] = get_args(ProblemCategory)
 SEVERITIES: tuple[str, ...] = get_args(Severity)

@@ -14,12 +14,7 @@ import orjson
 import structlog
 
 from followup.calendar import BusinessCalendar
-from followup.core.commands import (
-    Accepted,
-    CommandRejected,
-    idempotent_replay,
-    remember_answer,
-)
+from followup.core.commands import Accepted, idempotent_replay, remember_answer
 from followup.core.consumer import Tx
 from followup.core.outbox import outbox_row, publish_events
 from followup.events import (
@@ -45,15 +40,6 @@ ESCALATION_LINES_MAX = 20
 # Breaches recorded per statement: small enough that naming the next slice overlaps storing
 # this one, large enough that round trips stay few.
 RECORD_SLICE = 1000
-
-
-def _rejected(r: domain.Rejection) -> CommandRejected:
-    extra: dict[str, Any] = {"kind": r.kind.value}
-    if r.status is not None:
-        extra["current_status"] = r.status.value
-    return CommandRejected(
-        r.http_status, r.detail, [{"loc": e.field, "msg": e.message} for e in r.errors], **extra
-    )
 
 
 def event_id_of(event: domain.IssueEvent) -> str:
@@ -347,7 +333,7 @@ class IssueHandlers:
 
     async def command(
         self, conn: asyncpg.Connection, issue_id: str, decide: Any, now: datetime
-    ) -> Accepted:
+    ) -> Accepted | domain.Rejection:
         """Runs one lifecycle decision on an issue and publishes its event."""
 
         async def publish(e: Event[Any]) -> None:
@@ -357,7 +343,7 @@ class IssueHandlers:
             issue = await projections.load_issue(conn, issue_id, lock=True)
             decided = decide(issue)
             if isinstance(decided, domain.Rejection):
-                raise _rejected(decided)
+                return decided
             await self._record(conn, issue_id, decided, now, publish)
             return Accepted(
                 202,
@@ -374,7 +360,7 @@ class IssueHandlers:
         command: domain.RaiseComplaint,
         idempotency_key: str | None,
         now: datetime,
-    ) -> Accepted:
+    ) -> Accepted | domain.Rejection:
         """POST /v1/issues: a complaint or hotline report becomes an issue."""
         request = dict(command.__dict__)
         async with conn.transaction():
@@ -391,7 +377,7 @@ class IssueHandlers:
                 command = replace(command, timezone=known)
             raised = domain.raise_complaint(command, issue_id, now, self.calendar)
             if isinstance(raised, domain.Rejection):
-                raise _rejected(raised)
+                return raised
 
             async def publish(e: Event[Any]) -> None:
                 await publish_events(conn, [e], topic_prefix=self.topic_prefix)
