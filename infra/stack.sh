@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local stack: infra-up | up | down | status | wait-ready.
 #   infra-up  PostgreSQL (one database per service) + Kafka (contract topics)
-#   up        infra-up + migrations + the four services; returns once all is ready
+#   up        infra-up + migrations + the four services + Prometheus; returns once all is ready
 #   down      stops exactly what `up` started (by pid files)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -70,6 +70,7 @@ $(tail -20 "$LOG_DIR/$svc.log")"
 all_ready() {
   local svc
   pid_alive "$RUN_DIR/kafka.pid" && "$HERE/pg.sh" status | grep -q running || return 1
+  pid_alive "$RUN_DIR/prometheus.pid" || return 1
   for svc in $FOLLOWUP_SERVICES; do
     pid_alive "$RUN_DIR/$svc.pid" || return 1
     curl -fsS "http://127.0.0.1:$(service_port "$svc")/readyz" >/dev/null 2>&1 || return 1
@@ -84,7 +85,8 @@ print_endpoints() {
     port=$(service_port "$svc")
     printf '  %-11s %-28s %s\n' "$svc" "http://127.0.0.1:$port" "http://127.0.0.1:$port/docs"
   done
-  printf '  %-11s %s\n' kafka "$FOLLOWUP_KAFKA_BOOTSTRAP" postgres "$(pg_dsn postgres)"
+  printf '  %-11s %s\n' kafka "$FOLLOWUP_KAFKA_BOOTSTRAP" postgres "$(pg_dsn postgres)" \
+    prometheus "http://127.0.0.1:$FOLLOWUP_PROMETHEUS_PORT (alerts: /alerts)"
   echo "  dev token: Authorization: Bearer ${FOLLOWUP_DEV_TOKEN:-dev-admin}"
 }
 
@@ -101,7 +103,9 @@ up() {
       || die "migrating $svc failed; see $LOG_DIR/migrate.log"
   done
   for svc in $FOLLOWUP_SERVICES; do start_service "$svc"; done
+  "$HERE/prometheus.sh" start
   wait_ready
+  "$HERE/prometheus.sh" wait-ready
   log "all up in $((SECONDS - started)) s (clock: ${FOLLOWUP_CLOCK:-wall})"
   print_endpoints
 }
@@ -117,6 +121,7 @@ down() {
     fi
     rm -f "$RUN_DIR/$svc.pid"
   done
+  "$HERE/prometheus.sh" stop
   "$HERE/kafka.sh" stop
   "$HERE/pg.sh" stop
 }
@@ -125,6 +130,7 @@ status() {
   local svc port
   "$HERE/pg.sh" status
   "$HERE/kafka.sh" status
+  "$HERE/prometheus.sh" status
   for svc in $FOLLOWUP_SERVICES; do
     port=$(service_port "$svc")
     if pid_alive "$RUN_DIR/$svc.pid"; then
