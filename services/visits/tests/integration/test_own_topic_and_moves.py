@@ -27,9 +27,13 @@ from followup.events import (
     derived_id,
     make_event,
 )
-from followup.visits import domain, projections
-from followup.visits.handlers import VisitHandlers
+from followup.visits.domain.log_visit import LogVisit
+from followup.visits.domain.rejections import Rejection
+from followup.visits.domain.views import CommandAccepted
+from followup.visits.handlers import VisitHandlers, log_visit, spot_check
 from followup.visits.main import MIGRATIONS
+from followup.visits.projections import customers, queue
+from followup.visits.store import PostgresCommandStore
 from followup.visits.subscriptions import visits_subscription
 
 NOW = datetime(2027, 2, 3, 2, 0, tzinfo=UTC)
@@ -114,7 +118,7 @@ async def tick(pool: asyncpg.Pool, handlers: VisitHandlers, now: datetime) -> No
 async def snapshot(pool: asyncpg.Pool, visit_id: str) -> tuple[Any, ...]:
     """The queue row and the visit's stored events (ids, types, data) the API reads."""
     async with pool.acquire() as conn:
-        row = await projections.get_visit_row(conn, visit_id)
+        row = await queue.get_visit_row(conn, visit_id)
         events = await conn.fetch(
             "SELECT event_id, type, data::text AS data FROM visit_event WHERE visit_id = $1",
             visit_id,
@@ -127,9 +131,35 @@ async def outbox_events(pool: asyncpg.Pool) -> list[Event[Any]]:
     return [decode(bytes(r["value"])) for r in rows]
 
 
-LOG = domain.LogVisit.model_validate(
-    {"channel": "phone", "outcome": "completed", "satisfaction": 4}
-)
+async def log(
+    conn: asyncpg.Connection,
+    visit_id: str,
+    command: LogVisit,
+    agent_id: str | None,
+    now: datetime,
+    key: str | None,
+) -> CommandAccepted:
+    """Logs through the use case on PostgreSQL; the log must be accepted."""
+    answer = await log_visit(PostgresCommandStore(conn), visit_id, command, agent_id, now, key)
+    assert not isinstance(answer, Rejection), answer
+    return answer
+
+
+async def check(
+    conn: asyncpg.Connection,
+    visit_id: str,
+    supervisor: str,
+    result: str,
+    note: str | None,
+    now: datetime,
+) -> CommandAccepted:
+    """Spot-checks through the use case on PostgreSQL; the check must be accepted."""
+    answer = await spot_check(PostgresCommandStore(conn), visit_id, supervisor, result, note, now)
+    assert not isinstance(answer, Rejection), answer
+    return answer
+
+
+LOG = LogVisit.model_validate({"channel": "phone", "outcome": "completed", "satisfaction": 4})
 
 
 async def test_its_own_events_coming_back_live_change_nothing_and_publish_nothing(
@@ -138,8 +168,8 @@ async def test_its_own_events_coming_back_live_change_nothing_and_publish_nothin
     pool = await databases()
     await consume(pool, handlers, NOW, due("V-1"))
     async with pool.acquire() as conn:
-        await handlers.log_visit(conn, "V-1", LOG, "A-1", NOW, "key-1")
-        await handlers.spot_check(conn, "V-1", "S-1", "verified", None, NOW + timedelta(days=1))
+        await log(conn, "V-1", LOG, "A-1", NOW, "key-1")
+        await check(conn, "V-1", "S-1", "verified", None, NOW + timedelta(days=1))
     before = await snapshot(pool, "V-1")
     own = await outbox_events(pool)
     assert [e.type for e in own] == ["VisitLogged", "VisitSpotChecked"]
@@ -157,10 +187,10 @@ async def test_an_empty_read_model_rebuilds_the_same_visit_from_the_topics(
     live = await databases()
     await consume(live, handlers, NOW, due("V-2"))
     async with live.acquire() as conn:
-        unreachable = domain.LogVisit.model_validate({"channel": "phone", "outcome": "unreachable"})
-        await handlers.log_visit(conn, "V-2", unreachable, "A-1", NOW, None)
-        await handlers.log_visit(conn, "V-2", LOG, "A-1", NOW + timedelta(hours=2), "key-2")
-        await handlers.spot_check(conn, "V-2", "S-1", "not_verified", "nobody called", NOW)
+        unreachable = LogVisit.model_validate({"channel": "phone", "outcome": "unreachable"})
+        await log(conn, "V-2", unreachable, "A-1", NOW, None)
+        await log(conn, "V-2", LOG, "A-1", NOW + timedelta(hours=2), "key-2")
+        await check(conn, "V-2", "S-1", "not_verified", "nobody called", NOW)
     own = await outbox_events(live)
     assert [e.type for e in own] == ["VisitLogged", "VisitLogged", "VisitSpotChecked"]
 
@@ -182,7 +212,7 @@ async def test_a_log_of_a_visit_not_yet_queued_waits_for_its_visit_due_without_a
     live = await databases()
     await consume(live, handlers, NOW, due("V-3"))
     async with live.acquire() as conn:
-        await handlers.log_visit(conn, "V-3", LOG, "A-1", NOW, None)
+        await log(conn, "V-3", LOG, "A-1", NOW, None)
     rebuilt = await databases()
 
     await consume(rebuilt, handlers, NOW, *await outbox_events(live))
@@ -198,20 +228,20 @@ async def test_the_same_unkeyed_request_at_the_same_instant_is_one_log(
 ) -> None:
     pool = await databases()
     await consume(pool, handlers, NOW, due("V-4"))
-    unreachable = domain.LogVisit.model_validate({"channel": "phone", "outcome": "unreachable"})
-    declined = domain.LogVisit.model_validate({"channel": "phone", "outcome": "declined"})
+    unreachable = LogVisit.model_validate({"channel": "phone", "outcome": "unreachable"})
+    declined = LogVisit.model_validate({"channel": "phone", "outcome": "declined"})
     async with pool.acquire() as conn:
-        first = await handlers.log_visit(conn, "V-4", unreachable, "A-1", NOW, None)
-        again = await handlers.log_visit(conn, "V-4", unreachable, "A-1", NOW, None)
-        other = await handlers.log_visit(conn, "V-4", declined, "A-1", NOW, None)
-        later = await handlers.log_visit(conn, "V-4", unreachable, "A-1", NOW + timedelta(1), None)
+        first = await log(conn, "V-4", unreachable, "A-1", NOW, None)
+        again = await log(conn, "V-4", unreachable, "A-1", NOW, None)
+        other = await log(conn, "V-4", declined, "A-1", NOW, None)
+        later = await log(conn, "V-4", unreachable, "A-1", NOW + timedelta(1), None)
 
-    assert again.body == first.body
-    assert len({first.body["event_id"], other.body["event_id"], later.body["event_id"]}) == 3
+    assert again == first
+    assert len({first.event_id, other.event_id, later.event_id}) == 3
     assert [e.id for e in await outbox_events(pool)] == [
-        first.body["event_id"],
-        other.body["event_id"],
-        later.body["event_id"],
+        first.event_id,
+        other.event_id,
+        later.event_id,
     ]
 
 
@@ -259,7 +289,7 @@ async def test_a_done_visit_keeps_its_deadline(
     pool = await databases()
     await consume(pool, handlers, NOW, due("V-7"))
     async with pool.acquire() as conn:
-        await handlers.log_visit(conn, "V-7", LOG, "A-1", NOW, None)
+        await log(conn, "V-7", LOG, "A-1", NOW, None)
     later = NOW + timedelta(days=1)
 
     await consume(pool, handlers, later, moved("V-7", EARLIER, later))
@@ -295,8 +325,8 @@ async def test_a_failed_check_of_a_visit_missed_before_its_late_completion_is_mi
     late = DEADLINE + timedelta(days=2)
     await tick(pool, handlers, DEADLINE + timedelta(hours=1))
     async with pool.acquire() as conn:
-        await handlers.log_visit(conn, "V-9", LOG, "A-1", late, None)
-        await handlers.spot_check(conn, "V-9", "S-1", "not_verified", None, late)
+        await log(conn, "V-9", LOG, "A-1", late, None)
+        await check(conn, "V-9", "S-1", "not_verified", None, late)
     assert (await snapshot(pool, "V-9"))[0]["status"] == "missed"  # type: ignore[index]
     # A row left 'due' by the earlier rule (its VisitMissed could not be stored twice) is put
     # right by the next sweep, which then finds it no more.
@@ -308,7 +338,7 @@ async def test_a_failed_check_of_a_visit_missed_before_its_late_completion_is_mi
     assert row is not None and row["status"] == "missed"
     assert [t for _, t, _ in events].count("VisitMissed") == 1
     async with pool.acquire() as conn:
-        assert await projections.overdue_visit_ids(conn, late + timedelta(hours=2)) == []
+        assert await queue.overdue_visit_ids(conn, late + timedelta(hours=2)) == []
 
 
 async def test_a_run_of_visit_dues_queues_each_visit_once_with_its_assignee(
@@ -316,7 +346,7 @@ async def test_a_run_of_visit_dues_queues_each_visit_once_with_its_assignee(
 ) -> None:
     pool = await databases()
     async with pool.acquire() as conn:
-        await projections.upsert_customer(conn, "C-V-12", "M-9", None, NOW)
+        await customers.upsert_customer(conn, "C-V-12", "M-9", None, NOW)
     named = due("V-12")
     unassigned = make_event(
         named.data.model_copy(update={"agent_id": None}),

@@ -1,6 +1,7 @@
 """The visit store on real PostgreSQL: events kept as JSON objects, the queue row equal to the
-fold of the stored events, one log winning a race, idempotent replays, and the queue query
-served by its index whatever filters it gets."""
+fold of the stored events, one log winning a race, concurrent keyed replays, the commands'
+locks, and the queue query served by its index whatever filters it gets. The use cases' rules
+on this store and in memory: tests/test_command_stores.py."""
 
 from __future__ import annotations
 
@@ -13,15 +14,19 @@ import asyncpg
 import orjson
 import pytest
 
-from followup.core.commands import CommandRejected
 from followup.core.consumer import Tx
 from followup.core.crypto import PersonalDataVault, master_key_from_env
 from followup.core.db import create_pool, migrate
 from followup.core.testing import Infra, create_database
 from followup.events import Event, VisitDue, make_event
-from followup.visits import domain, projections
-from followup.visits.handlers import VisitHandlers
+from followup.visits.domain.log_visit import LogVisit
+from followup.visits.domain.model import VisitStatus
+from followup.visits.domain.rejections import Rejection, RejectionKind
+from followup.visits.domain.views import CommandAccepted
+from followup.visits.handlers import VisitHandlers, log_visit
 from followup.visits.main import MIGRATIONS
+from followup.visits.projections import commands, queue, spot_checks, visit_events
+from followup.visits.store import PostgresCommandStore
 
 NOW = datetime(2026, 6, 3, 6, 30, tzinfo=UTC)
 
@@ -58,14 +63,14 @@ def due(visit_id: str, *, agent: str | None = "A-1", attempt: int = 1) -> Event[
     return make_event(data, id=f"due-{visit_id}-{attempt}", source="t", subject="C", time=NOW)
 
 
-async def queue(pool: asyncpg.Pool, handlers: VisitHandlers, *events: Event[VisitDue]) -> None:
+async def enqueue(pool: asyncpg.Pool, handlers: VisitHandlers, *events: Event[VisitDue]) -> None:
     async with pool.acquire() as conn, conn.transaction():
         for event in events:
             await handlers.add_visit_to_due_queue(Tx(conn, NOW, "visits"), event)
 
 
-def completed(**fields: Any) -> domain.LogVisit:
-    return domain.LogVisit.model_validate(
+def completed(**fields: Any) -> LogVisit:
+    return LogVisit.model_validate(
         {"channel": "phone", "outcome": "completed", "satisfaction": 5, **fields}
     )
 
@@ -73,10 +78,10 @@ def completed(**fields: Any) -> domain.LogVisit:
 async def test_a_logged_visit_is_stored_as_json_objects_and_its_row_is_the_fold_of_them(
     pool: asyncpg.Pool, handlers: VisitHandlers
 ) -> None:
-    await queue(pool, handlers, due("V-1"))
+    await enqueue(pool, handlers, due("V-1"))
     async with pool.acquire() as conn:
-        answer = await handlers.log_visit(conn, "V-1", completed(), "A-1", NOW, None)
-        assert answer.status_code == 202
+        answer = await log_visit(PostgresCommandStore(conn), "V-1", completed(), "A-1", NOW, None)
+        assert isinstance(answer, CommandAccepted)
         kinds = await conn.fetch(
             "SELECT type, jsonb_typeof(data) AS t, data->>'visit_id' AS v FROM visit_event"
         )
@@ -86,66 +91,48 @@ async def test_a_logged_visit_is_stored_as_json_objects_and_its_row_is_the_fold_
         }
         # The spot-check sample reads the stored logs' fields.
         window = (NOW - timedelta(days=1), NOW + timedelta(days=1))
-        assert await projections.completed_visit_ids(conn, "A-1", *window) == ["V-1"]
-        folded = await projections.load_visit(conn, "V-1")
-        row = await projections.get_visit_row(conn, "V-1")
+        assert await spot_checks.completed_visit_ids(conn, "A-1", *window) == ["V-1"]
+        folded = await visit_events.load_visit(conn, "V-1")
+        row = await queue.get_visit_row(conn, "V-1")
         outbox = await conn.fetch("SELECT event_id, event_type FROM outbox")
-    assert folded is not None and folded.status == domain.VisitStatus.DONE
+    assert folded is not None and folded.status == VisitStatus.DONE
     assert row is not None
     assert (row["status"], row["completed_by"], row["on_time"]) == ("done", "A-1", True)
-    assert [(r["event_id"], r["event_type"]) for r in outbox] == [
-        (answer.body["event_id"], "VisitLogged")
-    ]
+    assert [(r["event_id"], r["event_type"]) for r in outbox] == [(answer.event_id, "VisitLogged")]
 
 
 async def test_events_stored_encoded_twice_by_earlier_versions_still_fold(
     pool: asyncpg.Pool, handlers: VisitHandlers
 ) -> None:
-    await queue(pool, handlers, due("V-2"))
+    await enqueue(pool, handlers, due("V-2"))
     async with pool.acquire() as conn:
         # What the service wrote before 0002: the JSON document as a jsonb string.
         await conn.execute(
             "UPDATE visit_event SET data = to_jsonb(data::text) WHERE visit_id = 'V-2'"
         )
         assert await conn.fetchval("SELECT jsonb_typeof(data) FROM visit_event") == "string"
-        visit = await projections.load_visit(conn, "V-2")
+        visit = await visit_events.load_visit(conn, "V-2")
         assert visit is not None and visit.due is not None and visit.status == "due"
-        answer = await handlers.log_visit(conn, "V-2", completed(), "A-1", NOW, None)
-        assert answer.status_code == 202
-
-
-async def test_the_account_manager_of_the_visits_customer_takes_an_unassigned_visit(
-    pool: asyncpg.Pool, handlers: VisitHandlers
-) -> None:
-    async with pool.acquire() as conn:
-        await projections.upsert_customer(conn, "C-V-3", "M-9", None, NOW)
-    await queue(pool, handlers, due("V-3", agent=None))
-    async with pool.acquire() as conn:
-        visit = await projections.load_visit(conn, "V-3")
-        assert visit is not None and visit.assigned_agent_id == "M-9"
-        assert (await projections.get_visit_row(conn, "V-3") or {})["agent_id"] == "M-9"
-        with pytest.raises(CommandRejected) as refused:
-            await handlers.log_visit(conn, "V-3", completed(), "A-1", NOW, None)
-        assert refused.value.status == 403
-        assert (await handlers.log_visit(conn, "V-3", completed(), "M-9", NOW, None)).status_code
-        assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+        answer = await log_visit(PostgresCommandStore(conn), "V-2", completed(), "A-1", NOW, None)
+        assert isinstance(answer, CommandAccepted)
 
 
 async def test_two_agents_logging_one_visit_at_once_complete_it_once(
     pool: asyncpg.Pool, handlers: VisitHandlers
 ) -> None:
-    await queue(pool, handlers, due("V-4"))
+    await enqueue(pool, handlers, due("V-4"))
 
-    async def log() -> int:
+    async def log() -> str:
         async with pool.acquire() as conn:
-            try:
-                return (
-                    await handlers.log_visit(conn, "V-4", completed(), None, NOW, None)
-                ).status_code
-            except CommandRejected as exc:
-                return exc.status
+            answer = await log_visit(
+                PostgresCommandStore(conn), "V-4", completed(), None, NOW, None
+            )
+            return answer.kind.value if isinstance(answer, Rejection) else "accepted"
 
-    assert sorted(await asyncio.gather(*(log() for _ in range(4)))) == [202, 409, 409, 409]
+    assert sorted(await asyncio.gather(*(log() for _ in range(4)))) == [
+        "accepted",
+        *["already_completed"] * 3,
+    ]
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
         assert (
@@ -153,44 +140,16 @@ async def test_two_agents_logging_one_visit_at_once_complete_it_once(
         )
 
 
-async def test_a_repeated_keyed_log_replays_its_answer_and_publishes_nothing_more(
-    pool: asyncpg.Pool, handlers: VisitHandlers
-) -> None:
-    await queue(pool, handlers, due("V-5"))
-    async with pool.acquire() as conn:
-        first = await handlers.log_visit(conn, "V-5", completed(), "A-1", NOW, "key-1")
-        again = await handlers.log_visit(conn, "V-5", completed(), "A-1", NOW, "key-1")
-        assert again == first
-        with pytest.raises(CommandRejected) as conflict:
-            await handlers.log_visit(conn, "V-5", completed(satisfaction=4), "A-1", NOW, "key-1")
-        assert conflict.value.status == 409
-        assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
-
-
-async def test_a_redelivered_visit_due_and_a_later_attempt_keep_the_row_equal_to_the_fold(
-    pool: asyncpg.Pool, handlers: VisitHandlers
-) -> None:
-    await queue(pool, handlers, due("V-6"), due("V-6"))
-    async with pool.acquire() as conn:
-        unreachable = domain.LogVisit.model_validate({"channel": "phone", "outcome": "unreachable"})
-        await handlers.log_visit(conn, "V-6", unreachable, "A-1", NOW, None)
-    await queue(pool, handlers, due("V-6", agent="A-2", attempt=2))
-    async with pool.acquire() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM visit_event") == 3
-        row = await projections.get_visit_row(conn, "V-6")
-    assert row is not None and (row["status"], row["agent_id"], row["attempt"]) == ("due", "A-2", 2)
-
-
 async def test_missed_visits_are_marked_once_under_their_lock(
     pool: asyncpg.Pool, handlers: VisitHandlers
 ) -> None:
-    await queue(pool, handlers, due("V-7"))
+    await enqueue(pool, handlers, due("V-7"))
     later = NOW + timedelta(days=30)
     for _ in range(2):
         async with pool.acquire() as conn, conn.transaction():
             await handlers.mark_missed_visits(Tx(conn, later, "visits"), later)
     async with pool.acquire() as conn:
-        assert (await projections.get_visit_row(conn, "V-7") or {})["status"] == "missed"
+        assert (await queue.get_visit_row(conn, "V-7") or {})["status"] == "missed"
         assert (
             await conn.fetchval("SELECT count(*) FROM visit_event WHERE type = 'VisitMissed'") == 1
         )
@@ -225,7 +184,7 @@ async def test_every_filter_combination_pages_by_deadline_and_the_due_queue_uses
                     seen: list[tuple[datetime, str]] = []
                     after = None
                     while True:
-                        page = await projections.list_visits(
+                        page = await queue.list_visits(
                             conn,
                             status=status,
                             agent_id=agent,
@@ -251,22 +210,20 @@ async def test_every_filter_combination_pages_by_deadline_and_the_due_queue_uses
 async def test_concurrent_logs_with_one_key_publish_once_and_refuse_another_body(
     pool: asyncpg.Pool, handlers: VisitHandlers
 ) -> None:
-    await queue(pool, handlers, due("V-9"))
+    await enqueue(pool, handlers, due("V-9"))
 
-    async def log(satisfaction: int) -> tuple[int, dict[str, Any] | None]:
+    async def log(satisfaction: int) -> CommandAccepted | Rejection:
         async with pool.acquire() as conn:
-            try:
-                answer = await handlers.log_visit(
-                    conn, "V-9", completed(satisfaction=satisfaction), "A-1", NOW, "key-9"
-                )
-                return answer.status_code, answer.body
-            except CommandRejected as exc:
-                return exc.status, None
+            store = PostgresCommandStore(conn)
+            return await log_visit(
+                store, "V-9", completed(satisfaction=satisfaction), "A-1", NOW, "key-9"
+            )
 
     same = await asyncio.gather(log(5), log(5), log(5))
-    assert [status for status, _ in same] == [202, 202, 202]
-    assert len({orjson.dumps(body) for _, body in same}) == 1
-    assert await log(4) == (409, None)
+    assert all(isinstance(answer, CommandAccepted) for answer in same)
+    assert len(set(same)) == 1
+    refused = await log(4)
+    assert isinstance(refused, Rejection) and refused.kind == RejectionKind.KEY_REUSED
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
         assert await conn.fetchval("SELECT count(*) FROM idempotent_request") == 1
@@ -286,13 +243,13 @@ async def test_a_command_holds_the_same_locks_as_the_other_paths_whatever_the_na
             return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))", name))
 
     async with pool.acquire() as holder, pool.acquire() as other:
-        async with projections.command_transaction(holder, visit_id, key):
+        async with commands.command_transaction(holder, visit_id, key):
             assert not await free(other, visit_id)
             assert not await free(other, "idem:" + key)
         assert not holder.is_in_transaction()
         assert await free(other, visit_id) and await free(other, "idem:" + key)
-        with pytest.raises(CommandRejected):
-            async with projections.command_transaction(holder, visit_id, None):
-                raise CommandRejected(409, "refused")
+        with pytest.raises(RuntimeError):
+            async with commands.command_transaction(holder, visit_id, None):
+                raise RuntimeError("refused")
         assert not holder.is_in_transaction()
         assert await free(other, visit_id)

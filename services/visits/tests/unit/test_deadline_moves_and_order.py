@@ -12,14 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from followup.events import VisitDeadlineRecomputed, VisitDue, VisitLogged, VisitSpotChecked
-from followup.visits.domain import (
-    Visit,
-    VisitEvent,
-    VisitMissed,
-    VisitStatus,
-    decide_missed,
-    evolve,
-)
+from followup.visits.domain.lifecycle import decide_missed
+from followup.visits.domain.model import Visit, VisitEvent, VisitMissed, VisitStatus, evolve
 
 CST = timezone(timedelta(hours=8))
 DUE_AT = datetime(2027, 2, 1, 9, 0, tzinfo=CST)

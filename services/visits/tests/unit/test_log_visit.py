@@ -10,19 +10,14 @@ import pytest
 from pydantic import ValidationError
 
 from followup.events import VisitDue, VisitLogged, derived_id
-from followup.visits.domain import (
+from followup.visits.domain.log_visit import (
     FEEDBACK_MAX_CHARS,
-    FieldError,
     LogVisit,
-    Rejection,
-    RejectionKind,
-    Visit,
-    VisitMissed,
-    assign_account_manager,
     decide_log_visit,
-    evolve,
     problem_id_for,
 )
+from followup.visits.domain.model import Visit, VisitMissed, assign_account_manager, evolve
+from followup.visits.domain.rejections import FieldError, Rejection, RejectionKind
 
 CST = timezone(timedelta(hours=8))
 NOW = datetime(2026, 6, 3, 14, 30, tzinfo=CST)

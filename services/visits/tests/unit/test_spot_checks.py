@@ -11,15 +11,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from followup.events import VisitDue, VisitLogged, VisitSpotChecked
-from followup.visits.domain import (
+from followup.visits.domain.model import Visit, VisitEvent, evolve
+from followup.visits.domain.rejections import Rejection, RejectionKind
+from followup.visits.domain.spot_checks import (
     NOTE_MAX_CHARS,
-    Rejection,
-    RejectionKind,
-    Visit,
-    VisitEvent,
     completed_by_agent_in_month,
     decide_spot_check,
-    evolve,
     month_bounds,
     sample_for_spot_check,
 )

@@ -7,19 +7,17 @@ from datetime import datetime, timedelta, timezone
 from functools import reduce
 
 from followup.events import VisitDue, VisitLogged, VisitSpotChecked
-from followup.visits.domain import (
-    LogVisit,
+from followup.visits.domain.lifecycle import decide_missed, mark_missed_visits
+from followup.visits.domain.log_visit import LogVisit, decide_log_visit
+from followup.visits.domain.model import (
     Visit,
     VisitEvent,
     VisitMissed,
     VisitStatus,
     assign_account_manager,
-    decide_log_visit,
-    decide_missed,
-    decide_spot_check,
     evolve,
-    mark_missed_visits,
 )
+from followup.visits.domain.spot_checks import decide_spot_check
 
 CST = timezone(timedelta(hours=8))
 DUE_AT = datetime(2026, 3, 2, 9, 0, tzinfo=CST)

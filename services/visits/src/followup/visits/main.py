@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 
 from followup.core.crypto import PersonalDataVault, master_key_from_env
 from followup.core.service import ServiceParts, build_service, run
 from followup.visits import api
+from followup.visits.deps import VisitsDeps
 from followup.visits.handlers import VisitHandlers
 from followup.visits.settings import VisitsSettings
+from followup.visits.store import PostgresCommandStore
 from followup.visits.subscriptions import CONSUMES, PUBLISHES, visits_subscription
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
@@ -19,16 +23,20 @@ MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 def service_parts(settings: VisitsSettings) -> ServiceParts:
     """What visits is made of (the app and the CLI's replay both build from it)."""
     vault = PersonalDataVault(master_key_from_env())
-    handlers = VisitHandlers(vault, settings.topic_prefix)
+    handlers = VisitHandlers(vault)
+    deps = VisitsDeps(
+        vault=vault,
+        timezone=ZoneInfo(settings.default_timezone),
+        command_store=partial(PostgresCommandStore, topic_prefix=settings.topic_prefix),
+    )
     return ServiceParts(
         name="visits",
         migrations_dir=MIGRATIONS,
         subscription=lambda clock: visits_subscription(handlers),
-        routers=api.routers,
+        routers=partial(api.routers, deps=deps),
         publishes=PUBLISHES,
         consumes=CONSUMES,
         description="The agents' queue of due visits, visit records and spot checks (SPEC §3).",
-        extra_state={"handlers": handlers, "vault": vault, "settings": settings},
     )
 
 

@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from followup.events import Checklist, Problem, VisitLogged, derived_id
 from followup.events.visits import Channel, Need, Outcome, ProblemCategory, Severity
-from followup.visits.domain_lifecycle import FieldError, Rejection, RejectionKind, Visit
+from followup.visits.domain.model import Visit
+from followup.visits.domain.rejections import FieldError, Rejection, RejectionKind
 
 CHANNELS: tuple[str, ...] = get_args(Channel)
 OUTCOMES: tuple[str, ...] = get_args(Outcome)

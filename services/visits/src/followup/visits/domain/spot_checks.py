@@ -7,15 +7,27 @@ import hashlib
 import re
 from collections.abc import Iterable
 from datetime import datetime, tzinfo
-from typing import cast, get_args
+from typing import Literal, cast, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from followup.events import VisitSpotChecked
 from followup.events.visits import SpotCheckResult
-from followup.visits.domain_lifecycle import FieldError, Rejection, RejectionKind, Visit
+from followup.visits.domain.model import Visit
+from followup.visits.domain.rejections import FieldError, Rejection, RejectionKind
 
 SAMPLE_SIZE = 3
 NOTE_MAX_CHARS = 2000
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+
+
+class SpotCheckBody(BaseModel):
+    """The body of `POST /v1/spot-checks/{visit_id}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    result: Literal["verified", "not_verified"]
+    note: str | None = Field(None, max_length=NOTE_MAX_CHARS)
 
 
 def month_bounds(month: str, tz: tzinfo) -> tuple[datetime, datetime]:

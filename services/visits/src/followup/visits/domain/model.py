@@ -13,7 +13,6 @@ rather than from the order they came in: live and rebuilt, the same facts make t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -24,7 +23,6 @@ from followup.events import (
     VisitDue,
     VisitLogged,
     VisitSpotChecked,
-    derived_id,
 )
 
 
@@ -237,53 +235,6 @@ def deadline_in_force(
     return move.deadline if move is not None else due.deadline
 
 
-def decide_missed(visit: Visit, now: datetime) -> VisitMissed | None:
-    """Missed once `now` is past the deadline of a visit still due (the deadline is on time)."""
-    deadline = visit.deadline
-    if visit.status != VisitStatus.DUE or deadline is None or now <= deadline:
-        return None
-    # Missed at the deadline, not at `now`: a replay with a later tick yields the same fact.
-    return VisitMissed(visit_id=visit.visit_id, missed_at=deadline)
-
-
-def missed_event_id(missed: VisitMissed) -> str:
-    """One missed fact per visit and deadline, whichever tick or handler finds it."""
-    return derived_id("VisitMissed", missed.visit_id, missed.missed_at.isoformat())
-
-
-def mark_missed_visits(visits: Iterable[Visit], now: datetime) -> list[VisitMissed]:
-    """The visits that `now` has made missed."""
-    return [m for v in visits if (m := decide_missed(v, now)) is not None]
-
-
 def assign_account_manager(visit: Visit, account_manager_id: str | None) -> Visit:
     """Remembers the customer's account manager; it takes visits whose VisitDue names nobody."""
     return replace(visit, account_manager_id=account_manager_id)
-
-
-class RejectionKind(StrEnum):
-    """Why a command was refused; the API answers 404, 403, 422, 409, 409, 409."""
-
-    NOT_FOUND = "not_found"
-    FORBIDDEN = "forbidden"
-    INVALID = "invalid"
-    ALREADY_COMPLETED = "already_completed"
-    NOT_COMPLETED = "not_completed"
-    ALREADY_CHECKED = "already_checked"
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """One invalid field: a dotted path into the request body (`problems.0.category`)."""
-
-    field: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A refused command, with every field error when the input was invalid."""
-
-    kind: RejectionKind
-    detail: str
-    errors: tuple[FieldError, ...] = ()

@@ -1,0 +1,1 @@
+"""Visits' read-model SQL, by concept: stored events, queue rows, commands, customers."""

@@ -1,0 +1,94 @@
+"""Visits' read use cases: the queue, one visit, the spot-check sample. Each takes a connection
+and the caller, and returns the answer's body or a Rejection (never an HTTP status)."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+import asyncpg
+import orjson
+
+from followup.core.auth import Principal, Role
+from followup.core.crypto import PersonalDataVault, mask_name, mask_phone
+from followup.core.http import keyset_page
+from followup.visits.domain.rejections import Rejection, RejectionKind
+from followup.visits.domain.spot_checks import month_bounds, sample_for_spot_check
+from followup.visits.projections import customers, queue, spot_checks
+
+_NOT_YOURS = Rejection(RejectionKind.FORBIDDEN, "agents see only their own visits")
+
+
+def _rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for r in rows:
+        r["kinds"] = list(r["kinds"] or [])
+    return rows
+
+
+async def list_visits(
+    conn: asyncpg.Connection,
+    viewer: Principal,
+    *,
+    status: str | None,
+    agent_id: str | None,
+    customer_id: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> dict[str, Any] | Rejection:
+    """A page of visits by deadline (a `VisitPage`); agents see only their own."""
+    if viewer.role == Role.AGENT:
+        if agent_id not in (None, viewer.agent_id):
+            return _NOT_YOURS
+        agent_id = viewer.agent_id
+    rows = await queue.list_visits(
+        conn,
+        status=status,
+        agent_id=agent_id,
+        customer_id=customer_id,
+        after=after,
+        limit=limit + 1,
+    )
+    return keyset_page(_rows(rows), limit, "deadline", "visit_id")
+
+
+async def read_visit(
+    conn: asyncpg.Connection, vault: PersonalDataVault, viewer: Principal, visit_id: str
+) -> dict[str, Any] | Rejection:
+    """One visit (a `VisitDetail`) with its customer's contact, masked unless the caller may
+    see it (SPEC §8)."""
+    row = await queue.get_visit_row(conn, visit_id)
+    if row is None:
+        return Rejection(RejectionKind.NOT_FOUND, f"no visit {visit_id}")
+    if viewer.role == Role.AGENT and row["agent_id"] != viewer.agent_id:
+        return _NOT_YOURS
+    visit = _rows([row])[0]
+    if viewer.role == Role.ANALYST:
+        return visit
+    sealed = await customers.customer_contact(conn, row["customer_id"])
+    plain = await vault.open(conn, row["customer_id"], sealed)
+    if plain is not None:
+        contact = orjson.loads(plain)
+        # The assigned agent must call the customer; supervisors see all.
+        if not (viewer.sees_personal_data or row["agent_id"] == viewer.agent_id):
+            contact = {
+                "name": mask_name(contact.get("name", "")),
+                "phone": mask_phone(contact.get("phone", "")),
+            }
+        visit["contact"] = contact
+    return visit
+
+
+async def spot_check_sample(
+    conn: asyncpg.Connection, agent_id: str, month: str, tz: tzinfo
+) -> dict[str, Any]:
+    """The month's reproducible sample of min(3, n) of an agent's completed visits."""
+    start, end = month_bounds(month, tz)
+    ids = await spot_checks.completed_visit_ids(conn, agent_id, start, end)
+    sample = sample_for_spot_check(ids, agent_id, month)
+    rows = [await queue.get_visit_row(conn, v) for v in sample]
+    return {
+        "agent_id": agent_id,
+        "month": month,
+        "completed": len(ids),
+        "sample": _rows([r for r in rows if r is not None]),
+    }
