@@ -35,9 +35,11 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from followup.analytics import projections, views
-from followup.analytics.domain import Period
+from followup.analytics import projections
+from followup.analytics.domain import views
+from followup.analytics.domain.period import Period
 from followup.analytics.handlers import AnalyticsHandlers
+from followup.analytics.metrics import AnalyticsMetrics
 from followup.core.consumer import Tx
 from followup.core.db import create_pool, migrate
 from followup.core.logging import configure_logging
@@ -264,7 +266,7 @@ async def main() -> None:
     result: dict[str, Any] = {"load_average": os.getloadavg()}
     try:
         events = history(random.Random(7))
-        handlers = AnalyticsHandlers()
+        handlers = AnalyticsHandlers(AnalyticsMetrics())
         wall, cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(events), 1000):
             batch = [_Envelope(f"e-{i + j}", e) for j, e in enumerate(events[i : i + 1000])]

@@ -21,11 +21,17 @@ from analytics_builders import CST, at, checked, delivered, due
 from analytics_histories import random_history
 from analytics_march import APRIL_10, MARCH_EVENTS
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
-from followup.analytics import api, projections, views
+from followup.analytics import api, projections
 from followup.analytics.cache import AnswerCache
-from followup.analytics.domain import Facts, Period, fold
+from followup.analytics.domain import views
+from followup.analytics.domain.model import Facts, fold
+from followup.analytics.domain.period import Period
 from followup.analytics.handlers import AnalyticsHandlers
+from followup.analytics.metrics import AnalyticsMetrics
+from followup.analytics.queries import Analytics
+from followup.analytics.settings import AnalyticsSettings
 from followup.core.auth import TokenTable, bearer_auth
 from followup.core.consumer import Tx
 from followup.core.db import create_pool, migrate
@@ -59,13 +65,10 @@ async def store(pool: asyncpg.Pool, history: list[tuple[str, EventData]], seed: 
     rng = random.Random(seed)
     deliveries = history + rng.sample(history, len(history) // 10)
     rng.shuffle(deliveries)
-    written = 0
-
-    def counted(n: int) -> None:
-        nonlocal written
-        written += n
-
-    handlers = AnalyticsHandlers(on_stored=counted)
+    registry = CollectorRegistry()
+    metrics = AnalyticsMetrics()
+    metrics.register(registry)
+    handlers = AnalyticsHandlers(metrics)
     for i in range(0, len(deliveries), 97):
         batch = [
             make_event(data, id=eid, source="test", subject=data.customer_id, time=AS_OF)
@@ -73,7 +76,7 @@ async def store(pool: asyncpg.Pool, history: list[tuple[str, EventData]], seed: 
         ]
         async with pool.acquire() as conn, conn.transaction():
             await handlers.record_facts(Tx(conn, AS_OF, "analytics"), batch)
-    return written
+    return int(registry.get_sample_value("followup_analytics_facts_stored_total") or 0)
 
 
 def everything(facts: Facts, period: Period) -> tuple[Any, ...]:
@@ -122,14 +125,12 @@ async def test_the_hand_worked_month_over_http_from_the_database(pool: asyncpg.P
     await store(pool, history, 0)
     app = FastAPI()
     install_problem_handlers(app)
-    for router in api.routers(bearer_auth(TokenTable.from_env({"FOLLOWUP_DEV_TOKEN": "t"}))):
+    svc = Analytics(AnalyticsSettings(), AnalyticsMetrics(), AnswerCache())
+    auth = bearer_auth(TokenTable.from_env({"FOLLOWUP_DEV_TOKEN": "t"}))
+    for router in api.routers(auth, svc):
         app.include_router(router)
-    app.state.settings = SimpleNamespace(default_timezone="Asia/Shanghai")
     app.state.clock = SimpleNamespace(now=lambda: APRIL_10)
     app.state.pool = pool
-    app.state.load_facts = projections.load_period
-    app.state.answers = AnswerCache()
-    app.state.observe_query = lambda endpoint, source, seconds: None
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://analytics",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from followup.analytics.domain import Period
+from followup.analytics.domain.period import Period
 from followup.events import (
     CustomerDelivered,
     IssueAssigned,

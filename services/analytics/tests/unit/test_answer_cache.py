@@ -12,7 +12,7 @@ from analytics_builders import at
 from analytics_histories import random_history
 
 from followup.analytics.cache import AnswerCache, Cached, instants, next_instant
-from followup.analytics.domain import fold
+from followup.analytics.domain.model import fold
 
 
 def every_datetime(value: object) -> Iterator[datetime]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,8 +17,12 @@ from fastapi import FastAPI
 
 from followup.analytics import api
 from followup.analytics.cache import AnswerCache
-from followup.analytics.domain import Facts, Period, fold
+from followup.analytics.domain.model import Facts, fold
+from followup.analytics.domain.period import Period, month_period
+from followup.analytics.metrics import AnalyticsMetrics
 from followup.analytics.projections import Snapshot
+from followup.analytics.queries import Analytics
+from followup.analytics.settings import AnalyticsSettings
 from followup.core.auth import Principal, Role, TokenTable, bearer_auth
 from followup.core.problems import install_problem_handlers
 
@@ -59,17 +63,14 @@ class Memory:
 
 
 def app_over(memory: Memory, now: datetime) -> FastAPI:
-    """The analytics routes with their state, facts from memory instead of the pool."""
+    """The analytics routes with their dependencies, facts from memory instead of the pool."""
     app = FastAPI()
     install_problem_handlers(app)
-    for router in api.routers(bearer_auth(TokenTable(TOKENS))):
+    svc = Analytics(AnalyticsSettings(), AnalyticsMetrics(), AnswerCache(), memory.load)
+    for router in api.routers(bearer_auth(TokenTable(TOKENS)), svc):
         app.include_router(router)
-    app.state.settings = SimpleNamespace(default_timezone="Asia/Shanghai")
     app.state.clock = FixedClock(now)
     app.state.pool = None
-    app.state.load_facts = memory.load
-    app.state.answers = AnswerCache()
-    app.state.observe_query = lambda endpoint, source, seconds: None
     return app
 
 
@@ -211,14 +212,15 @@ async def test_analysts_supervisors_and_admins_read_agents_and_strangers_do_not(
 
 
 def test_from_and_to_read_dates_as_local_days_and_instants_as_given() -> None:
-    zone = api.ZoneInfo("Asia/Shanghai")
+    zone = ZoneInfo("Asia/Shanghai")
     assert api.parse_instant("2026-03-31", zone, end=True, name="to").isoformat() == (
         "2026-04-01T00:00:00+08:00"
     )
     assert api.parse_instant("2026-03-01T12:00:00Z", zone, end=False, name="from").isoformat() == (
         "2026-03-01T12:00:00+00:00"
     )
-    december = api.month_period("2026-12", zone)
+    assert api.parse_month("2026-12") == (2026, 12)
+    december = month_period(2026, 12, zone)
     assert (december.start.month, december.end.year, december.end.month) == (12, 2027, 1)
     assert api._wants_html("text/html,application/xhtml+xml;q=0.9,*/*;q=0.8")
     assert not api._wants_html("application/json") and not api._wants_html("")

@@ -14,7 +14,9 @@ from analytics_builders import (
     raised,
 )
 
-from followup.analytics.domain import Period, churn_signals, customers_at_risk, fold
+from followup.analytics.domain.churn import churn_signals, customers_at_risk
+from followup.analytics.domain.model import fold
+from followup.analytics.domain.period import Period
 
 
 def test_two_dissatisfied_visits_in_a_row() -> None:

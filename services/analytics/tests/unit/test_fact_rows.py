@@ -10,28 +10,24 @@ from analytics_builders import at, due, logged
 from analytics_histories import random_history
 
 from followup.analytics import projections
-from followup.analytics.domain import CustomerEvent, IssueEvent, VisitEvent, fold
+from followup.analytics.domain.model import fold
 from followup.events import EventData, IssueDeadlinesRecomputed
 
 
 def stored(events: list[tuple[str, EventData]]) -> Any:
     """What the three tables would hold, as rows keyed by column (as asyncpg returns them)."""
-    customers, visits, issues = [], [], []
+    tables: dict[str, list[dict[str, Any]]] = {"customer": [], "visit": [], "issue": []}
     for event_id, e in events:
-        if isinstance(e, CustomerEvent):
-            row = projections.customer_row(event_id, e)
-            customers.append(dict(zip(projections.CUSTOMER_COLUMNS, row, strict=True)))
-        elif isinstance(e, VisitEvent):
-            row = projections.visit_row(event_id, e)
-            values = dict(zip(projections.VISIT_COLUMNS, row, strict=True))
+        found = projections.fact_row(event_id, e)
+        if found is None:
+            continue
+        entity, row = found
+        values = dict(zip(projections.COLUMNS[entity], row, strict=True))
+        if entity == "visit":
             # The database splits the comma-joined kinds into a text[].
             values["kinds"] = values["kinds"].split(",") if values["kinds"] else None
-            visits.append(values)
-        elif isinstance(e, IssueEvent):
-            issue = projections.issue_row(event_id, e)
-            if issue is not None:
-                issues.append(dict(zip(projections.ISSUE_COLUMNS, issue, strict=True)))
-    return customers, visits, issues
+        tables[entity].append(values)
+    return tables["customer"], tables["visit"], tables["issue"]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -44,11 +40,13 @@ def test_a_recompute_that_leaves_handover_alone_stores_nothing() -> None:
     recompute = IssueDeadlinesRecomputed.model_validate(
         {"issue_id": "I-1", "customer_id": "C-1", "recomputed_at": at(3, 2), "round": 2}
     )
-    assert projections.issue_row("e-1", recompute) is None
+    assert projections.fact_row("e-1", recompute) is None
 
 
 def test_a_visit_row_keeps_every_kind_and_no_free_text() -> None:
-    row = projections.visit_row("e-1", due("V-1", at(3, 2), at(3, 9), kinds=("routine", "deep")))
-    assert dict(zip(projections.VISIT_COLUMNS, row, strict=True))["kinds"] == "routine,deep"
+    found = projections.fact_row("e-1", due("V-1", at(3, 2), at(3, 9), kinds=("routine", "deep")))
+    assert found is not None and found[0] == "visit"
+    assert dict(zip(projections.VISIT_COLUMNS, found[1], strict=True))["kinds"] == "routine,deep"
     log = logged("V-1", at(3, 3)).model_copy(update={"feedback": "call me on 138..."})
-    assert "call me on 138..." not in projections.visit_row("e-2", log)
+    logged_row = projections.fact_row("e-2", log)
+    assert logged_row is not None and "call me on 138..." not in logged_row[1]

@@ -25,19 +25,19 @@ from analytics_builders import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from followup.analytics.domain import (
-    AnalyticsEvent,
-    Facts,
-    churn_signals,
+from followup.analytics.domain.churn import churn_signals
+from followup.analytics.domain.issues import (
     closure_rate,
-    fold,
     handover_time,
-    on_time_rate,
     resolution_rate,
     resolution_time,
     return_visit_rate,
-    satisfaction_rate,
     sla_met_rate,
+)
+from followup.analytics.domain.model import AnalyticsEvent, Facts, fold
+from followup.analytics.domain.visits import (
+    on_time_rate,
+    satisfaction_rate,
     spot_check_pass_rate,
     visit_response_time,
 )

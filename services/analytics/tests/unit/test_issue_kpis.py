@@ -22,22 +22,19 @@ from analytics_builders import (
     resumed,
 )
 
-from followup.analytics.domain import (
+from followup.analytics.domain.issues import (
     CLOSURE_TARGET,
-    Percentiles,
-    Period,
-    Ratio,
     closure_rate,
     first_response_time,
-    fold,
     handover_time,
-    most_breaches,
     resolution_rate,
     resolution_time,
     return_visit_rate,
     sla_met_rate,
-    top_problem_categories,
 )
+from followup.analytics.domain.model import fold
+from followup.analytics.domain.period import Percentiles, Period, Ratio
+from followup.analytics.domain.report import most_breaches, top_problem_categories
 from followup.events import VisitDue
 
 

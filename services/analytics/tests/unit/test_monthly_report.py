@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from analytics_builders import MARCH, at, breached, closed, delivered, due, logged, raised, resolved
 
-from followup.analytics.domain import Percentiles, Ratio, fold, monthly_report
+from followup.analytics.domain.model import fold
+from followup.analytics.domain.period import Percentiles, Ratio
+from followup.analytics.domain.report import monthly_report
 
 
 def test_a_month_of_a_gold_customer_against_the_targets() -> None:

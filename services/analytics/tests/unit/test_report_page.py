@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from analytics_march import APRIL_10, MARCH, MARCH_EVENTS
 
-from followup.analytics import report_page, views
-from followup.analytics.domain import fold
+from followup.analytics import report_page
+from followup.analytics.domain import views
+from followup.analytics.domain.model import fold
 
 
 def test_every_value_shown_is_escaped_and_a_target_missed_is_marked() -> None:

@@ -7,14 +7,10 @@ from fractions import Fraction
 
 from analytics_builders import APRIL_10, MARCH, at, checked, delivered, due, logged, moved
 
-from followup.analytics.domain import (
+from followup.analytics.domain.model import AnalyticsEvent, fold
+from followup.analytics.domain.period import Percentiles, Period, Ratio, nearest_rank
+from followup.analytics.domain.visits import (
     SATISFACTION_TARGET,
-    AnalyticsEvent,
-    Percentiles,
-    Period,
-    Ratio,
-    fold,
-    nearest_rank,
     on_time_rate,
     satisfaction_rate,
     spot_check_pass_rate,

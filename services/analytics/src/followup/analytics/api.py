@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from followup.analytics import report_page, views
-from followup.analytics.cache import AnswerCache, Cached, next_instant
-from followup.analytics.domain import Facts, Period
-from followup.analytics.projections import Snapshot
+from followup.analytics import queries, report_page
+from followup.analytics.domain import views
+from followup.analytics.domain.period import Period, days_ending_with, month_holding
+from followup.analytics.queries import Analytics
 from followup.core.auth import Authenticate, Principal, Role, require_role
 from followup.core.http import decode_cursor, encode_cursor, json_response
 from followup.core.problems import Problem
 
-T = TypeVar("T")
-# projections.load_period in the service; the unit tests give an in-memory fold instead.
-FactsLoader = Callable[..., Awaitable[Snapshot]]
 GroupBy = Literal["month", "tier", "agent", "department", "category", "region"]
 # Aggregates for analysts, supervisors and admins (SPEC §8). Agents see their own visits in the
 # visits service, not the company's figures. Nothing served here is personal data: analytics
@@ -33,11 +27,7 @@ READERS = (Role.ANALYST, Role.SUPERVISOR, Role.ADMIN)
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 # The churn list looks back this far by default: the longest rule's window (two complaints
 # within 90 days).
-AT_RISK_LOOKBACK = timedelta(days=90)
-
-
-def _zone(request: Request) -> ZoneInfo:
-    return ZoneInfo(request.app.state.settings.default_timezone)
+AT_RISK_DAYS = 90
 
 
 def parse_instant(value: str, zone: ZoneInfo, *, end: bool, name: str) -> datetime:
@@ -56,91 +46,49 @@ def parse_instant(value: str, zone: ZoneInfo, *, end: bool, name: str) -> dateti
     return t if t.tzinfo is not None else t.replace(tzinfo=zone)
 
 
-def month_period(month: str, zone: ZoneInfo) -> Period:
-    """The calendar month YYYY-MM in the zone; 422 for anything else."""
+def parse_month(month: str) -> tuple[int, int]:
+    """YYYY-MM as (year, month); 422 for anything else."""
     m = MONTH.match(month)
     if m is None:
         raise Problem(422, "month must be YYYY-MM (01..12)", value=month)
-    year, mon = int(m[1]), int(m[2])
-    start = datetime(year, mon, 1, tzinfo=zone)
-    after = datetime(year + mon // 12, mon % 12 + 1, 1, tzinfo=zone)
-    return Period(start, after)
+    return int(m[1]), int(m[2])
 
 
-def _period(
-    request: Request,
+def parse_period(
     from_: str | None,
     to: str | None,
+    now: datetime,
+    zone: ZoneInfo,
     default: Callable[[datetime, ZoneInfo], Period],
     default_start: Callable[[datetime, ZoneInfo], datetime],
-) -> tuple[Period, datetime]:
-    """The asked period, and now. Without bounds, `default(now)`: whole local days or months,
-    so the same question asked later the same day is the same period (and its kept answer
-    serves it, cache.py); periods reaching past now answer as of now."""
-    zone = _zone(request)
-    now: datetime = request.app.state.clock.now()
+) -> Period:
+    """The asked period. Without bounds, `default(now)`: whole local days or months, so the
+    same question asked later the same day is the same period (and its kept answer serves it,
+    cache.py); periods reaching past now answer as of now."""
     if not from_ and not to:
-        return default(now, zone), now
+        return default(now, zone)
     end = parse_instant(to, zone, end=True, name="to") if to else now
     start = (
         parse_instant(from_, zone, end=False, name="from") if from_ else default_start(end, zone)
     )
     if start > end:
         raise Problem(422, "from is after to", period=[start.isoformat(), end.isoformat()])
-    return Period(start, end), now
-
-
-async def _answer(
-    request: Request,
-    endpoint: str,
-    variant: str,
-    period: Period,
-    now: datetime,
-    churn: bool,
-    compute: Callable[[Facts], T],
-) -> T:
-    """The answer computed at `now`: the one kept from an earlier request while it still holds
-    (cache.py), else the period's facts loaded in one snapshot and folded off the event loop
-    (the consumer shares it)."""
-    started = time.perf_counter()
-    answers: AnswerCache = request.app.state.answers
-    key = (endpoint, variant, period.start.isoformat(), period.end.isoformat())
-    held = answers.lookup(key, now)
-    load: FactsLoader = request.app.state.load_facts
-    unless = (held.stored, held.version) if held else None
-    snapshot = await load(request.app.state.pool, period, churn=churn, unless=unless)
-    facts = snapshot.facts
-    if facts is None:
-        assert held is not None
-        answer: T = held.body
-        if snapshot.stored != held.stored:  # facts stored elsewhere: next time, one row says so
-            answers.store(key, replace(held, stored=snapshot.stored))
-    else:
-        answer, until = await asyncio.to_thread(lambda: (compute(facts), next_instant(facts, now)))
-        answers.store(key, Cached(snapshot.stored, snapshot.version, now, until, answer))
-    observe = request.app.state.observe_query
-    observe(endpoint, "fold" if facts is not None else "kept", time.perf_counter() - started)
-    return answer
+    return Period(start, end)
 
 
 def _month_start(t: datetime, zone: ZoneInfo) -> datetime:
-    local = t.astimezone(zone)
-    return datetime(local.year, local.month, 1, tzinfo=zone)
+    return month_holding(t, zone).start
 
 
-def _this_month(now: datetime, zone: ZoneInfo) -> Period:
-    local = now.astimezone(zone)
-    return month_period(f"{local.year:04d}-{local.month:02d}", zone)
+def _last_days(now: datetime, zone: ZoneInfo) -> Period:
+    return days_ending_with(now, AT_RISK_DAYS, zone)
 
 
-def _last_90_days(now: datetime, zone: ZoneInfo) -> Period:
-    """The 90 local days ending with today."""
-    local = now.astimezone(zone)
-    tomorrow = datetime(local.year, local.month, local.day, tzinfo=zone) + timedelta(days=1)
-    return Period(tomorrow - AT_RISK_LOOKBACK, tomorrow)
+def _days_before(end: datetime, zone: ZoneInfo) -> datetime:
+    return end - timedelta(days=AT_RISK_DAYS)
 
 
-def routers(auth: Authenticate) -> list[APIRouter]:
+def routers(auth: Authenticate, svc: Analytics) -> list[APIRouter]:
     """The /v1 routes behind the bearer-token dependency; every one for READERS."""
     router = APIRouter(prefix="/v1", tags=["analytics"])
 
@@ -156,17 +104,11 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         `to` included) or instants; without them, the current month (as of now); with `from`
         only, up to now; with `to` only, from the start of its month."""
         require_role(principal, *READERS)
-        period, now = _period(request, from_, to, _this_month, _month_start)
-        body = await _answer(
-            request,
-            "kpis",
-            group_by or "all",
-            period,
-            now,
-            False,
-            lambda facts: views.kpis(facts, period, now, group_by or "all"),
-        )
-        return json_response({**body, "as_of": now.isoformat()})
+        now: datetime = request.app.state.clock.now()
+        period = parse_period(from_, to, now, svc.zone, month_holding, _month_start)
+        pool = request.app.state.pool
+        body = await queries.answer_kpis(svc, pool, period, now, group_by or "all")
+        return json_response(body)
 
     @router.get(
         "/reports/monthly/{month}",
@@ -180,18 +122,10 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         categories, most breaches, customers at risk. `Accept: text/html` gives a page with
         charts."""
         require_role(principal, *READERS)
-        period = month_period(month, _zone(request))
-        now = request.app.state.clock.now()
-        body = await _answer(
-            request,
-            "monthly_report",
-            month,
-            period,
-            now,
-            True,
-            lambda facts: views.monthly_report(facts, month, period, now),
-        )
-        body = {**body, "as_of": now.isoformat()}
+        year, mon = parse_month(month)
+        now: datetime = request.app.state.clock.now()
+        pool = request.app.state.pool
+        body = await queries.answer_monthly_report(svc, pool, year, mon, now)
         if _wants_html(request.headers.get("accept", "")):
             return HTMLResponse(report_page.render(body))
         return json_response(body)
@@ -209,28 +143,19 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         today), by customer id, with the rules and the visits or issues behind them; paginated."""
         require_role(principal, *READERS)
         after = _customer_after(cursor)
-        period, now = _period(
-            request, from_, to, _last_90_days, lambda end, zone: end - AT_RISK_LOOKBACK
+        now: datetime = request.app.state.clock.now()
+        period = parse_period(from_, to, now, svc.zone, _last_days, _days_before)
+        pool = request.app.state.pool
+        page = await queries.answer_customers_at_risk(
+            svc, pool, period, now, after=after, limit=limit
         )
-        items = await _answer(
-            request,
-            "customers_at_risk",
-            "",
-            period,
-            now,
-            True,
-            lambda facts: views.at_risk_items(facts, period, now),
-        )
-        if after is not None:
-            items = [i for i in items if i["customer_id"] > after]
-        page = items[:limit]
-        more = len(items) > limit
+        last = page.items[-1]["customer_id"] if page.more else None
         return json_response(
             {
-                **views.period_view(period),
-                "as_of": now.isoformat(),
-                "items": page,
-                "next_cursor": encode_cursor([page[-1]["customer_id"]]) if more else None,
+                **views.period_view(page.period),
+                "as_of": page.as_of.isoformat(),
+                "items": page.items,
+                "next_cursor": encode_cursor([last]) if last is not None else None,
             }
         )
 

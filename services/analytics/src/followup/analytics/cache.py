@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from followup.analytics.domain import Facts
+from followup.analytics.domain.model import Facts
 
 Key = tuple[Any, ...]
 

@@ -17,42 +17,22 @@ from typing import Any, cast
 
 import asyncpg
 
-from followup.analytics.domain import (
-    AssignmentFact,
-    BreachFact,
-    CheckFact,
-    CustomerEvent,
+from followup.analytics.domain.model import (
+    AnalyticsEvent,
     CustomerFacts,
-    DeadlineMove,
-    DueFact,
     Facts,
-    HandoverMove,
-    IssueEvent,
     IssueFacts,
-    LogFact,
-    Period,
-    Profile,
-    RaisedFact,
-    ResolutionFact,
-    VisitEvent,
     VisitFacts,
 )
-from followup.events import (
-    CustomerDelivered,
-    EventData,
-    IssueAssigned,
-    IssueClosed,
-    IssueDeadlinesRecomputed,
-    IssuePaused,
-    IssueRaised,
-    IssueReopened,
-    IssueResolved,
-    IssueResumed,
-    IssueSlaBreached,
-    VisitDeadlineRecomputed,
-    VisitDue,
-    VisitLogged,
+from followup.analytics.domain.period import Period
+from followup.analytics.domain.records import (
+    BY_KIND,
+    ISSUE_PARTS,
+    VISIT_PARTS,
+    Entity,
+    record_of,
 )
+from followup.events import EventData
 
 CUSTOMER_COLUMNS = ("event_id", "customer_id", "at", "tier", "region", "timezone")
 VISIT_COLUMNS = (
@@ -120,130 +100,57 @@ def _insert(table: str, columns: Sequence[str]) -> str:
     )
 
 
-_INSERT_CUSTOMERS = _insert("customer_fact", CUSTOMER_COLUMNS)
-_INSERT_VISITS = _insert("visit_fact", VISIT_COLUMNS)
-_INSERT_ISSUES = _insert("issue_fact", ISSUE_COLUMNS)
+# The columns of each entity's table: its ids, then its record's (a record names a kind for
+# visits and issues; a customer's facts are all profiles).
+COLUMNS: dict[Entity, tuple[str, ...]] = {
+    "customer": CUSTOMER_COLUMNS,
+    "visit": VISIT_COLUMNS,
+    "issue": ISSUE_COLUMNS,
+}
 
 
-def customer_row(event_id: str, e: CustomerEvent) -> Row:
-    """The customer_fact row of a delivery or signed intent (no contact: it is not kept)."""
-    at = e.delivered_at if isinstance(e, CustomerDelivered) else e.signed_at
-    return (event_id, e.customer_id, at, e.tier, e.region, e.timezone)
+_ID_COLUMN: dict[Entity, str] = {"visit": "visit_id", "issue": "issue_id"}
+_INSERTS: dict[Entity, str] = {
+    "customer": _insert("customer_fact", CUSTOMER_COLUMNS),
+    "visit": _insert("visit_fact", VISIT_COLUMNS),
+    "issue": _insert("issue_fact", ISSUE_COLUMNS),
+}
 
 
-def visit_row(event_id: str, e: VisitEvent) -> Row:
-    """The visit_fact row of a visit event."""
-    values: dict[str, Any] = {"event_id": event_id, "visit_id": e.visit_id}
-    values["customer_id"] = e.customer_id
-    if isinstance(e, VisitDue):
-        values |= {
-            "kind": "due",
-            "at": e.due_at,
-            "deadline": e.deadline,
-            "attempt": e.attempt,
-            "agent_id": e.agent_id,
-            "kinds": ",".join(e.kinds),
-            "issue_id": e.issue_id,
-        }
-    elif isinstance(e, VisitDeadlineRecomputed):
-        values |= {"kind": "move", "at": e.recomputed_at, "deadline": e.deadline}
-    elif isinstance(e, VisitLogged):
-        values |= {
-            "kind": "log",
-            "at": e.logged_at,
-            "agent_id": e.agent_id,
-            "outcome": e.outcome,
-            "satisfaction": e.satisfaction,
-        }
-    else:
-        values |= {"kind": "check", "at": e.checked_at, "agent_id": e.agent_id}
-        values["result"] = e.result
-    return tuple(values.get(c) for c in VISIT_COLUMNS)
-
-
-def issue_row(event_id: str, e: IssueEvent) -> Row | None:
-    """The issue_fact row of an issue event; None for a recompute that left handover as it was."""
-    values: dict[str, Any] = {"event_id": event_id, "issue_id": e.issue_id}
-    values["customer_id"] = e.customer_id
-    if isinstance(e, IssueRaised):
-        values |= {
-            "kind": "raise",
-            "at": e.raised_at,
-            "category": e.category,
-            "severity": e.severity,
-            "source": e.source,
-            "department": e.department,
-            "handover_by": e.handover_by,
-            "respond_by": e.respond_by,
-            "resolve_by": e.resolve_by,
-            "timezone": e.timezone,
-        }
-    elif isinstance(e, IssueAssigned):
-        values |= {
-            "kind": "assign",
-            "at": e.assigned_at,
-            "agent_id": e.assignee_id,
-            "department": e.department,
-        }
-    elif isinstance(e, IssueResolved):
-        values |= {
-            "kind": "resolve",
-            "at": e.resolved_at,
-            "resolve_by": e.resolve_by,
-            "paused_seconds": e.paused_seconds,
-        }
-    elif isinstance(e, IssueReopened):
-        values |= {"kind": "reopen", "at": e.reopened_at}
-    elif isinstance(e, IssueClosed):
-        values |= {"kind": "close", "at": e.closed_at}
-    elif isinstance(e, IssueSlaBreached):
-        values |= {
-            "kind": "breach",
-            "at": e.deadline,
-            "clock": e.clock,
-            "round": e.round,
-            "department": e.department,
-            "agent_id": e.owner_id,
-        }
-    elif isinstance(e, IssuePaused):
-        values |= {"kind": "pause", "at": e.paused_at, "pause_no": e.pause_no}
-    elif isinstance(e, IssueResumed):
-        values |= {"kind": "resume", "at": e.resumed_at, "pause_no": e.pause_no}
-    else:
-        assert isinstance(e, IssueDeadlinesRecomputed)
-        if e.handover_by is None:
-            return None
-        values |= {"kind": "handover_move", "at": e.recomputed_at, "handover_by": e.handover_by}
-    return tuple(values.get(c) for c in ISSUE_COLUMNS)
-
-
-def _columns(rows: list[Row], width: int) -> list[list[Any]]:
-    return [[r[i] for r in rows] for i in range(width)] if rows else []
+def fact_row(event_id: str, data: EventData) -> tuple[Entity, Row] | None:
+    """The event's row and the table (entity) it goes to; None for an event that states
+    nothing analytics keeps. No contact and no free text: a record has neither."""
+    record = record_of(data)
+    if record is None:
+        return None
+    record_type, values = record
+    entity = record_type.entity
+    # record_of knows only the analytics events, each of which names its customer.
+    values |= {"event_id": event_id, "customer_id": cast(AnalyticsEvent, data).customer_id}
+    values["kind"] = record_type.kind
+    if entity in _ID_COLUMN:
+        values[_ID_COLUMN[entity]] = getattr(data, _ID_COLUMN[entity])
+    if (kinds := values.get("kinds")) is not None:
+        # A text[] per row cannot travel in an unnested 2-D array: kinds go comma-joined.
+        values["kinds"] = ",".join(kinds)
+    return entity, tuple(values.get(c) for c in COLUMNS[entity])
 
 
 async def record_facts(conn: asyncpg.Connection, events: Iterable[tuple[str, EventData]]) -> int:
     """Stores the facts of (event id, data) pairs, each once; returns the rows written."""
-    customers: list[Row] = []
-    visits: list[Row] = []
-    issues: list[Row] = []
+    rows: dict[Entity, list[Row]] = {"customer": [], "visit": [], "issue": []}
     for event_id, data in events:
-        if isinstance(data, CustomerEvent):
-            customers.append(customer_row(event_id, data))
-        elif isinstance(data, VisitEvent):
-            visits.append(visit_row(event_id, data))
-        elif isinstance(data, IssueEvent) and (row := issue_row(event_id, data)) is not None:
-            issues.append(row)
+        if (row := fact_row(event_id, data)) is not None:
+            rows[row[0]].append(row[1])
     written = 0
-    if customers or visits or issues:
+    if any(rows.values()):
         # In the batch's transaction: a reader sees the count move exactly with the facts.
         await conn.execute("UPDATE fact_version SET batches = batches + 1")
-    for sql, rows, width in (
-        (_INSERT_CUSTOMERS, customers, len(CUSTOMER_COLUMNS)),
-        (_INSERT_VISITS, visits, len(VISIT_COLUMNS)),
-        (_INSERT_ISSUES, issues, len(ISSUE_COLUMNS)),
-    ):
-        if rows:
-            status = await conn.execute(sql, *_columns(rows, width))
+    for entity, table_rows in rows.items():
+        if table_rows:
+            width = len(COLUMNS[entity])
+            columns = [[r[i] for r in table_rows] for i in range(width)]
+            status = await conn.execute(_INSERTS[entity], *columns)
             written += int(status.rsplit(" ", 1)[-1])
     return written
 
@@ -390,99 +297,40 @@ async def load_all_facts(conn: asyncpg.Connection) -> Facts:
 def facts_from_rows(
     customer_rows: Iterable[Any], visit_rows: Iterable[Any], issue_rows: Iterable[Any]
 ) -> Facts:
-    """The domain's facts from stored rows (the inverse of the *_row functions)."""
-    profiles: dict[str, set[Profile]] = defaultdict(set)
+    """The domain's facts from stored rows, each through its record type's `fact`."""
+    profiles: dict[str, set[Any]] = defaultdict(set)
+    profile = BY_KIND["customer", "profile"].fact
     for r in customer_rows:
-        profiles[r["customer_id"]].add(Profile(r["at"], r["tier"], r["region"], r["timezone"]))
+        profiles[r["customer_id"]].add(profile(r))
     customers = {cid: CustomerFacts(cid, frozenset(ps)) for cid, ps in profiles.items()}
-    return Facts(customers, _visits(visit_rows), _issues(issue_rows))
+    visits = {
+        vid: VisitFacts(vid, cid, *sets)
+        for vid, (cid, sets) in _parts(visit_rows, "visit", "visit_id", VISIT_PARTS).items()
+    }
+    issues = {
+        iid: IssueFacts(iid, cid, *sets)
+        for iid, (cid, sets) in _parts(issue_rows, "issue", "issue_id", ISSUE_PARTS).items()
+    }
+    return Facts(customers, visits, issues)
 
 
 # Most facts of an entity are empty sets (no move, no pause): one shared empty frozenset.
 _EMPTY: frozenset[Any] = frozenset()
 
 
-def _visits(rows: Iterable[Any]) -> dict[str, VisitFacts]:
-    parts: dict[str, tuple[str, list[set[Any]]]] = {}
+def _parts(
+    rows: Iterable[Any], entity: Entity, id_column: str, parts: tuple[str, ...]
+) -> dict[str, tuple[str, list[frozenset[Any]]]]:
+    """Per entity id, its customer and its fact sets in `parts` order."""
+    index = {part: n for n, part in enumerate(parts)}
+    found: dict[str, tuple[str, list[set[Any]]]] = {}
     for r in rows:
-        vid = r["visit_id"]
-        if vid not in parts:
-            parts[vid] = (r["customer_id"], [set(), set(), set(), set()])
-        dues, moves, logs, checks = parts[vid][1]
-        kind = r["kind"]
-        if kind == "due":
-            dues.add(
-                DueFact(
-                    r["attempt"],
-                    r["at"],
-                    r["deadline"],
-                    r["agent_id"],
-                    frozenset(r["kinds"] or ()),
-                    r["issue_id"],
-                )
-            )
-        elif kind == "move":
-            moves.add(DeadlineMove(r["at"], r["deadline"]))
-        elif kind == "log":
-            logs.add(LogFact(r["at"], r["agent_id"], r["outcome"], r["satisfaction"]))
-        else:
-            checks.add(CheckFact(r["at"], r["agent_id"], r["result"]))
+        key = r[id_column]
+        if key not in found:
+            found[key] = (r["customer_id"], [set() for _ in parts])
+        record_type = BY_KIND[entity, r["kind"]]
+        found[key][1][index[record_type.part]].add(record_type.fact(r))
     return {
-        vid: VisitFacts(vid, cid, *(frozenset(s) if s else _EMPTY for s in sets))
-        for vid, (cid, sets) in parts.items()
-    }
-
-
-_ISSUE_PARTS = (
-    "raise",
-    "assign",
-    "resolve",
-    "reopen",
-    "close",
-    "breach",
-    "handover_move",
-    "pause",
-    "resume",
-)
-
-
-def _issue_fact(r: Any) -> object:
-    kind = r["kind"]
-    if kind == "raise":
-        return RaisedFact(
-            r["at"],
-            r["category"],
-            r["severity"],
-            r["source"],
-            r["department"],
-            r["handover_by"],
-            r["respond_by"],
-            r["resolve_by"],
-            r["timezone"],
-        )
-    if kind == "assign":
-        return AssignmentFact(r["at"], r["agent_id"], r["department"])
-    if kind == "resolve":
-        return ResolutionFact(r["at"], r["resolve_by"], r["paused_seconds"])
-    if kind in ("reopen", "close"):
-        return r["at"]
-    if kind == "breach":
-        return BreachFact(r["clock"], r["round"], r["at"], r["department"], r["agent_id"])
-    if kind == "handover_move":
-        return HandoverMove(r["at"], r["handover_by"])
-    return (r["pause_no"], r["at"])
-
-
-def _issues(rows: Iterable[Any]) -> dict[str, IssueFacts]:
-    parts: dict[str, tuple[str, dict[str, set[Any]]]] = {}
-    for r in rows:
-        iid = r["issue_id"]
-        if iid not in parts:
-            parts[iid] = (r["customer_id"], {k: set() for k in _ISSUE_PARTS})
-        parts[iid][1][r["kind"]].add(_issue_fact(r))
-    return {
-        iid: IssueFacts(
-            iid, cid, *(frozenset(s) if (s := sets[k]) else _EMPTY for k in _ISSUE_PARTS)
-        )
-        for iid, (cid, sets) in parts.items()
+        key: (cid, [frozenset(s) if s else _EMPTY for s in sets])
+        for key, (cid, sets) in found.items()
     }

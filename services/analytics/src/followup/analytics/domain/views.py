@@ -10,49 +10,41 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from followup.analytics import domain
-from followup.analytics.domain import (
-    CLOSURE_TARGET,
-    RETURN_VISIT_TARGET,
-    SATISFACTION_TARGET,
-    Facts,
-    Grouping,
-    GroupKey,
-    Percentiles,
-    Period,
-    Ratio,
-)
+from followup.analytics.domain import churn, issues, report, visits
+from followup.analytics.domain.groups import DEFAULT_ZONE, Grouping, GroupKey, profile_at
+from followup.analytics.domain.model import Facts
+from followup.analytics.domain.period import Percentiles, Period, Ratio
 
 RatioKpi = Callable[[Facts, Period, datetime, Grouping], dict[GroupKey, Ratio]]
 TimeKpi = Callable[[Facts, Period, datetime, Grouping], dict[GroupKey, Percentiles]]
 
 
-def _sla(clock: domain.Clock) -> RatioKpi:
-    return lambda f, p, a, g: domain.sla_met_rate(f, clock, p, a, g)
+def _sla(clock: issues.Clock) -> RatioKpi:
+    return lambda f, p, a, g: issues.sla_met_rate(f, clock, p, a, g)
 
 
-def _return_visits(of: str) -> RatioKpi:
-    return lambda f, p, a, g: domain.return_visit_rate(f, of, p, a, g)  # type: ignore[arg-type]
+def _return_visits(of: issues.ReturnOf) -> RatioKpi:
+    return lambda f, p, a, g: issues.return_visit_rate(f, of, p, a, g)
 
 
 # SPEC §5's ratios, each with its target (None: SPEC sets none).
 RATIOS: dict[str, tuple[RatioKpi, Fraction | None]] = {
-    "satisfaction_rate": (domain.satisfaction_rate, SATISFACTION_TARGET),
-    "visit_on_time_rate": (domain.on_time_rate, None),
+    "satisfaction_rate": (visits.satisfaction_rate, visits.SATISFACTION_TARGET),
+    "visit_on_time_rate": (visits.on_time_rate, None),
     "handover_sla_met_rate": (_sla("handover"), None),
     "first_response_sla_met_rate": (_sla("first_response"), None),
     "resolution_sla_met_rate": (_sla("resolution"), None),
-    "resolution_rate": (domain.resolution_rate, None),
-    "closure_rate": (domain.closure_rate, CLOSURE_TARGET),
-    "complaint_return_visit_rate": (_return_visits("complaint"), RETURN_VISIT_TARGET),
-    "repair_return_visit_rate": (_return_visits("repair"), RETURN_VISIT_TARGET),
-    "spot_check_pass_rate": (domain.spot_check_pass_rate, None),
+    "resolution_rate": (issues.resolution_rate, None),
+    "closure_rate": (issues.closure_rate, issues.CLOSURE_TARGET),
+    "complaint_return_visit_rate": (_return_visits("complaint"), issues.RETURN_VISIT_TARGET),
+    "repair_return_visit_rate": (_return_visits("repair"), issues.RETURN_VISIT_TARGET),
+    "spot_check_pass_rate": (visits.spot_check_pass_rate, None),
 }
 TIMES: dict[str, TimeKpi] = {
-    "visit_response_time": domain.visit_response_time,
-    "handover_time": domain.handover_time,
-    "first_response_time": domain.first_response_time,
-    "resolution_time": domain.resolution_time,
+    "visit_response_time": visits.visit_response_time,
+    "handover_time": issues.handover_time,
+    "first_response_time": issues.first_response_time,
+    "resolution_time": issues.resolution_time,
 }
 
 
@@ -75,6 +67,7 @@ def times_view(p: Percentiles) -> dict[str, Any]:
 
 
 def period_view(period: Period) -> dict[str, str]:
+    """The period's bounds as RFC 3339 instants."""
     return {"from": period.start.isoformat(), "to": period.end.isoformat()}
 
 
@@ -118,9 +111,9 @@ def _local(t: datetime, zone: str | None) -> str:
     """An instant in the customer's zone (Asia/Shanghai when unknown): the same text whether it
     came from an event or back from the database (which keeps instants in UTC)."""
     try:
-        tz = ZoneInfo(zone or domain.DEFAULT_ZONE)
+        tz = ZoneInfo(zone or DEFAULT_ZONE)
     except (ValueError, KeyError, OSError):
-        tz = ZoneInfo(domain.DEFAULT_ZONE)
+        tz = ZoneInfo(DEFAULT_ZONE)
     return t.astimezone(tz).isoformat()
 
 
@@ -132,13 +125,13 @@ def at_risk_items(facts: Facts, period: Period, as_of: datetime) -> list[dict[st
     """The customers a churn-risk rule fired for in the period, by customer id, each with its
     rules, the signals (rule, instant, the visits or issues behind it) and the tier and region
     in force at `as_of`."""
-    by_customer: dict[str, list[domain.ChurnSignal]] = {}
-    for signal in domain.churn_signals(facts, *_utc(period, as_of)):
+    by_customer: dict[str, list[churn.ChurnSignal]] = {}
+    for signal in churn.churn_signals(facts, *_utc(period, as_of)):
         by_customer.setdefault(signal.customer_id, []).append(signal)
     items = []
     for customer_id in sorted(by_customer):
         signals = by_customer[customer_id]
-        profile = domain.profile_at(facts.customers.get(customer_id), as_of)
+        profile = profile_at(facts.customers.get(customer_id), as_of)
         items.append(
             {
                 "customer_id": customer_id,
@@ -162,12 +155,12 @@ def monthly_report(facts: Facts, month: str, period: Period, as_of: datetime) ->
     """SPEC §5's monthly report: every KPI against its target, times, the top problem
     categories, who breached most and the customers at risk."""
     p, t = _utc(period, as_of)
-    r = domain.monthly_report(facts, p, t)
+    r = report.monthly_report(facts, p, t)
 
-    def kpi(k: domain.Kpi) -> dict[str, Any]:
+    def kpi(k: report.Kpi) -> dict[str, Any]:
         return ratio_view(k.ratio, k.target)
 
-    sla: Mapping[domain.Clock, domain.Kpi] = r.sla_met
+    sla: Mapping[issues.Clock, report.Kpi] = r.sla_met
     return {
         "month": month,
         **period_view(period),
@@ -192,7 +185,7 @@ def monthly_report(facts: Facts, month: str, period: Period, as_of: datetime) ->
         "spot_check_pass_rate_by_agent": [
             {"agent_id": key, **ratio_view(ratio, None)}
             for key, ratio in sorted(
-                domain.spot_check_pass_rate(facts, p, t, "agent").items(),
+                visits.spot_check_pass_rate(facts, p, t, "agent").items(),
                 key=lambda kv: _key_order(kv[0]),
             )
         ],
