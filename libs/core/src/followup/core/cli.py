@@ -12,15 +12,18 @@ import importlib
 import importlib.util
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from followup.core.settings import CoreSettings
+
+if TYPE_CHECKING:
+    from followup.core.maintenance import GrowingTable
 
 app = typer.Typer(
     name="followup",
@@ -49,6 +52,7 @@ class ServiceHooks:
     settings: CoreSettings
     migrations_dir: Path | None
     subscription: Callable[[Any], Any] | None  # clock -> Subscription
+    growing_tables: Sequence[GrowingTable] = ()  # kept fresh during a replay
 
 
 def _settings_for(name: str, dsn: str | None) -> CoreSettings:
@@ -91,6 +95,7 @@ def load_service(
     settings = _settings_for(name, dsn)
     migrations = _package_migrations(name)
     subscription = None
+    growing: Sequence[GrowingTable] = ()
     if with_subscription or migrations is None:
         try:
             main = importlib.import_module(f"followup.{name}.main")
@@ -103,9 +108,10 @@ def load_service(
             parts = parts_factory(settings)
             migrations = getattr(parts, "migrations_dir", None) or migrations
             subscription = getattr(parts, "subscription", None)
+            growing = getattr(parts, "growing_tables", ())
         if migrations is None and getattr(main, "MIGRATIONS", None) is not None:
             migrations = Path(main.MIGRATIONS)
-    return ServiceHooks(name, settings, migrations, subscription)
+    return ServiceHooks(name, settings, migrations, subscription, growing)
 
 
 def _require_subscription(hooks: ServiceHooks) -> Callable[[Any], Any]:
@@ -279,6 +285,7 @@ def replay(
                     on_progress=show,
                     swap=swap,
                     keep_old=keep_old,
+                    growing_tables=hooks.growing_tables,
                 )
             finally:
                 await clock.stop()

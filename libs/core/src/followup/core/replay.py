@@ -32,6 +32,7 @@ from followup.core.clock import Clock, WallClock
 from followup.core.consumer import EventConsumer, Subscription
 from followup.core.db import create_pool, migration_files
 from followup.core.deadletter import DeadLetterPublisher
+from followup.core.maintenance import GrowingTable, StatisticsKeeper
 from followup.core.metrics import Metrics
 from followup.core.retry import is_transient
 from followup.core.settings import CoreSettings
@@ -160,6 +161,7 @@ async def rebuild(
     swap: bool = True,
     keep_old: bool = False,
     progress_interval_s: float = 0.5,
+    growing_tables: Sequence[GrowingTable] = (),
 ) -> ReplayResult:
     """Rebuilds the read model from offset 0 into new tables and swaps them in atomically."""
     metrics = metrics or Metrics()
@@ -171,6 +173,7 @@ async def rebuild(
         raise ReplayBusy(f"a replay of {settings.service} is already running")
     pool: asyncpg.Pool | None = None
     consumer: EventConsumer | None = None
+    statistics: StatisticsKeeper | None = None
     started = time.monotonic()
     try:
         tables = await _prepare_schema(admin, migrations_dir, subscription.replay_keep_tables)
@@ -194,6 +197,9 @@ async def rebuild(
             now_from_events=True,
         )
         await consumer.start()
+        # The rebuilt tables fill from empty at full speed: theirs are the statistics to keep.
+        statistics = StatisticsKeeper(pool, growing_tables)
+        await statistics.start()
         last_events, last_t = 0, time.monotonic()
         while True:
             await asyncio.sleep(progress_interval_s)
@@ -211,6 +217,7 @@ async def rebuild(
                 break
         await consumer.stop()
         consumer = None
+        await statistics.stop()
         events = last_events
         await pool.close()
         pool = None
@@ -233,6 +240,8 @@ async def rebuild(
     finally:
         if consumer is not None:
             await consumer.stop()
+        if statistics is not None:
+            await statistics.stop()
         if pool is not None:
             await pool.close()
         await admin.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", lock_key)

@@ -25,6 +25,7 @@ from followup.core.db import create_pool, migrate
 from followup.core.deadletter import DeadLetterPublisher
 from followup.core.http import create_app
 from followup.core.logging import configure_logging
+from followup.core.maintenance import GrowingTable, StatisticsKeeper
 from followup.core.metrics import Metrics
 from followup.core.outbox import OutboxRelay
 from followup.core.settings import CoreSettings
@@ -47,6 +48,8 @@ class ServiceParts:
     extra_state: dict[str, Any] = field(default_factory=dict)
     # Registers the service's own metrics on the app's registry.
     register_metrics: Callable[[CollectorRegistry], None] | None = None
+    # Tables filled at ingest speed whose statistics a StatisticsKeeper refreshes.
+    growing_tables: Sequence[GrowingTable] = ()
 
 
 def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
@@ -88,6 +91,8 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
             setattr(app.state, key, value)
         relay = OutboxRelay(pool, settings, metrics)
         await relay.start()
+        statistics = StatisticsKeeper(pool, parts.growing_tables)
+        await statistics.start()
         consumer = None
         if parts.subscription is not None:
             dead_letters = DeadLetterPublisher(settings, metrics)
@@ -108,6 +113,7 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
             # SIGTERM: finish the current batch, flush the outbox, leave the group.
             if consumer is not None:
                 await consumer.stop()
+            await statistics.stop()
             await relay.stop()
             await clock.stop()
             await pool.close()

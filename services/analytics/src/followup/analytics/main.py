@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from followup.analytics import api
+from followup.analytics import api, projections
 from followup.analytics.cache import AnswerCache
 from followup.analytics.handlers import AnalyticsHandlers
 from followup.analytics.metrics import AnalyticsMetrics
@@ -32,6 +32,7 @@ def service_parts(settings: AnalyticsSettings) -> ServiceParts:
         consumes=CONSUMES,
         description="KPIs, monthly reports and the churn-risk list (SPEC §5).",
         register_metrics=metrics.register,
+        growing_tables=projections.GROWING_TABLES,
     )
 
 

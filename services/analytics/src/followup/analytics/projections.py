@@ -32,6 +32,7 @@ from followup.analytics.domain.records import (
     Entity,
     record_of,
 )
+from followup.core.maintenance import GrowingTable
 from followup.events import EventData
 
 CUSTOMER_COLUMNS = ("event_id", "customer_id", "at", "tier", "region", "timezone")
@@ -84,6 +85,13 @@ _SQL_TYPES = {
 }
 
 Row = tuple[Any, ...]
+# Filled at ingest speed (a new service, a replay's fresh tables): the service's wiring keeps
+# their statistics, on the columns the period's reads pick by.
+GROWING_TABLES = (
+    GrowingTable("visit_fact", ("visit_id", "customer_id")),
+    GrowingTable("issue_fact", ("issue_id", "customer_id")),
+    GrowingTable("customer_fact", ("customer_id",)),
+)
 
 
 def _insert(table: str, columns: Sequence[str]) -> str:
