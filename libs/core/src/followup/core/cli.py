@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from followup.core.cli_policy import app as _policy_app
 from followup.core.settings import CoreSettings
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ dead_letters_app = typer.Typer(help="List and replay dead letters.", no_args_is_
 clock_app = typer.Typer(help="The simulated clock (SPEC §9).", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(clock_app, name="clock")
+app.add_typer(_policy_app, name="policy")
 
 try:  # the sample publisher is optional tooling of the local stack
     from followup.core.sample import app as _sample_app
