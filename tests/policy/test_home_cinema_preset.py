@@ -10,13 +10,10 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from followup.analytics.domain import (
-    COMPLAINT_WINDOW,
-    DISSATISFIED_UP_TO,
-    REPAIR_CATEGORIES,
-    SATISFIED_FROM,
-)
-from followup.analytics.views import RATIOS
+from followup.analytics.domain.churn import COMPLAINT_WINDOW, DISSATISFIED_UP_TO
+from followup.analytics.domain.issues import REPAIR_CATEGORIES
+from followup.analytics.domain.views import RATIOS
+from followup.analytics.domain.visits import SATISFIED_FROM
 from followup.calendar import default_calendar, lunar_to_solar
 from followup.calendar.calendar import DEFAULT_REGION
 from followup.core.policy import Span, load_preset
@@ -29,7 +26,7 @@ from followup.scheduling.domain import (
     Delivery,
     holiday_care_candidates,
 )
-from followup.visits.domain import SAMPLE_SIZE
+from followup.visits.domain.spot_checks import SAMPLE_SIZE
 
 PRESET = load_preset("home-cinema")
 KINDS = PRESET.kinds
