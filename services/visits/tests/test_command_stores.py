@@ -19,10 +19,10 @@ import pytest
 from followup.core.consumer import Tx
 from followup.core.crypto import PersonalDataVault, master_key_from_env
 from followup.core.db import create_pool, migrate
+from followup.core.rejections import Rejection, RejectionKind
 from followup.core.testing import Infra, create_database
 from followup.events import Event, VisitDue, make_event
 from followup.visits.domain.log_visit import LogVisit
-from followup.visits.domain.rejections import Rejection, RejectionKind
 from followup.visits.domain.views import CommandAccepted
 from followup.visits.handlers import VisitHandlers, log_visit, spot_check
 from followup.visits.main import MIGRATIONS
@@ -96,7 +96,10 @@ def checks(
 
 
 def kind(answer: CommandAccepted | Rejection) -> str:
-    return answer.kind.value if isinstance(answer, Rejection) else "accepted"
+    """The refusal's own reason, else its kind; "accepted" when it was not refused."""
+    if isinstance(answer, Rejection):
+        return answer.reason or answer.kind.value
+    return "accepted"
 
 
 class CommandStoreContract:
@@ -156,7 +159,7 @@ class CommandStoreContract:
         again = await store.run(logs("V-5", contact(), "A-1", key="key-5", at=NOW + timedelta(1)))
         assert isinstance(first, CommandAccepted) and again == first
         other = await store.run(logs("V-5", contact(satisfaction=4), "A-1", key="key-5"))
-        assert kind(other) == "key_reused"
+        assert kind(other) == "idempotency_key_reused"
         assert len(await store.published()) == 1
 
     async def test_an_unreachable_attempt_then_the_retry_requeue_the_visit_for_its_agent(

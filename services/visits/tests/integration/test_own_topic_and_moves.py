@@ -17,6 +17,7 @@ from followup.core.consumer import Applier, Tx
 from followup.core.crypto import PersonalDataVault, master_key_from_env
 from followup.core.db import create_pool, migrate
 from followup.core.metrics import Metrics
+from followup.core.rejections import Rejection
 from followup.core.settings import CoreSettings
 from followup.core.testing import Infra, create_database
 from followup.events import (
@@ -28,7 +29,6 @@ from followup.events import (
     make_event,
 )
 from followup.visits.domain.log_visit import LogVisit
-from followup.visits.domain.rejections import Rejection
 from followup.visits.domain.views import CommandAccepted
 from followup.visits.handlers import VisitHandlers, log_visit, spot_check
 from followup.visits.main import MIGRATIONS

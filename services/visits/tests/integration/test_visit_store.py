@@ -14,14 +14,15 @@ import asyncpg
 import orjson
 import pytest
 
+from followup.core.commands import KEY_REUSED
 from followup.core.consumer import Tx
 from followup.core.crypto import PersonalDataVault, master_key_from_env
 from followup.core.db import create_pool, migrate
+from followup.core.rejections import Rejection
 from followup.core.testing import Infra, create_database
 from followup.events import Event, VisitDue, make_event
 from followup.visits.domain.log_visit import LogVisit
 from followup.visits.domain.model import VisitStatus
-from followup.visits.domain.rejections import Rejection, RejectionKind
 from followup.visits.domain.views import CommandAccepted
 from followup.visits.handlers import VisitHandlers, log_visit
 from followup.visits.main import MIGRATIONS
@@ -131,7 +132,7 @@ async def test_two_agents_logging_one_visit_at_once_complete_it_once(
 
     assert sorted(await asyncio.gather(*(log() for _ in range(4)))) == [
         "accepted",
-        *["already_completed"] * 3,
+        *["conflict"] * 3,
     ]
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
@@ -223,7 +224,7 @@ async def test_concurrent_logs_with_one_key_publish_once_and_refuse_another_body
     assert all(isinstance(answer, CommandAccepted) for answer in same)
     assert len(set(same)) == 1
     refused = await log(4)
-    assert isinstance(refused, Rejection) and refused.kind == RejectionKind.KEY_REUSED
+    assert isinstance(refused, Rejection) and refused.reason == KEY_REUSED.reason
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
         assert await conn.fetchval("SELECT count(*) FROM idempotent_request") == 1

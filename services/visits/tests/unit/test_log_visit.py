@@ -9,15 +9,16 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from followup.core.rejections import FieldError, Rejection, RejectionKind
 from followup.events import VisitDue, VisitLogged, derived_id
 from followup.visits.domain.log_visit import (
+    ALREADY_COMPLETED,
     FEEDBACK_MAX_CHARS,
     LogVisit,
     decide_log_visit,
     problem_id_for,
 )
 from followup.visits.domain.model import Visit, VisitMissed, assign_account_manager, evolve
-from followup.visits.domain.rejections import FieldError, Rejection, RejectionKind
 
 CST = timezone(timedelta(hours=8))
 NOW = datetime(2026, 6, 3, 14, 30, tzinfo=CST)
@@ -378,9 +379,8 @@ def test_a_supervisor_naming_a_blank_agent_is_told_the_agent_id_is_invalid() -> 
 def test_a_log_on_an_already_completed_visit_is_refused() -> None:
     done = evolve(queued(), logged(queued(), log()))
 
-    assert rejected(done, log(outcome="unreachable", satisfaction=...)).kind == (
-        RejectionKind.ALREADY_COMPLETED
-    )
+    refused = rejected(done, log(outcome="unreachable", satisfaction=...))
+    assert (refused.kind, refused.reason) == (RejectionKind.CONFLICT, ALREADY_COMPLETED)
 
 
 def test_a_forbidden_log_is_refused_as_forbidden_before_its_fields_are_judged() -> None:

@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from followup.core.rejections import Rejection, RejectionKind
 from followup.events import VisitDue, VisitLogged, VisitSpotChecked
 from followup.visits.domain.model import Visit, VisitEvent, evolve
-from followup.visits.domain.rejections import Rejection, RejectionKind
 from followup.visits.domain.spot_checks import (
+    ALREADY_CHECKED,
+    NOT_COMPLETED,
     NOTE_MAX_CHARS,
     completed_by_agent_in_month,
     decide_spot_check,
@@ -204,7 +206,7 @@ def test_an_unknown_visit_cannot_be_checked() -> None:
 def test_a_visit_not_yet_completed_cannot_be_checked() -> None:
     rejection = check(fold(visit_due(), visit_log("unreachable")))
 
-    assert isinstance(rejection, Rejection) and rejection.kind == RejectionKind.NOT_COMPLETED
+    assert isinstance(rejection, Rejection) and rejection.reason == NOT_COMPLETED
 
 
 def test_a_visit_is_checked_only_once() -> None:
@@ -214,7 +216,7 @@ def test_a_visit_is_checked_only_once() -> None:
 
     rejection = check(fold(visit_due(), visit_log(), first), "not_verified")
 
-    assert isinstance(rejection, Rejection) and rejection.kind == RejectionKind.ALREADY_CHECKED
+    assert isinstance(rejection, Rejection) and rejection.reason == ALREADY_CHECKED
 
 
 def test_a_visit_redone_after_failing_its_check_is_not_checked_again() -> None:
@@ -226,7 +228,7 @@ def test_a_visit_redone_after_failing_its_check_is_not_checked_again() -> None:
 
     rejection = check(redone)
 
-    assert isinstance(rejection, Rejection) and rejection.kind == RejectionKind.ALREADY_CHECKED
+    assert isinstance(rejection, Rejection) and rejection.reason == ALREADY_CHECKED
 
 
 def test_every_invalid_field_of_a_check_is_reported_at_once() -> None:

@@ -14,11 +14,11 @@ from fastapi.responses import JSONResponse, Response
 
 from followup.core.auth import Authenticate, Principal, Role, require_role
 from followup.core.http import answer_then_release, keyset_after
-from followup.core.problems import Problem
+from followup.core.problems import rejection_problem
+from followup.core.rejections import Rejection
 from followup.visits import handlers, queries
 from followup.visits.deps import VisitsDeps
 from followup.visits.domain.log_visit import LogVisit
-from followup.visits.domain.rejections import Rejection, RejectionKind
 from followup.visits.domain.spot_checks import SpotCheckBody
 from followup.visits.domain.views import (
     CommandAccepted,
@@ -31,25 +31,10 @@ from followup.visits.store import CommandStore
 Status = Literal["due", "missed", "done"]
 T = TypeVar("T")
 
-_STATUS = {
-    RejectionKind.NOT_FOUND: 404,
-    RejectionKind.FORBIDDEN: 403,
-    RejectionKind.INVALID: 422,
-}  # every other kind is a conflict with the visit's state or the key's first request: 409
-
-
-def _problem(rejection: Rejection) -> Problem:
-    return Problem(
-        _STATUS.get(rejection.kind, 409),
-        rejection.detail,
-        errors=[{"loc": e.field, "msg": e.message} for e in rejection.errors],
-        kind=rejection.kind.value,
-    )
-
 
 def _answered(result: T | Rejection) -> T:
     if isinstance(result, Rejection):
-        raise _problem(result)
+        raise rejection_problem(result)
     return result
 
 

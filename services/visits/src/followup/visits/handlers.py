@@ -11,9 +11,10 @@ from typing import Any
 import asyncpg
 import orjson
 
-from followup.core.commands import request_hash
+from followup.core.commands import KEY_REUSED, request_hash
 from followup.core.consumer import Tx
 from followup.core.crypto import PersonalDataVault
+from followup.core.rejections import Rejection
 from followup.events import (
     CustomerDelivered,
     Event,
@@ -27,7 +28,6 @@ from followup.events import (
 from followup.visits.domain.lifecycle import decide_missed, missed_event_id
 from followup.visits.domain.log_visit import LogVisit, decide_log_visit, log_event_id
 from followup.visits.domain.model import Visit, VisitEvent, evolve
-from followup.visits.domain.rejections import Rejection, RejectionKind
 from followup.visits.domain.spot_checks import decide_spot_check
 from followup.visits.domain.views import CommandAccepted
 from followup.visits.projections import customers, queue, visit_events
@@ -196,9 +196,7 @@ async def spot_check(
 def _replayed(stored: RememberedAnswer, request: dict[str, Any]) -> CommandAccepted | Rejection:
     """The first answer of a repeated keyed request; refused when the key came with another."""
     if stored.request_hash != request_hash(request):
-        return Rejection(
-            RejectionKind.KEY_REUSED, "this Idempotency-Key was used with a different request"
-        )
+        return KEY_REUSED
     return CommandAccepted.model_validate(stored.body)
 
 

@@ -12,11 +12,11 @@ import orjson
 from followup.core.auth import Principal, Role
 from followup.core.crypto import PersonalDataVault, mask_name, mask_phone
 from followup.core.http import keyset_page
-from followup.visits.domain.rejections import Rejection, RejectionKind
+from followup.core.rejections import Rejection, forbidden, not_found
 from followup.visits.domain.spot_checks import month_bounds, sample_for_spot_check
 from followup.visits.projections import customers, queue, spot_checks
 
-_NOT_YOURS = Rejection(RejectionKind.FORBIDDEN, "agents see only their own visits")
+_NOT_YOURS = forbidden("agents see only their own visits")
 
 
 def _rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -58,7 +58,7 @@ async def read_visit(
     see it (SPEC §8)."""
     row = await queue.get_visit_row(conn, visit_id)
     if row is None:
-        return Rejection(RejectionKind.NOT_FOUND, f"no visit {visit_id}")
+        return not_found(f"no visit {visit_id}")
     if viewer.role == Role.AGENT and row["agent_id"] != viewer.agent_id:
         return _NOT_YOURS
     visit = _rows([row])[0]

@@ -21,10 +21,22 @@ from typing import cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from followup.core.rejections import (
+    FieldError,
+    Rejection,
+    choice_errors,
+    choices_errors,
+    conflict,
+    forbidden,
+    id_errors,
+    invalid,
+    not_found,
+    score_errors,
+    text_errors,
+)
 from followup.events import Checklist, Problem, VisitLogged, derived_id
 from followup.events.visits import Channel, Need, Outcome, ProblemCategory, Severity
 from followup.visits.domain.model import Visit
-from followup.visits.domain.rejections import FieldError, Rejection, RejectionKind
 
 CHANNELS: tuple[str, ...] = get_args(Channel)
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
@@ -32,11 +44,11 @@ NEEDS: tuple[str, ...] = get_args(Need)
 PROBLEM_CATEGORIES: tuple[str, ...] = get_args(ProblemCategory)
 SEVERITIES: tuple[str, ...] = get_args(Severity)
 CHECKLIST_ITEMS: tuple[str, ...] = tuple(Checklist.model_fields)
-AGENT_ID_MAX = 200  # the contract's id length
 FEEDBACK_MAX_CHARS = 4000
 DESCRIPTION_MAX_CHARS = 2000
 MAX_PROBLEMS = 50
-SCORE_RANGE = range(1, 6)
+# Visits' own name for its one conflict: a log on a visit whose completion is already counted.
+ALREADY_COMPLETED = "already_completed"
 
 
 class ReportedProblem(BaseModel):
@@ -80,16 +92,16 @@ def decide_log_visit(
     """The VisitLogged a log yields, or why not; `acting_agent_id` is None for supervisors."""
     if visit is None or visit.due is None:
         # A visit known only from a log folded ahead of its VisitDue is not in the queue yet.
-        return Rejection(RejectionKind.NOT_FOUND, "no such visit in the queue")
+        return not_found("no such visit in the queue")
     if acting_agent_id is not None and acting_agent_id != visit.assigned_agent_id:
-        return Rejection(RejectionKind.FORBIDDEN, "agents log only their own visits")
+        return forbidden("agents log only their own visits")
     if acting_agent_id is not None and command.agent_id not in (None, acting_agent_id):
-        return Rejection(RejectionKind.FORBIDDEN, "agents log only under their own agent id")
+        return forbidden("agents log only under their own agent id")
     errors = validate_log_visit(visit, command, acting_agent_id)
     if errors:
-        return Rejection(RejectionKind.INVALID, "the log is invalid", tuple(errors))
+        return invalid(errors, "the log is invalid")
     if visit.completion is not None:
-        return Rejection(RejectionKind.ALREADY_COMPLETED, "the visit is already completed")
+        return conflict("the visit is already completed", reason=ALREADY_COMPLETED)
     return _visit_logged(visit, command, acting_agent_id, now, event_id)
 
 
@@ -98,19 +110,20 @@ def validate_log_visit(
 ) -> list[FieldError]:
     """Every field error of a log, all at once (SPEC §3)."""
     errors: list[FieldError] = []
-    if command.agent_id is not None and not 0 < len(command.agent_id.strip()) <= AGENT_ID_MAX:
-        errors.append(FieldError("agent_id", f"1 to {AGENT_ID_MAX} characters, not blank"))
+    if command.agent_id is not None:
+        errors += id_errors("agent_id", command.agent_id)
     elif not (command.agent_id or acting_agent_id or visit.assigned_agent_id):
         errors.append(FieldError("agent_id", "required: the visit is assigned to nobody"))
-    errors += _choice_errors("channel", command.channel, CHANNELS)
-    errors += _choice_errors("outcome", command.outcome, OUTCOMES)
+    errors += choice_errors("channel", command.channel, CHANNELS)
+    errors += choice_errors("outcome", command.outcome, OUTCOMES)
     completed = command.outcome == "completed"
     # With an unknown outcome the completion rules cannot be judged; its own error says why.
     outcome_known = command.outcome in OUTCOMES
     errors += _score_errors(command, completed, outcome_known)
-    errors += _needs_errors(command.needs)
-    if command.feedback is not None and len(command.feedback) > FEEDBACK_MAX_CHARS:
-        errors.append(FieldError("feedback", f"at most {FEEDBACK_MAX_CHARS} characters"))
+    errors += choices_errors("needs", command.needs, NEEDS)
+    errors += text_errors(
+        "feedback", command.feedback, required=False, max_chars=FEEDBACK_MAX_CHARS
+    )
     errors += _problem_errors(command.problems)
     errors += _issue_confirmed_errors(visit, command, completed, outcome_known)
     return errors
@@ -179,14 +192,6 @@ def problem_id_for(event_id: str, index: int) -> str:
     return derived_id("problem", event_id, str(index))
 
 
-def _choice_errors(field: str, value: str | None, allowed: tuple[str, ...]) -> list[FieldError]:
-    if value is None:
-        return [FieldError(field, "required: one of " + ", ".join(allowed))]
-    if value not in allowed:
-        return [FieldError(field, f"{value!r} is not one of " + ", ".join(allowed))]
-    return []
-
-
 def _score_errors(command: LogVisit, completed: bool, outcome_known: bool) -> list[FieldError]:
     errors: list[FieldError] = []
     if command.satisfaction is None:
@@ -194,8 +199,8 @@ def _score_errors(command: LogVisit, completed: bool, outcome_known: bool) -> li
             errors.append(FieldError("satisfaction", "required when the outcome is completed"))
     elif outcome_known and not completed:
         errors.append(FieldError("satisfaction", "only with the outcome completed"))
-    elif command.satisfaction not in SCORE_RANGE:
-        errors.append(FieldError("satisfaction", "a score from 1 to 5"))
+    else:
+        errors += score_errors("satisfaction", command.satisfaction)
     if command.checklist is None:
         return errors
     if outcome_known and not completed and command.checklist:
@@ -205,17 +210,9 @@ def _score_errors(command: LogVisit, completed: bool, outcome_known: bool) -> li
             errors.append(
                 FieldError(f"checklist.{key}", "not one of " + ", ".join(CHECKLIST_ITEMS))
             )
-        elif score not in SCORE_RANGE:
-            errors.append(FieldError(f"checklist.{key}", "a score from 1 to 5"))
+        else:
+            errors += score_errors(f"checklist.{key}", score)
     return errors
-
-
-def _needs_errors(needs: list[str] | None) -> list[FieldError]:
-    return [
-        FieldError(f"needs.{i}", f"{need!r} is not one of " + ", ".join(NEEDS))
-        for i, need in enumerate(needs or ())
-        if need not in NEEDS
-    ]
 
 
 def _problem_errors(problems: list[ReportedProblem] | None) -> list[FieldError]:
@@ -225,17 +222,13 @@ def _problem_errors(problems: list[ReportedProblem] | None) -> list[FieldError]:
         return [FieldError("problems", f"at most {MAX_PROBLEMS} problems in one log")]
     errors: list[FieldError] = []
     for i, problem in enumerate(problems):
-        errors += _choice_errors(f"problems.{i}.category", problem.category, PROBLEM_CATEGORIES)
-        errors += _choice_errors(f"problems.{i}.severity", problem.severity, SEVERITIES)
-        description = (problem.description or "").strip()
-        if not description:
-            errors.append(FieldError(f"problems.{i}.description", "required, not blank"))
-        elif len(description) > DESCRIPTION_MAX_CHARS:
-            errors.append(
-                FieldError(
-                    f"problems.{i}.description", f"at most {DESCRIPTION_MAX_CHARS} characters"
-                )
-            )
+        errors += choice_errors(f"problems.{i}.category", problem.category, PROBLEM_CATEGORIES)
+        errors += choice_errors(f"problems.{i}.severity", problem.severity, SEVERITIES)
+        # Judged as stored: without the blanks around it.
+        description = problem.description.strip() if problem.description is not None else None
+        errors += text_errors(
+            f"problems.{i}.description", description, max_chars=DESCRIPTION_MAX_CHARS
+        )
     return errors
 
 

@@ -11,13 +11,25 @@ from typing import Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from followup.core.rejections import (
+    FieldError,
+    Rejection,
+    choice_errors,
+    conflict,
+    id_errors,
+    invalid,
+    not_found,
+    text_errors,
+)
 from followup.events import VisitSpotChecked
 from followup.events.visits import SpotCheckResult
 from followup.visits.domain.model import Visit
-from followup.visits.domain.rejections import FieldError, Rejection, RejectionKind
 
 SAMPLE_SIZE = 3
 NOTE_MAX_CHARS = 2000
+# Visits' own names for the two conflicts of a spot check.
+ALREADY_CHECKED = "already_checked"
+NOT_COMPLETED = "not_completed"
 _MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 
@@ -75,14 +87,14 @@ def decide_spot_check(
 ) -> VisitSpotChecked | Rejection:
     """The VisitSpotChecked of a supervisor's re-contact, or why not: once per completed visit."""
     if visit is None:
-        return Rejection(RejectionKind.NOT_FOUND, "no such visit")
+        return not_found("no such visit")
     errors = validate_spot_check(supervisor_id, result, note)
     if errors:
-        return Rejection(RejectionKind.INVALID, "the spot check is invalid", tuple(errors))
+        return invalid(errors, "the spot check is invalid")
     if visit.spot_check is not None:
-        return Rejection(RejectionKind.ALREADY_CHECKED, "the visit was already spot-checked")
+        return conflict("the visit was already spot-checked", reason=ALREADY_CHECKED)
     if visit.completion is None:
-        return Rejection(RejectionKind.NOT_COMPLETED, "only completed visits can be spot-checked")
+        return conflict("only completed visits can be spot-checked", reason=NOT_COMPLETED)
     return VisitSpotChecked(
         visit_id=visit.visit_id,
         customer_id=visit.customer_id,
@@ -97,12 +109,8 @@ def decide_spot_check(
 
 def validate_spot_check(supervisor_id: str, result: str, note: str | None) -> list[FieldError]:
     """Every field error of a spot check, all at once."""
-    errors: list[FieldError] = []
-    if not supervisor_id.strip():
-        errors.append(FieldError("supervisor_id", "required"))
-    allowed = get_args(SpotCheckResult)
-    if result not in allowed:
-        errors.append(FieldError("result", f"{result!r} is not one of " + ", ".join(allowed)))
-    if note is not None and len(note) > NOTE_MAX_CHARS:
-        errors.append(FieldError("note", f"at most {NOTE_MAX_CHARS} characters"))
-    return errors
+    return [
+        *id_errors("supervisor_id", supervisor_id),
+        *choice_errors("result", result, get_args(SpotCheckResult)),
+        *text_errors("note", note, required=False, max_chars=NOTE_MAX_CHARS),
+    ]
