@@ -35,8 +35,10 @@ from followup.core.db import create_pool, migrate
 from followup.core.settings import CoreSettings
 from followup.core.testing import create_database
 from followup.events import Contact, CustomerDelivered, make_event
-from followup.scheduling.handlers import SchedulingHandlers, publish_due_visits
+from followup.scheduling.handlers import SchedulingHandlers
 from followup.scheduling.main import MIGRATIONS
+from followup.scheduling.planning import Planner
+from followup.scheduling.publishing import publish_due_visits
 
 ADMIN_DSN = os.environ.get("FOLLOWUP_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:15432/postgres")
 OUT = Path(__file__).resolve().parents[1] / ".local" / "bench" / "scheduling.json"
@@ -97,7 +99,7 @@ def per(started: float | None, ended: float | None, n: int) -> str:
 
 async def bench_planning() -> float:
     pool, _ = await fresh_pool()
-    handlers = SchedulingHandlers(default_calendar(), "Asia/Shanghai")
+    handlers = SchedulingHandlers(Planner(default_calendar(), "Asia/Shanghai"))
     now = datetime(2026, 11, 1, tzinfo=SH)
     events = []
     for i in range(DELIVERIES):

@@ -20,12 +20,9 @@ from followup.core.policy import Span, load_preset
 from followup.issues.domain_model import DEFAULT_POLICY as SLA
 from followup.issues.domain_model import DEFAULT_TIMEZONE
 from followup.issues.domain_raise import DEPARTMENT_BY_CATEGORY
-from followup.scheduling.domain import DEFAULT_POLICY as PLANNER
-from followup.scheduling.domain import (
-    CustomerFacts,
-    Delivery,
-    holiday_care_candidates,
-)
+from followup.scheduling.domain.candidates import holiday_care_candidates
+from followup.scheduling.domain.model import CustomerFacts, Delivery
+from followup.scheduling.domain.policy import DEFAULT_POLICY as PLANNER
 from followup.visits.domain.spot_checks import SAMPLE_SIZE
 
 PRESET = load_preset("home-cinema")

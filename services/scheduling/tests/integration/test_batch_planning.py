@@ -32,16 +32,13 @@ from followup.events import (
     decode,
     make_event,
 )
-from followup.scheduling import projections
-from followup.scheduling.domain import (
-    CustomerFacts,
-    Delivery,
-    ResolvedIssue,
-    plan_customer,
-    stored_horizon,
-)
-from followup.scheduling.handlers import READ_MARGIN, SchedulingHandlers
+from followup.scheduling.domain.model import CustomerFacts, Delivery, ResolvedIssue
+from followup.scheduling.domain.plan import plan_customer
+from followup.scheduling.handlers import SchedulingHandlers
+from followup.scheduling.horizon import READ_MARGIN, STORE_AHEAD, stored_horizon
 from followup.scheduling.main import MIGRATIONS
+from followup.scheduling.planning import Planner
+from followup.scheduling.projections import customers, statistics
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = BusinessCalendar.load()
@@ -148,7 +145,7 @@ async def test_one_batch_stores_the_pure_plan_and_equals_one_event_at_a_time_in_
     pools: tuple[asyncpg.Pool, asyncpg.Pool],
 ) -> None:
     a, b = pools
-    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
+    handlers = SchedulingHandlers(Planner(CAL, "Asia/Shanghai"))
     now = at(2026, 1, 20)  # before every fact: nothing is due yet
     events = facts_of_batch()
     await apply(a, handlers, now, events)
@@ -201,13 +198,18 @@ async def test_one_batch_stores_the_pure_plan_and_equals_one_event_at_a_time_in_
     assert summary(stored) == pure(lambda f: stored_horizon(f, now))
     assert max(r[4] for r in stored) < at(2026, 4, 1)
     # A reader asking for more gets it stored: the plan of the rolling horizon.
-    reads_to = handlers.read_horizon(now)
+    reads_to = handlers.planner.read_horizon(now)
     async with a.acquire() as conn:
-        assert await handlers.store_plans_until(conn, now, reads_to) == 3
-        assert await handlers.store_plans_until(conn, now, reads_to) == 0  # stored already
+        assert await handlers.planner.store_plans_until(conn, now, reads_to) == 3
+        assert await handlers.planner.store_plans_until(conn, now, reads_to) == 0  # stored already
         # Stored a month further than asked: a reader a week later re-plans nobody.
         later = now + timedelta(days=7)
-        assert await handlers.store_plans_until(conn, later, handlers.read_horizon(later)) == 0
+        assert (
+            await handlers.planner.store_plans_until(
+                conn, later, handlers.planner.read_horizon(later)
+            )
+            == 0
+        )
     stored = await plans(a)
     assert summary(stored) == pure(lambda f: reads_to + READ_MARGIN)
     assert max(r[4] for r in stored) > at(2027, 11, 1)
@@ -228,7 +230,7 @@ async def test_backfill_publishes_the_due_visits_once_with_their_customers_cause
     pools: tuple[asyncpg.Pool, asyncpg.Pool],
 ) -> None:
     a, _ = pools
-    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
+    handlers = SchedulingHandlers(Planner(CAL, "Asia/Shanghai"))
     now = at(2026, 3, 5)
     old = delivered("C-old", "O-1", at(2026, 2, 27))  # first use due, deadline Mar 6 ahead
     new = delivered("C-new", "O-2", at(2026, 3, 10))
@@ -279,7 +281,7 @@ async def test_official_data_loaded_later_recomputes_open_deadlines_never_finish
     pools: tuple[asyncpg.Pool, asyncpg.Pool],
 ) -> None:
     pool, _ = pools
-    provisional = SchedulingHandlers(CAL, "Asia/Shanghai")
+    provisional = SchedulingHandlers(Planner(CAL, "Asia/Shanghai"))
     assert not CAL.is_official(2027)
     await apply(
         pool,
@@ -317,7 +319,10 @@ async def test_official_data_loaded_later_recomputes_open_deadlines_never_finish
 
     # A reader has the plans stored up to May (they are stored weeks ahead, else).
     async with pool.acquire() as conn:
-        assert await provisional.store_plans_until(conn, at(2027, 1, 26, 0), at(2027, 5, 1)) == 2
+        assert (
+            await provisional.planner.store_plans_until(conn, at(2027, 1, 26, 0), at(2027, 5, 1))
+            == 2
+        )
     q = await visit_row(pool, "C-A", at(2027, 4, 25))
     assert (q["deadline"], q["deadline_provisional"]) == (
         datetime(2027, 5, 10, 23, 59, 59, tzinfo=SH),
@@ -325,7 +330,7 @@ async def test_official_data_loaded_later_recomputes_open_deadlines_never_finish
     )
 
     # The 2027 schedule is published and loaded; the service restarts on it.
-    official = SchedulingHandlers(CAL.with_year(CN_2027), "Asia/Shanghai")
+    official = SchedulingHandlers(Planner(CAL.with_year(CN_2027), "Asia/Shanghai"))
     published = await tick(pool, official, at(2027, 1, 26, 1))
     deep_a = await visit_row(pool, "C-A", at(2027, 1, 25))
     # Only the visit already published (due) is announced; the planned one's VisitDue will
@@ -370,7 +375,7 @@ async def test_unreachable_plans_the_retry_and_a_later_re_plan_keeps_it(
     pools: tuple[asyncpg.Pool, asyncpg.Pool],
 ) -> None:
     pool, _ = pools
-    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
+    handlers = SchedulingHandlers(Planner(CAL, "Asia/Shanghai"))
     # Delivered Mon 2026-03-02 10:00: the first-use visit is due at once.
     [due] = await apply(pool, handlers, at(2026, 3, 2), [delivered("C-R", "O-1", at(2026, 3, 2))])
     visit_id = orjson.loads(due.value)["data"]["visit_id"]
@@ -413,7 +418,7 @@ async def test_ids_with_tabs_newlines_quotes_and_backslashes_are_stored_as_they_
     # The plan is written with COPY's text format: every character that format or an array
     # literal gives a meaning must come back unchanged (the contract allows any id).
     a, _ = pools
-    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
+    handlers = SchedulingHandlers(Planner(CAL, "Asia/Shanghai"))
     now = at(2026, 1, 20)
     odd = ["C-\t1", 'C-"2"', "C-\\3\\N", "C-\n4\r", "C-{5},NULL", "C-\x1f6\x1e", "C-\u00e97 x"]
     events = [
@@ -433,9 +438,9 @@ async def test_ids_with_tabs_newlines_quotes_and_backslashes_are_stored_as_they_
         )
     )
     await apply(a, handlers, now, events)
-    reads_to = handlers.read_horizon(now)
+    reads_to = handlers.planner.read_horizon(now)
     async with a.acquire() as conn:  # the rest of the rolling horizon, as a reader asks
-        assert await handlers.store_plans_until(conn, now, reads_to) == len(odd)
+        assert await handlers.planner.store_plans_until(conn, now, reads_to) == len(odd)
     stored = await plans(a)
     expected = []
     for i, c in enumerate(odd):
@@ -474,17 +479,17 @@ async def test_tables_grown_past_their_statistics_are_analyzed_once_per_doubling
 ) -> None:
     a, _ = pools
     async with a.acquire() as conn, conn.transaction():
-        assert await projections.analyze_grown_tables(conn) == []  # fresh and small
+        assert await statistics.analyze_grown_tables(conn) == []  # fresh and small
         await conn.execute(
             """INSERT INTO delivery (customer_id, order_id, delivered_at, product, tier, event_id)
                SELECT 'C-' || g, 'O-' || g, now(), 'p', 'bronze', 'E-' || g
                FROM generate_series(1, 5000) AS g"""
         )
-        assert await projections.analyze_grown_tables(conn) == ["delivery"]
+        assert await statistics.analyze_grown_tables(conn) == ["delivery"]
         pages = await conn.fetchval("SELECT relpages FROM pg_class WHERE relname = 'delivery'")
         assert pages > 16
         # Counted now: nothing more until it doubles again.
-        assert await projections.analyze_grown_tables(conn) == []
+        assert await statistics.analyze_grown_tables(conn) == []
         plan = "\n".join(
             r[0]
             for r in await conn.fetch(
@@ -500,7 +505,7 @@ async def test_a_clock_jump_of_thirteen_months_publishes_every_visit_once_in_due
 ) -> None:
     # Plans are stored 28 days ahead: the tick must store what lies between before publishing.
     a, _ = pools
-    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
+    handlers = SchedulingHandlers(Planner(CAL, "Asia/Shanghai"))
     t0 = at(2026, 3, 1, 0)
     customers = [
         ("C-g", at(2026, 3, 2), "gold"),
@@ -533,7 +538,7 @@ async def test_a_clock_jump_of_thirteen_months_publishes_every_visit_once_in_due
     assert await tick(a, handlers, at(2027, 4, 1, 1)) == []
     async with a.acquire() as conn:
         ends = await conn.fetch("SELECT planned_until FROM customer")
-    assert all(r[0] >= t1 + handlers.policy.store_ahead for r in ends)
+    assert all(r[0] >= t1 + STORE_AHEAD for r in ends)
 
 
 async def test_a_new_customer_written_meanwhile_fails_the_batch_instead_of_overwriting_it(
@@ -544,17 +549,17 @@ async def test_a_new_customer_written_meanwhile_fails_the_batch_instead_of_overw
     # row) must make the batch fail on the key, for the consumer to retry its events one at
     # a time, never leave two plans or a half-written customer.
     a, _ = pools
-    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
+    handlers = SchedulingHandlers(Planner(CAL, "Asia/Shanghai"))
     now = at(2026, 1, 20)
     await apply(a, handlers, now, [delivered("C-race", "O-1", at(2026, 2, 1))])
     before = await plans(a)
-    real_lock = projections.lock_customers
+    real_lock = customers.lock_customers
 
     async def lock_seeing_no_row(conn: asyncpg.Connection, ids: Any) -> Any:
         await real_lock(conn, ids)  # the lock is taken; the row is not seen
         return {}, {}  # as if the row was written after this lock's snapshot
 
-    monkeypatch.setattr(projections, "lock_customers", lock_seeing_no_row)
+    monkeypatch.setattr(customers, "lock_customers", lock_seeing_no_row)
     with pytest.raises(asyncpg.UniqueViolationError):
         await apply(a, handlers, now, [delivered("C-race", "O-2", at(2026, 2, 3))])
     monkeypatch.undo()

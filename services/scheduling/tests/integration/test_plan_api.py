@@ -19,9 +19,12 @@ from followup.core.db import create_pool, migrate
 from followup.core.problems import install_problem_handlers
 from followup.events import Contact, CustomerDelivered, make_event
 from followup.scheduling import api
-from followup.scheduling.domain import CustomerFacts, Delivery, plan_customer
-from followup.scheduling.handlers import READ_MARGIN, SchedulingHandlers
+from followup.scheduling.deps import SchedulingDeps
+from followup.scheduling.domain.model import CustomerFacts, Delivery
+from followup.scheduling.domain.plan import plan_customer
+from followup.scheduling.horizon import READ_MARGIN
 from followup.scheduling.main import MIGRATIONS
+from followup.scheduling.planning import Planner
 
 SH = ZoneInfo("Asia/Shanghai")
 TOKENS = {
@@ -72,14 +75,14 @@ async def client(fresh_db: str) -> AsyncIterator[httpx.AsyncClient]:
         )
         for customer, order, when, tier in DELIVERIES
     ]
-    handlers = SchedulingHandlers(CAL, "Asia/Shanghai")
+    deps = SchedulingDeps.build(Planner(CAL, "Asia/Shanghai"))
     async with pool.acquire() as conn, conn.transaction():
         tx = Tx(conn, now, "scheduling")
-        await handlers.apply_customer_facts(tx, delivered)
+        await deps.handlers.apply_customer_facts(tx, delivered)
         await tx.flush()
     app = FastAPI()
     install_problem_handlers(app)
-    for router in api.routers(bearer_auth(TokenTable(TOKENS)), handlers):
+    for router in api.routers(bearer_auth(TokenTable(TOKENS)), deps):
         app.include_router(router)
     app.state.pool = pool
     app.state.clock = FixedClock(now)

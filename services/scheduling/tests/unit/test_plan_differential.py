@@ -19,7 +19,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from followup.calendar import BusinessCalendar, default_calendar
-from followup.scheduling import domain
+from followup.scheduling import horizon
+from followup.scheduling.domain import model
+from followup.scheduling.domain.candidates import all_candidates
+from followup.scheduling.domain.plan import horizon_end, plan_customer
+from followup.scheduling.domain.policy import DEFAULT_POLICY
+from followup.scheduling.domain.reconcile import StoredVisit, plan_components, reconcile
+from followup.scheduling.domain.schedule import PlanMemo
 
 
 def _load_reference() -> ModuleType:
@@ -95,7 +101,7 @@ def _customer(rng: random.Random, n: int) -> tuple[Any, Any, datetime]:
             resolved_issues=tuple(module.ResolvedIssue(i, at) for i, at in issues),
         )
 
-    return facts(ref), facts(domain), now
+    return facts(ref), facts(model), now
 
 
 def _fields(v: Any) -> tuple[Any, ...]:
@@ -116,6 +122,8 @@ def _fields(v: Any) -> tuple[Any, ...]:
 
 def _compare(cal: BusinessCalendar, seed: int, customers: int) -> int:
     rng = random.Random(seed)
+    # One memo for every customer, as the service's planner keeps it.
+    memo = PlanMemo(cal, DEFAULT_POLICY)
     visits = 0
     for n in range(customers):
         ref_facts, facts, now = _customer(rng, n)
@@ -127,14 +135,18 @@ def _compare(cal: BusinessCalendar, seed: int, customers: int) -> int:
         later = now + timedelta(days=rng.randrange(60))
         for when, f, p in ((now, frozenset(), frozenset()), (later, fixed, planned)):
             want = [_fields(v) for v in ref.plan_customer(ref_facts, cal, when, f, p)]
-            got = [_fields(v) for v in domain.plan_customer(facts, cal, when, f, p)]
+            got = [_fields(v) for v in plan_customer(facts, cal, when, f, p, memo=memo)]
             assert got == want, (seed, n, when)
-            assert domain.horizon_end(facts, when) == ref.horizon_end(ref_facts, when)
+            assert horizon_end(facts, when) == ref.horizon_end(ref_facts, when)
             visits += len(got)
         ref_all = [
             (c.key, c.deadline, c.provisional) for c in ref.all_candidates(ref_facts, cal, now)
         ]
-        all_ = [(c.key, c.deadline, c.provisional) for c in domain.all_candidates(facts, cal, now)]
+        until = horizon_end(facts, now)
+        all_ = [
+            (c.key, c.deadline, c.provisional)
+            for c in all_candidates(facts, cal, until=until, memo=memo)
+        ]
         assert sorted(all_) == sorted(ref_all), (seed, n)
     return visits
 
@@ -154,8 +166,8 @@ def test_the_planner_matches_the_reference_on_a_calendar_with_fewer_official_yea
 #
 # Two stores of one customer, driven by the same clock: `_RollingStore` keeps the plan of the
 # whole 24-month horizon as the service did before (reference planner, extended when it falls
-# below 23 months), `_ShortStore` keeps it `store_ahead` ahead and extends it at each tick as
-# handlers.extend_plans does (to `extend_ahead` past now). Each tick publishes the planned
+# below 23 months), `_ShortStore` keeps it STORE_AHEAD ahead and extends it at each tick as
+# Planner.extend_plans does (to EXTEND_AHEAD past now). Each tick publishes the planned
 # visits due by then, in due order; both must publish the same visits, field by field, at the
 # same ticks.
 
@@ -164,19 +176,19 @@ _OLD_EXTEND_BELOW = timedelta(days=30 * 23)
 
 class _Store:
     def __init__(self) -> None:
-        self.visits: dict[str, domain.StoredVisit] = {}
+        self.visits: dict[str, StoredVisit] = {}
         self.until: datetime | None = None
 
     def apply(self, visits: list[Any]) -> None:
         stored = list(self.visits.values())
-        changes = domain.reconcile(stored, visits)
+        changes = reconcile(stored, visits)
         for v in (*changes.insert, *changes.update):
-            self.visits[v.visit_id] = domain.StoredVisit(v, "planned")
+            self.visits[v.visit_id] = StoredVisit(v, "planned")
         for vid in changes.delete:
             del self.visits[vid]
 
     def components(self) -> tuple[frozenset[str], frozenset[str]]:
-        return domain.plan_components(self.visits.values())
+        return plan_components(self.visits.values())
 
     def publish(self, now: datetime) -> list[tuple[Any, ...]]:
         due = sorted(
@@ -188,7 +200,7 @@ class _Store:
             key=lambda v: (v.due_at, v.visit_id),
         )
         for v in due:
-            self.visits[v.visit_id] = domain.StoredVisit(v, "due")
+            self.visits[v.visit_id] = StoredVisit(v, "due")
         return [_fields(v) for v in due]
 
 
@@ -206,24 +218,28 @@ class _RollingStore(_Store):
 
 
 class _ShortStore(_Store):
+    def __init__(self, memo: PlanMemo) -> None:
+        super().__init__()
+        self.memo = memo
+
     def plan(
         self, facts: Any, cal: BusinessCalendar, now: datetime, ahead: timedelta | None = None
     ) -> None:
         fixed, planned = self.components()
-        horizon = domain.stored_horizon(facts, now)
-        assert horizon is not None
-        if self.until is not None and self.until > horizon:
-            horizon = self.until
-        if ahead is not None and now + ahead > horizon:
-            horizon = now + ahead
-        visits = domain.plan_customer(
-            facts, cal, now, fixed, planned, until=horizon, stored_until=self.until
+        end = horizon.stored_horizon(facts, now)
+        assert end is not None
+        if self.until is not None and self.until > end:
+            end = self.until
+        if ahead is not None and now + ahead > end:
+            end = now + ahead
+        visits = plan_customer(
+            facts, cal, now, fixed, planned, until=end, stored_until=self.until, memo=self.memo
         )
         self.apply(visits)
-        self.until = horizon
+        self.until = end
 
     def stale(self, now: datetime) -> bool:
-        return self.until is not None and self.until < now + domain.DEFAULT_POLICY.extend_within
+        return self.until is not None and self.until < now + horizon.EXTEND_WITHIN
 
     def fact(self, before: Any, after: Any, cal: BusinessCalendar, now: datetime) -> None:
         # As apply_customer_facts: a plan the clock passed is extended on the facts known
@@ -233,8 +249,8 @@ class _ShortStore(_Store):
         self.plan(after, cal, now)
 
     def tick(self, facts: Any, cal: BusinessCalendar, now: datetime) -> list[tuple[Any, ...]]:
-        if self.stale(now):  # as handlers.extend_plans
-            self.plan(facts, cal, now, domain.DEFAULT_POLICY.extend_ahead)
+        if self.stale(now):  # as Planner.extend_plans
+            self.plan(facts, cal, now, horizon.EXTEND_AHEAD)
         return self.publish(now)
 
 
@@ -252,13 +268,14 @@ def _known(facts: Any, deliveries: int, issues: int, tier: str | None = None) ->
 def test_plans_stored_weeks_ahead_publish_the_visits_of_the_whole_rolling_horizon() -> None:
     cal = default_calendar()
     rng = random.Random(20261201)
+    memo = PlanMemo(cal, DEFAULT_POLICY)
     published = 0
     for n in range(600):
         ref_all, all_, now = _customer(rng, n)
         # Facts arrive over time: the first delivery first, the others (and tier changes) at
         # later ticks.
         d, i, tier = 1, 0, all_.tier
-        rolling, short = _RollingStore(), _ShortStore()
+        rolling, short = _RollingStore(), _ShortStore(memo)
         rolling.plan(_known(ref_all, d, i), cal, now)
         short.plan(_known(all_, d, i), cal, now)
         assert short.publish(now) == rolling.publish(now), (n, now)

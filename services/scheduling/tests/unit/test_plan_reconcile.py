@@ -8,15 +8,13 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from followup.calendar import BusinessCalendar, parse_year
-from followup.scheduling import domain
-from followup.scheduling.domain import (
-    CustomerFacts,
-    Delivery,
-    PlannedVisit,
-    Profile,
+from followup.scheduling.domain import model
+from followup.scheduling.domain.candidates import all_candidates
+from followup.scheduling.domain.model import CustomerFacts, Delivery, Profile
+from followup.scheduling.domain.plan import PlannedVisit, horizon_end, plan_customer
+from followup.scheduling.domain.reconcile import (
     StoredVisit,
-    all_candidates,
-    plan_customer,
+    changed_calendar_years,
     recomputed_deadline,
     reconcile,
 )
@@ -52,8 +50,8 @@ def test_profile_facts_fold_by_their_own_time_whatever_the_arrival_order() -> No
     }
     newer = {**older, "tier": "gold", "timezone": None, "region": None}
     newer["at"] = datetime(2026, 3, 5, tzinfo=SH)
-    a = domain.with_profile_fact(domain.with_profile_fact(Profile(), **older), **newer)
-    b = domain.with_profile_fact(domain.with_profile_fact(Profile(), **newer), **older)
+    a = model.with_profile_fact(model.with_profile_fact(Profile(), **older), **newer)
+    b = model.with_profile_fact(model.with_profile_fact(Profile(), **newer), **older)
     # The latest fact's tier; its missing zone is filled by the older fact's.
     assert (a.tier, a.timezone, a.region, a.profile_at) == (
         "gold",
@@ -62,8 +60,8 @@ def test_profile_facts_fold_by_their_own_time_whatever_the_arrival_order() -> No
         datetime(2026, 3, 5, tzinfo=SH),
     )
     assert (b.tier, b.timezone, b.profile_at) == (a.tier, a.timezone, a.profile_at)
-    signed = domain.with_intent_signed(
-        domain.with_intent_signed(Profile(), datetime(2026, 2, 1, tzinfo=SH)),
+    signed = model.with_intent_signed(
+        model.with_intent_signed(Profile(), datetime(2026, 2, 1, tzinfo=SH)),
         datetime(2026, 1, 1, tzinfo=SH),
     )
     assert signed.intent_signed_at == datetime(2026, 1, 1, tzinfo=SH)  # the first signing
@@ -137,7 +135,7 @@ def test_official_data_moves_provisional_deadlines_of_2027() -> None:
         datetime(2027, 2, 15, 23, 59, 59, tzinfo=SH),
         True,
     )
-    components = {c.key: c for c in all_candidates(facts, official, now)}
+    components = {c.key: c for c in all_candidates(facts, official, until=horizon_end(facts, now))}
     care = next(
         c
         for c in components.values()
@@ -181,8 +179,8 @@ def test_a_retry_deadline_is_counted_again_from_its_due_time() -> None:
 
 
 def test_changed_calendar_years() -> None:
-    assert domain.changed_calendar_years({2026: "a"}, {2026: "a", 2027: "b"}) == {2027}
-    assert domain.changed_calendar_years({2026: "a"}, {2026: "c"}) == {2026}
-    assert domain.changed_calendar_years({2026: "a"}, {2026: "a"}) == set()
+    assert changed_calendar_years({2026: "a"}, {2026: "a", 2027: "b"}) == {2027}
+    assert changed_calendar_years({2026: "a"}, {2026: "c"}) == {2026}
+    assert changed_calendar_years({2026: "a"}, {2026: "a"}) == set()
     assert LIBRARY.with_year(CN_2027).official_fingerprints()[2027] != ""
     assert set(LIBRARY.official_fingerprints()) == LIBRARY.years_official()

@@ -9,14 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from followup.calendar import BusinessCalendar, default_calendar
-from followup.scheduling.domain import (
-    CustomerFacts,
-    Delivery,
-    PlannedVisit,
-    ResolvedIssue,
-    plan_customer,
-    plan_retry,
-)
+from followup.scheduling.domain.model import CustomerFacts, Delivery, ResolvedIssue
+from followup.scheduling.domain.plan import PlannedVisit, plan_customer, plan_retry
 
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from followup.calendar import default_calendar
-from followup.scheduling.domain import CustomerFacts, Delivery, ResolvedIssue, plan_customer
+from followup.scheduling.domain.model import CustomerFacts, Delivery, ResolvedIssue
+from followup.scheduling.domain.plan import plan_customer
 
 CAL = default_calendar()
 ZONES = ["Asia/Shanghai", "America/New_York", "Europe/Berlin"]

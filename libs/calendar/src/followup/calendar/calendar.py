@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from followup.calendar.data_file import CalendarDataError, YearData, load_region_years
 from followup.calendar.official import chinese_calendar_years
@@ -31,7 +30,6 @@ class _DayMemo:
     """
 
     __slots__ = (
-        "derived",
         "fingerprints",
         "next_working",
         "nth_after",
@@ -47,7 +45,6 @@ class _DayMemo:
         self.on_or_after: dict[int, date] = {}  # ordinal -> first working day from it on
         self.nth_after: dict[tuple[int, int], date] = {}  # (ordinal, n) -> Nth working after
         self.fingerprints: dict[int, str] | None = None
-        self.derived: dict[Hashable, Any] = {}  # callers' answers derived from this calendar
 
 
 @dataclass(frozen=True)
@@ -110,14 +107,6 @@ class BusinessCalendar:
     def with_data_files(self, paths: Iterable[str | Path]) -> BusinessCalendar:
         """A calendar with the years of these files (and of this region's files in directories)."""
         return self.with_years(load_region_years(paths, self.region))
-
-    def derived_memo(self) -> dict[Hashable, Any]:
-        """A dict for answers a caller derives from this calendar alone, kept as long as it.
-
-        A calendar with other official data is another object with an empty memo, so nothing
-        worked out on one calendar is ever answered from another.
-        """
-        return self._memo.derived
 
     def years_official(self) -> set[int]:
         """The years with official data."""

@@ -1,20 +1,24 @@
-"""Scheduling's HTTP API (SPEC §7): a customer's plan and the planned-visit list."""
+"""Scheduling's HTTP API (SPEC §7): a customer's plan and the planned-visit list.
+
+Each route parses, calls one use case of `queries` and maps the answer to HTTP.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 
 from followup.core.auth import Authenticate, Principal, Role, require_role
-from followup.core.http import keyset_after, keyset_page
+from followup.core.clock import Clock
+from followup.core.http import keyset_after
 from followup.core.problems import Problem
 from followup.events.scheduling import VisitKind
-from followup.scheduling import projections
-from followup.scheduling.handlers import SchedulingHandlers
-
-VisitStatus = Literal["planned", "due", "done", "missed", "cancelled"]
+from followup.scheduling import queries
+from followup.scheduling.deps import SchedulingDeps
+from followup.scheduling.domain.views import CustomerPlan, PlannedVisitsPage, VisitStatus
 
 # Who may read plans (SPEC §8). Supervisors and admins see all. Analysts too: scheduling keeps no
 # personal data (no contact, only ids, tier, segment, zone and region), so a plan shows them
@@ -23,40 +27,29 @@ VisitStatus = Literal["planned", "due", "done", "missed", "cancelled"]
 PLAN_READERS = (Role.SUPERVISOR, Role.ADMIN, Role.ANALYST)
 
 
-def _visit(row: Any) -> dict[str, Any]:
-    v = dict(row)
-    v["kinds"] = list(v["kinds"])
-    return v
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
 
 
-def routers(auth: Authenticate, handlers: SchedulingHandlers) -> list[APIRouter]:
-    """The /v1 routes, every one behind the bearer-token dependency and PLAN_READERS.
+def _now(request: Request) -> datetime:
+    clock: Clock = request.app.state.clock
+    return clock.now()
 
-    Plans are stored a few weeks ahead (domain.stored_horizon); a read that reaches further
-    first stores the plans it needs up to where it reads (handlers.store_plans_until), so it
-    answers with the whole rolling horizon, as if every plan were stored that far.
-    """
+
+def routers(auth: Authenticate, deps: SchedulingDeps) -> list[APIRouter]:
+    """The /v1 routes, every one behind the bearer-token dependency and PLAN_READERS."""
     router = APIRouter(prefix="/v1", tags=["scheduling"], dependencies=[Depends(auth)])
 
     @router.get("/customers/{customer_id}/plan")
     async def get_customer_plan(
         customer_id: str, request: Request, principal: Principal = Depends(auth)
-    ) -> dict[str, Any]:
+    ) -> CustomerPlan:
         """A customer's visit plan: every planned, due, done and missed visit."""
         require_role(principal, *PLAN_READERS)
-        now = request.app.state.clock.now()
-        async with request.app.state.pool.acquire() as conn:
-            # Read first, extend only a customer the read found: extending first raced the
-            # consumer (unknown when extending, stored just before the read: a plan cut at the
-            # stored horizon was answered).
-            plan = await projections.customer_plan(conn, customer_id)
-            if plan is not None and await handlers.store_plans_until(
-                conn, now, handlers.read_horizon(now), customer_id=customer_id
-            ):
-                plan = await projections.customer_plan(conn, customer_id)
+        plan = await queries.read_customer_plan(_pool(request), deps, customer_id, _now(request))
         if plan is None:
             raise Problem(404, f"no plan for customer {customer_id}")
-        plan["visits"] = [_visit(v) for v in plan["visits"]]
         return plan
 
     @router.get("/planned-visits")
@@ -69,32 +62,13 @@ def routers(auth: Authenticate, handlers: SchedulingHandlers) -> list[APIRouter]
         status: VisitStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> PlannedVisitsPage:
         """Planned visits by due time, filtered, paginated with `limit` and `cursor`."""
         require_role(principal, *PLAN_READERS)
         after = keyset_after(cursor)
-        now = request.app.state.clock.now()
-        async with request.app.state.pool.acquire() as conn:
-            while True:
-                rows = await projections.list_planned_visits(
-                    conn,
-                    start=from_,
-                    end=to,
-                    kind=kind,
-                    status=status,
-                    after=after,
-                    limit=limit + 1,
-                )
-                if status not in (None, "planned"):
-                    break  # what is not stored yet is only ever planned
-                # The page is whole once every plan is stored up to where it ends: `to`, else
-                # the due time of the row after it (else the rolling horizon).
-                reads_to = to or (rows[-1]["due_at"] if len(rows) > limit else None)
-                horizon = handlers.read_horizon(now)
-                if not await handlers.store_plans_until(
-                    conn, now, min(reads_to or horizon, horizon)
-                ):
-                    break
-        return keyset_page([_visit(r) for r in rows], limit, "due_at", "visit_id")
+        which = queries.VisitFilter(start=from_, end=to, kind=kind, status=status)
+        return await queries.list_planned_visits(
+            _pool(request), deps, which, _now(request), after=after, limit=limit
+        )
 
     return [router]

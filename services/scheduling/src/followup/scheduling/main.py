@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from followup.calendar import default_calendar
 from followup.core.service import ServiceParts, build_service, run
 from followup.scheduling import api
-from followup.scheduling.handlers import SchedulingHandlers
+from followup.scheduling.deps import SchedulingDeps
+from followup.scheduling.planning import Planner
 from followup.scheduling.settings import SchedulingSettings
 from followup.scheduling.subscriptions import CONSUMES, PUBLISHES, scheduling_subscription
 
@@ -18,15 +19,16 @@ MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
 def service_parts(settings: SchedulingSettings) -> ServiceParts:
     """What scheduling is made of (the app and the CLI's replay both build from it)."""
-    handlers = SchedulingHandlers(default_calendar(), settings.default_timezone)
+    deps = SchedulingDeps.build(Planner(default_calendar(), settings.default_timezone))
     return ServiceParts(
         name="scheduling",
         migrations_dir=MIGRATIONS,
-        subscription=lambda clock: scheduling_subscription(handlers),
-        routers=lambda auth: api.routers(auth, handlers),
+        subscription=lambda clock: scheduling_subscription(deps.handlers),
+        routers=lambda auth: api.routers(auth, deps),
         publishes=PUBLISHES,
         consumes=CONSUMES,
         description="Visit plans: who must be visited, when and why (SPEC §2).",
+        register_metrics=deps.metrics.register,
     )
 
 

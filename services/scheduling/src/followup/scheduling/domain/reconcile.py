@@ -1,0 +1,106 @@
+"""The stored plan made equal to the policy's, and open deadlines recomputed when official
+calendar data is loaded later (SPEC §2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from followup.calendar import BusinessCalendar, end_of_working_days
+from followup.scheduling.domain.candidates import Candidate
+from followup.scheduling.domain.plan import PlannedVisit
+from followup.scheduling.domain.policy import DEFAULT_POLICY, Policy
+
+
+@dataclass(frozen=True)
+class StoredVisit:
+    """A visit as the store has it: the plan's fields and where it stands."""
+
+    visit: PlannedVisit
+    status: str
+
+
+@dataclass
+class PlanChanges:
+    """What the store must do so a customer's open plan is exactly the policy's."""
+
+    insert: list[PlannedVisit] = field(default_factory=list)
+    update: list[PlannedVisit] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+
+
+def plan_components(stored: Iterable[StoredVisit]) -> tuple[frozenset[str], frozenset[str]]:
+    """Components of published visits (history) and of the open plan (kept as time passes)."""
+    fixed: set[str] = set()
+    planned: set[str] = set()
+    for s in stored:
+        (planned if s.status == "planned" else fixed).update(s.visit.sources)
+    return frozenset(fixed), frozenset(planned)
+
+
+def _same_plan(a: PlannedVisit, b: PlannedVisit) -> bool:
+    return (
+        a.kinds == b.kinds
+        and a.deadline == b.deadline
+        and a.deadline_provisional == b.deadline_provisional
+        and a.reason == b.reason
+        and a.sources == b.sources
+        and a.order_id == b.order_id
+        and a.issue_id == b.issue_id
+    )
+
+
+def reconcile(stored: Iterable[StoredVisit], visits: Iterable[PlannedVisit]) -> PlanChanges:
+    """Inserts, updates and deletes that make the stored open plan equal to `visits`.
+
+    Published visits (due, done, missed) are history and never touched. A retried visit
+    (attempt > 1) keeps the due time and deadline its retry gave it; it is only dropped when
+    the policy no longer asks for it at all.
+    """
+    by_id = {s.visit.visit_id: s for s in stored}
+    changes = PlanChanges()
+    wanted: set[str] = set()
+    for v in visits:
+        wanted.add(v.visit_id)
+        s = by_id.get(v.visit_id)
+        if s is None:
+            changes.insert.append(v)
+        elif s.status == "planned" and s.visit.attempt == 1 and not _same_plan(s.visit, v):
+            changes.update.append(v)
+    changes.delete = [
+        vid for vid, s in by_id.items() if s.status == "planned" and vid not in wanted
+    ]
+    return changes
+
+
+# -- Official calendar data loaded later ---------------------------------------------------------
+
+
+def recomputed_deadline(
+    visit: PlannedVisit,
+    components: Mapping[str, Candidate],
+    timezone: str,
+    cal: BusinessCalendar,
+    policy: Policy = DEFAULT_POLICY,
+) -> tuple[datetime, bool] | None:
+    """An open visit's deadline on `cal` (SPEC §2: recomputed when official data is loaded).
+
+    The latest deadline of its components as the rules now count them (a merge keeps the
+    later deadline); a retry's, counted again from its due time. Due times never move. None
+    when a component is no longer derivable from the facts (the stored deadline then stands).
+    """
+    if visit.attempt > 1:
+        d = end_of_working_days(visit.due_at, 1, ZoneInfo(timezone), cal)
+        return d.at, d.provisional
+    found = [components[k] for k in visit.sources if k in components]
+    if not found or len(found) != len(visit.sources):
+        return None
+    latest = max(found, key=lambda c: c.deadline)
+    return latest.deadline, latest.provisional
+
+
+def changed_calendar_years(stored: Mapping[int, str], current: Mapping[int, str]) -> set[int]:
+    """Years made official, corrected or dropped since the stored deadlines were counted."""
+    return {y for y in set(stored) | set(current) if stored.get(y) != current.get(y)}
