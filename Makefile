@@ -6,6 +6,9 @@ ROOT := $(abspath .)
 UV := $(shell $(ROOT)/infra/bootstrap-uv.sh)
 export UV
 export UV_PROJECT_ENVIRONMENT := $(ROOT)/.venv
+# Everything make runs (the local stack, tests, benches) is development: a derived master key,
+# with a warning (SPEC §8). A deployment sets FOLLOWUP_MASTER_KEYS and no FOLLOWUP_ENV.
+export FOLLOWUP_ENV ?= development
 RUN := $(UV) run --frozen --all-packages
 
 # The test stack is its own Kafka broker and PostgreSQL cluster (other ports, other data dir),

@@ -14,9 +14,6 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from followup.events import topics
 
-# Topics are the event store: keep everything forever.
-TOPIC_CONFIG = {"retention.ms": "-1", "cleanup.policy": "delete"}
-
 
 async def wait_ready(bootstrap: str, timeout_s: float) -> AIOKafkaAdminClient:
     deadline = time.monotonic() + timeout_s
@@ -43,7 +40,8 @@ async def ensure_topics(bootstrap: str, partitions: int, timeout_s: float) -> No
                 name=t,
                 num_partitions=1 if t == topics.CLOCK else partitions,
                 replication_factor=1,
-                topic_configs=TOPIC_CONFIG,
+                # The event store keeps everything forever; the keys topic is compacted.
+                topic_configs=topics.config_for(t),
             )
             for t in topics.ALL_TOPICS
             if t not in existing

@@ -47,7 +47,8 @@ start_service() {
   (
     cd "$FOLLOWUP_ROOT"
     export FOLLOWUP_SERVICE=$svc FOLLOWUP_PORT=$port FOLLOWUP_PG_DSN="$(pg_dsn "$svc")" \
-      FOLLOWUP_KAFKA_BOOTSTRAP="$FOLLOWUP_KAFKA_BOOTSTRAP" FOLLOWUP_CLOCK="${FOLLOWUP_CLOCK:-wall}"
+      FOLLOWUP_KAFKA_BOOTSTRAP="$FOLLOWUP_KAFKA_BOOTSTRAP" FOLLOWUP_CLOCK="${FOLLOWUP_CLOCK:-wall}" \
+      FOLLOWUP_ENV="${FOLLOWUP_ENV:-development}"
     # The venv's interpreter directly (not `uv run`), so the pid file names the service itself.
     nohup "$UV_PROJECT_ENVIRONMENT/bin/python" -m "followup.$svc.main" >>"$LOG_DIR/$svc.log" 2>&1 &
     echo $! > "$pidfile"

@@ -209,4 +209,4 @@ def test_a_topic_outside_the_contract_is_refused() -> None:
 def test_every_type_of_the_contract_has_a_message_when_everything_is_consumed() -> None:
     doc = build_asyncapi("analytics", publishes=[], consumes=list(topics.ALL_TOPICS))
     names = {m["name"] for m in doc["components"]["messages"].values()}
-    assert names == set(MODELS) | {"DeadLetter"}
+    assert names == set(MODELS) | {"DeadLetter", "CustomerKey"}

@@ -40,6 +40,10 @@ SPEC_TOPICS = {
     ],
     "followup.dead-letter": [],
     "followup.clock": ["ClockAdvanced"],
+    # Added with SPEC §8 (2026-12): the intake's sealed copy carries the customers' types.
+    "followup.customers.sealed": ["CustomerDelivered", "IntentSigned", "ProjectStarted"],
+    "followup.keys": [],
+    "followup.control": [],
 }
 
 
@@ -51,6 +55,9 @@ def test_the_topics_are_the_specs() -> None:
         topics.ISSUES,
         topics.DEAD_LETTER,
         topics.CLOCK,
+        topics.CUSTOMERS_SEALED,
+        topics.KEYS,
+        topics.CONTROL,
     )
     assert tuple(SPEC_TOPICS) == ALL_TOPICS
 
@@ -58,8 +65,9 @@ def test_the_topics_are_the_specs() -> None:
 def test_each_type_belongs_to_its_producers_topic() -> None:
     for topic, type_names in SPEC_TOPICS.items():
         assert list(types_on(topic)) == type_names
+        producers_topic = topics.CUSTOMERS if topic == topics.CUSTOMERS_SEALED else topic
         for type_name in type_names:
-            assert topic_for(type_name) == topic
+            assert topic_for(type_name) == producers_topic
     assert set(TYPE_NAMES) == {t for names in SPEC_TOPICS.values() for t in names}
     with pytest.raises(KeyError):
         topic_for("CustomerTeleported")

@@ -108,16 +108,18 @@ def unique_topic() -> Iterator[str]:
 
 
 async def create_topics(bootstrap: str, names: list[str], partitions: int = 6) -> None:
-    """Creates topics with unlimited retention, ignoring ones that exist."""
+    """Creates topics as the stack does (kept forever; keys compacted), ignoring ones that exist."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
+
+    from followup.events.topics import config_for
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         new = [
-            NewTopic(n, partitions, 1, topic_configs={"retention.ms": "-1"})
+            NewTopic(n, partitions, 1, topic_configs=config_for(n))
             for n in names
             if n not in existing
         ]
@@ -136,6 +138,11 @@ async def create_topics(bootstrap: str, names: list[str], partitions: int = 6) -
                     await asyncio.sleep(0.1)
     finally:
         await admin.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests run in development mode: a derived master key, never a real one (SPEC §8)."""
+    os.environ.setdefault("FOLLOWUP_ENV", "development")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,6 +17,17 @@ _TOPIC_DESCRIPTIONS = {
     topics.ISSUES: "The issue lifecycle.",
     topics.DEAD_LETTER: "Messages a consumer could not accept; reason in headers.",
     topics.CLOCK: "ClockAdvanced control events (simulated mode only).",
+    topics.CUSTOMERS_SEALED: "The intake's events, personal data sealed with customer keys.",
+    topics.KEYS: "Customer data keys, wrapped by the master key; a tombstone erases.",
+    topics.CONTROL: "Operators' control events.",
+}
+
+_CUSTOMER_KEY = {
+    "name": "CustomerKey",
+    "title": "A customer's data key, wrapped (not a CloudEvent)",
+    "description": "Key: customer_id. Value: the wrapped key (followup.core.sealing), or none"
+    " (a tombstone: the customer is erased).",
+    "payload": {"type": "string", "format": "binary"},
 }
 
 _HEADERS = {
@@ -136,6 +147,9 @@ def build_asyncapi(
                 "payload": {},
             }
             channel_messages = {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}}
+        elif topic == topics.KEYS:
+            messages["CustomerKey"] = {**_CUSTOMER_KEY, "bindings": _key_binding(topic)}
+            channel_messages = {"CustomerKey": {"$ref": "#/components/messages/CustomerKey"}}
         else:
             channel_messages = _event_messages(topic, messages, schemas)
         channels[_channel_id(topic)] = {
@@ -145,7 +159,11 @@ def build_asyncapi(
             "bindings": {
                 "kafka": {
                     "topic": topic,
-                    "topicConfiguration": {"retention.ms": -1},
+                    "topicConfiguration": (
+                        {"cleanup.policy": ["compact"]}
+                        if topic == topics.KEYS
+                        else {"retention.ms": -1}
+                    ),
                     "bindingVersion": _KAFKA_BINDING,
                 }
             },

@@ -8,8 +8,32 @@ VISITS = "followup.visits"
 ISSUES = "followup.issues"
 DEAD_LETTER = "followup.dead-letter"
 CLOCK = "followup.clock"
+# Added 2026-12 (SPEC §8): the intake's sealed copy of CUSTOMERS, the customers' data keys
+# (compacted; not CloudEvents: key = customer id, value = wrapped key, tombstone = erased) and
+# operators' control events.
+CUSTOMERS_SEALED = "followup.customers.sealed"
+KEYS = "followup.keys"
+CONTROL = "followup.control"
 
-ALL_TOPICS: tuple[str, ...] = (CUSTOMERS, SCHEDULING, VISITS, ISSUES, DEAD_LETTER, CLOCK)
+ALL_TOPICS: tuple[str, ...] = (
+    CUSTOMERS,
+    SCHEDULING,
+    VISITS,
+    ISSUES,
+    DEAD_LETTER,
+    CLOCK,
+    CUSTOMERS_SEALED,
+    KEYS,
+    CONTROL,
+)
+
+# The sealed topic carries the intake's events under their own types.
+_SAME_TYPES_AS = {CUSTOMERS_SEALED: CUSTOMERS}
+
+# Tombstones on the keys topic are what erases a customer everywhere, replays included: they
+# are kept (100 years) rather than compacted away after the broker's default day.
+_KEYS_CONFIG = {"cleanup.policy": "compact", "delete.retention.ms": str(100 * 365 * 86_400_000)}
+_EVENTS_CONFIG = {"retention.ms": "-1", "cleanup.policy": "delete"}
 
 # Every topic is keyed by the customer id (the envelope's `subject`); followup.clock by "clock".
 CLOCK_KEY = "clock"
@@ -42,4 +66,10 @@ def topic_for(type_name: str) -> str:
 
 def types_on(topic: str) -> tuple[str, ...]:
     """The event types a topic carries, in contract order (none on the dead-letter topic)."""
+    topic = _SAME_TYPES_AS.get(topic, topic)
     return tuple(t for t, tp in TOPIC_OF_TYPE.items() if tp == topic)
+
+
+def config_for(topic: str) -> dict[str, str]:
+    """Broker settings of a topic, prefixed or not: events kept forever, keys compacted."""
+    return dict(_KEYS_CONFIG if topic.endswith(KEYS) else _EVENTS_CONFIG)
