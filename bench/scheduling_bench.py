@@ -32,12 +32,14 @@ import asyncpg
 from followup.calendar import default_calendar
 from followup.core.consumer import Tx
 from followup.core.db import create_pool, migrate
+from followup.core.maintenance import StatisticsKeeper
 from followup.core.settings import CoreSettings
 from followup.core.testing import create_database
 from followup.events import Contact, CustomerDelivered, make_event
 from followup.scheduling.handlers import SchedulingHandlers
 from followup.scheduling.main import MIGRATIONS
 from followup.scheduling.planning import Planner
+from followup.scheduling.projections.growth import GROWING_TABLES
 from followup.scheduling.publishing import publish_due_visits
 
 ADMIN_DSN = os.environ.get("FOLLOWUP_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:15432/postgres")
@@ -121,6 +123,9 @@ async def bench_planning() -> float:
                 time=data.delivered_at,
             )
         )
+    # As the service runs it: the core's statistics keeper beside the consumer.
+    statistics = StatisticsKeeper(pool, GROWING_TABLES)
+    await statistics.start()
     async with pool.acquire() as conn:
         pid = await conn.fetchval("SELECT pg_backend_pid()")
         pg_started, all_started = backend_cpu_s(pid), cluster_cpu_s(pid)
@@ -155,6 +160,7 @@ async def bench_planning() -> float:
         cpu = time.process_time() - cpu_started
         pg_ended, all_ended = backend_cpu_s(pid), cluster_cpu_s(pid)
         extended = await conn.fetchval("SELECT count(*) FROM planned_visit") - rows
+    await statistics.stop()
     await pool.close()
     n = DELIVERIES
     print(

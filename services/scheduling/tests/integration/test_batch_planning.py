@@ -18,6 +18,7 @@ import pytest
 from followup.calendar import BusinessCalendar, parse_year
 from followup.core.consumer import Tx
 from followup.core.db import create_pool, migrate
+from followup.core.maintenance import analyze_grown_tables
 from followup.core.outbox import OutboxRow
 from followup.core.testing import Infra, create_database
 from followup.events import (
@@ -38,7 +39,8 @@ from followup.scheduling.handlers import SchedulingHandlers
 from followup.scheduling.horizon import READ_MARGIN, STORE_AHEAD, stored_horizon
 from followup.scheduling.main import MIGRATIONS
 from followup.scheduling.planning import Planner
-from followup.scheduling.projections import customers, statistics
+from followup.scheduling.projections import customers
+from followup.scheduling.projections.growth import GROWING_TABLES
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = BusinessCalendar.load()
@@ -479,17 +481,17 @@ async def test_tables_grown_past_their_statistics_are_analyzed_once_per_doubling
 ) -> None:
     a, _ = pools
     async with a.acquire() as conn, conn.transaction():
-        assert await statistics.analyze_grown_tables(conn) == []  # fresh and small
+        assert await analyze_grown_tables(conn, GROWING_TABLES) == []  # fresh and small
         await conn.execute(
             """INSERT INTO delivery (customer_id, order_id, delivered_at, product, tier, event_id)
                SELECT 'C-' || g, 'O-' || g, now(), 'p', 'bronze', 'E-' || g
                FROM generate_series(1, 5000) AS g"""
         )
-        assert await statistics.analyze_grown_tables(conn) == ["delivery"]
+        assert await analyze_grown_tables(conn, GROWING_TABLES) == ["delivery"]
         pages = await conn.fetchval("SELECT relpages FROM pg_class WHERE relname = 'delivery'")
         assert pages > 16
         # Counted now: nothing more until it doubles again.
-        assert await statistics.analyze_grown_tables(conn) == []
+        assert await analyze_grown_tables(conn, GROWING_TABLES) == []
         plan = "\n".join(
             r[0]
             for r in await conn.fetch(

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import structlog
-
 from followup.core.consumer import Tx
 from followup.events import AnyEvent, CustomerDelivered, Event, IssueResolved, VisitLogged
 from followup.scheduling import horizon
@@ -15,15 +13,11 @@ from followup.scheduling.domain.model import CustomerFact, evolve
 from followup.scheduling.domain.plan import plan_retry
 from followup.scheduling.metrics import SchedulingMetrics
 from followup.scheduling.planning import Planner
-from followup.scheduling.projections import customers, plans, statistics, visits
+from followup.scheduling.projections import customers, plans, visits
 from followup.scheduling.publishing import DUE_BATCH, publish_due_visits
-
-log = structlog.get_logger(__name__)
 
 # The fact events one batch handler takes together (VisitLogged stays one at a time).
 FACT_TYPES = ("CustomerDelivered", "IntentSigned", "ProjectStarted", "IssueResolved")
-# Visits stored between two looks at the tables' growth.
-_GROWTH_CHECK_EVERY = 5_000
 
 
 class SchedulingHandlers:
@@ -32,8 +26,6 @@ class SchedulingHandlers:
     def __init__(self, planner: Planner, metrics: SchedulingMetrics | None = None) -> None:
         self.planner = planner
         self.metrics = metrics if metrics is not None else SchedulingMetrics()
-        # Visits stored since the tables' growth was last looked at (see _watch_table_growth).
-        self._stored_since_check = 0
 
     async def apply_customer_facts(self, tx: Tx, events: list[Event[Any]]) -> None:
         """CustomerDelivered, IntentSigned, ProjectStarted, IssueResolved: record, re-plan.
@@ -79,7 +71,6 @@ class SchedulingHandlers:
         self.metrics.visits_stored.inc(stored)
         # A visit already due when planned (history processed late) is published now.
         await self._publish_due(tx, now, causes=causes)
-        await self._watch_table_growth(tx, stored)
 
     async def record_visit_outcome(self, tx: Tx, event: Event[VisitLogged]) -> None:
         """VisitLogged: completed closes the visit; unreachable plans the retry."""
@@ -132,18 +123,3 @@ class SchedulingHandlers:
         published = await publish_due_visits(tx, now, causation, causes)
         self.metrics.visits_due.inc(published)
         return published
-
-    async def _watch_table_growth(self, tx: Tx, stored: int) -> None:
-        """Every 5,000 stored visits, refresh the statistics of tables that have doubled.
-
-        Without it a fresh database ingesting fast (a replay's new tables, a first import)
-        plans every batch's reads as scans of whole tables for a minute or more.
-        """
-        self._stored_since_check += stored
-        if self._stored_since_check < _GROWTH_CHECK_EVERY:
-            return
-        self._stored_since_check = 0
-        grown = await statistics.analyze_grown_tables(tx.conn)
-        if grown:
-            self.metrics.tables_analyzed.inc(len(grown))
-            log.info("statistics refreshed for grown tables", tables=grown)

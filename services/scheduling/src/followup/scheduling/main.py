@@ -11,6 +11,7 @@ from followup.core.service import ServiceParts, build_service, run
 from followup.scheduling import api
 from followup.scheduling.deps import SchedulingDeps
 from followup.scheduling.planning import Planner
+from followup.scheduling.projections.growth import GROWING_TABLES
 from followup.scheduling.settings import SchedulingSettings
 from followup.scheduling.subscriptions import CONSUMES, PUBLISHES, scheduling_subscription
 
@@ -29,6 +30,7 @@ def service_parts(settings: SchedulingSettings) -> ServiceParts:
         consumes=CONSUMES,
         description="Visit plans: who must be visited, when and why (SPEC §2).",
         register_metrics=deps.metrics.register,
+        growing_tables=GROWING_TABLES,
     )
 
 

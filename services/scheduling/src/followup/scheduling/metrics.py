@@ -31,11 +31,6 @@ class SchedulingMetrics:
             "Open visits whose deadline official calendar data moved",
             registry=None,
         )
-        self.tables_analyzed = Counter(
-            "followup_scheduling_tables_analyzed",
-            "ANALYZE runs on tables that outgrew their statistics",
-            registry=None,
-        )
 
     def register(self, registry: CollectorRegistry) -> None:
         """Registers every metric on `registry` (the app's, served on /metrics)."""
@@ -44,6 +39,5 @@ class SchedulingMetrics:
             self.plans_extended,
             self.visits_due,
             self.deadlines_recomputed,
-            self.tables_analyzed,
         ):
             registry.register(metric)
