@@ -23,7 +23,6 @@ from followup.events import (
     encode,
     json_schema,
     latest_version,
-    topic_for,
 )
 
 from .contract_files import (
@@ -57,7 +56,12 @@ def test_an_example_is_a_well_formed_cloudevent_of_its_directory_type(path: Path
     assert doc["specversion"] == "1.0"
     assert doc["datacontenttype"] == "application/json"
     # SPEC §6: the subject (the Kafka key) is the customer id; "clock" on followup.clock.
-    expected_subject = "clock" if topic_for(doc["type"]) == "followup.clock" else None
+    # On followup.control, what the event configures (SPEC §11).
+    expected_subject = {
+        "ClockAdvanced": "clock",
+        "PolicyActivated": "policy",
+        "CalendarYearPublished": f"calendar/{doc['data'].get('region')}",
+    }.get(doc["type"])
     assert doc["subject"] == (expected_subject or doc["data"]["customer_id"])
     # SPEC task: concrete 2026 times in China's offset.
     assert doc["time"].startswith("2026-") and doc["time"].endswith("+08:00")

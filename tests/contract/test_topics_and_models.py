@@ -23,7 +23,13 @@ from followup.events import (
 )
 
 SPEC_TOPICS = {
-    "followup.customers": ["CustomerDelivered", "IntentSigned", "ProjectStarted"],
+    # CustomerTierChanged added with SPEC §11 (2026-12).
+    "followup.customers": [
+        "CustomerDelivered",
+        "IntentSigned",
+        "ProjectStarted",
+        "CustomerTierChanged",
+    ],
     "followup.scheduling": ["VisitDue", "VisitDeadlineRecomputed"],
     "followup.visits": ["VisitLogged", "VisitSpotChecked"],
     "followup.issues": [
@@ -41,9 +47,14 @@ SPEC_TOPICS = {
     "followup.dead-letter": [],
     "followup.clock": ["ClockAdvanced"],
     # Added with SPEC §8 (2026-12): the intake's sealed copy carries the customers' types.
-    "followup.customers.sealed": ["CustomerDelivered", "IntentSigned", "ProjectStarted"],
+    "followup.customers.sealed": [
+        "CustomerDelivered",
+        "IntentSigned",
+        "ProjectStarted",
+        "CustomerTierChanged",
+    ],
     "followup.keys": [],
-    "followup.control": [],
+    "followup.control": ["PolicyActivated", "CalendarYearPublished"],
 }
 
 
@@ -112,6 +123,7 @@ def _enum(schema: dict[str, Any], field: str) -> list[str]:
         ("CustomerDelivered", "tier", ["gold", "silver", "bronze"]),
         ("CustomerDelivered", "segment", ["individual", "enterprise", "institution"]),
         ("IntentSigned", "tier", ["gold", "silver", "bronze"]),
+        ("CustomerTierChanged", "tier", ["gold", "silver", "bronze"]),
         (
             "VisitDue",
             "kinds",
@@ -192,6 +204,8 @@ SPEC_TIMES = {
     "IssueReopened": ["reopened_at", "resolve_by"],
     "IssueClosed": ["closed_at"],
     "ClockAdvanced": ["now"],
+    "CustomerTierChanged": ["changed_at"],
+    "PolicyActivated": ["effective_at"],
 }
 
 

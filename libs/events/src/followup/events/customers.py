@@ -46,3 +46,12 @@ class IntentSigned(EventData):
 class ProjectStarted(EventData):
     customer_id: Id
     started_at: Instant
+
+
+class CustomerTierChanged(EventData):
+    """A CRM's tier change, in force from `changed_at` on (SPEC §11)."""
+
+    customer_id: Id
+    tier: Tier
+    changed_at: Instant
+    reason: Text | None = None

@@ -6,7 +6,13 @@ from typing import Any
 
 from followup.events.base import EventData
 from followup.events.clock import ClockAdvanced
-from followup.events.customers import CustomerDelivered, IntentSigned, ProjectStarted
+from followup.events.control import CalendarYearPublished, PolicyActivated
+from followup.events.customers import (
+    CustomerDelivered,
+    CustomerTierChanged,
+    IntentSigned,
+    ProjectStarted,
+)
 from followup.events.issues import (
     IssueAssigned,
     IssueClosed,
@@ -44,6 +50,9 @@ LATEST: dict[type[EventData], int] = {
     IssueDeadlinesRecomputed: 1,
     VisitDeadlineRecomputed: 1,
     ClockAdvanced: 1,
+    CustomerTierChanged: 1,
+    PolicyActivated: 1,
+    CalendarYearPublished: 1,
 }
 
 # type name -> {dataversion -> the model that reads it}: every version from 1 to the latest.

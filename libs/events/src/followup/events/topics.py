@@ -37,6 +37,14 @@ _EVENTS_CONFIG = {"retention.ms": "-1", "cleanup.policy": "delete"}
 
 # Every topic is keyed by the customer id (the envelope's `subject`); followup.clock by "clock".
 CLOCK_KEY = "clock"
+# followup.control is keyed by what an event configures (SPEC §11).
+POLICY_KEY = "policy"
+
+
+def calendar_key(region: str) -> str:
+    """The key and subject of a region's CalendarYearPublished."""
+    return f"calendar/{region}"
+
 
 TOPIC_OF_TYPE: dict[str, str] = {
     "CustomerDelivered": CUSTOMERS,
@@ -56,6 +64,9 @@ TOPIC_OF_TYPE: dict[str, str] = {
     "IssueDeadlinesRecomputed": ISSUES,
     "VisitDeadlineRecomputed": SCHEDULING,
     "ClockAdvanced": CLOCK,
+    "CustomerTierChanged": CUSTOMERS,
+    "PolicyActivated": CONTROL,
+    "CalendarYearPublished": CONTROL,
 }
 
 
