@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from followup.core.keystore import KeyStore, KeyUnavailable
 from followup.core.sealing import ERASED, DataKey, MasterKeys, seal_text, unseal_text
+from followup.core.service import ServiceParts, build_service
+from followup.core.settings import CoreSettings
 from followup.core.testing import Infra, create_topics
 from followup.events import topics
 
@@ -162,3 +166,35 @@ async def test_a_key_published_after_a_tombstone_does_not_bring_the_customer_bac
     assert intake.peek("C-000123") is ERASED
     later = await stores()
     assert unseal_text(await later.key("C-000123"), sealed) is ERASED
+
+
+async def test_a_service_with_a_key_store_starts_it_before_serving_and_reports_it_ready(
+    infra: Infra, keys_topic: str, fresh_db: str, tmp_path: Path
+) -> None:
+    prefix = keys_topic.removesuffix(topics.KEYS)
+    settings = CoreSettings(
+        service="keystest",
+        kafka_bootstrap=infra.kafka_bootstrap,
+        pg_dsn=fresh_db,
+        topic_prefix=prefix,
+    )
+    store = KeyStore.from_settings(settings, MASTER)
+    assert store.topic == keys_topic
+    (tmp_path / "migrations").mkdir()
+    parts = ServiceParts(
+        name="keystest",
+        migrations_dir=tmp_path / "migrations",
+        subscription=None,
+        routers=lambda auth: [],
+        key_store=store,
+    )
+    app = build_service(settings, parts)
+    async with app.router.lifespan_context(app):
+        assert app.state.key_store is store and store.started
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test"
+        ) as client:
+            ready = (await client.get("/readyz")).json()
+        assert ready["checks"]["keys"] == "ok"
+        assert isinstance(await store.key_for_sealing("C-000123"), DataKey)
+    assert not store.started

@@ -17,6 +17,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from followup.core.sealing import ERASED, DataKey, Erased, MasterKeys, SealError, new_data_key
+from followup.core.settings import CoreSettings
 from followup.events import topics
 
 log = structlog.get_logger(__name__)
@@ -57,6 +58,17 @@ class KeyStore:
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
         self._creating = asyncio.Lock()
+        self._started = False
+
+    @classmethod
+    def from_settings(cls, settings: CoreSettings, master: MasterKeys) -> KeyStore:
+        """The store of a service: its broker, its topic prefix."""
+        return cls(settings.kafka_bootstrap, master, topic=settings.topic(topics.KEYS))
+
+    @property
+    def started(self) -> bool:
+        """True once the topic has been read to its end at start (and until stop)."""
+        return self._started
 
     async def start(self, *, timeout_s: float = 60.0) -> None:
         """Reads the topic up to its current end (TimeoutError past the bound), then follows it."""
@@ -82,10 +94,12 @@ class KeyStore:
         except BaseException:
             await self.stop()
             raise
+        self._started = True
         log.info("key store caught up", topic=self.topic, **self.stats())
 
     async def stop(self) -> None:
         """Stops following the topic and closes the clients."""
+        self._started = False
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -23,7 +23,8 @@ from followup.core.clock import Clock, clock_from_settings
 from followup.core.consumer import EventConsumer, Subscription
 from followup.core.db import create_pool, migrate
 from followup.core.deadletter import DeadLetterPublisher
-from followup.core.http import create_app
+from followup.core.http import ReadyCheck, create_app
+from followup.core.keystore import KeyStore
 from followup.core.logging import configure_logging
 from followup.core.maintenance import GrowingTable, StatisticsKeeper
 from followup.core.metrics import Metrics
@@ -50,6 +51,8 @@ class ServiceParts:
     register_metrics: Callable[[CollectorRegistry], None] | None = None
     # Tables filled at ingest speed whose statistics a StatisticsKeeper refreshes.
     growing_tables: Sequence[GrowingTable] = ()
+    # Customer keys (followup.keys), started before the consumer: handlers and routes seal with it.
+    key_store: KeyStore | None = None
 
 
 def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
@@ -77,6 +80,14 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
             return None  # a service that consumes nothing is ready without one
         return await consumer.readiness(settings.readiness_max_lag)
 
+    async def keys_ready() -> str | None:
+        started = parts.key_store is not None and parts.key_store.started
+        return None if started else "key store not caught up"
+
+    ready_checks: dict[str, ReadyCheck] = {"database": db_ready, "consumer": consumer_ready}
+    if parts.key_store is not None:
+        ready_checks["keys"] = keys_ready
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(
@@ -89,6 +100,9 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
         app.state.clock = clock
         for key, value in parts.extra_state.items():
             setattr(app.state, key, value)
+        if parts.key_store is not None:
+            await parts.key_store.start()
+            app.state.key_store = parts.key_store
         relay = OutboxRelay(pool, settings, metrics)
         await relay.start()
         statistics = StatisticsKeeper(pool, parts.growing_tables)
@@ -115,6 +129,8 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
                 await consumer.stop()
             await statistics.stop()
             await relay.stop()
+            if parts.key_store is not None:
+                await parts.key_store.stop()
             await clock.stop()
             await pool.close()
             log.info("service stopped")
@@ -122,7 +138,7 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
     return create_app(
         parts.name,
         registry=registry,
-        ready_checks={"database": db_ready, "consumer": consumer_ready},
+        ready_checks=ready_checks,
         asyncapi=lambda: build_asyncapi(
             parts.name, publishes=list(parts.publishes), consumes=list(parts.consumes)
         ),
