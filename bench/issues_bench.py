@@ -8,7 +8,7 @@
   the time the service's own sweep takes to find and record what a clock advance newly breaches:
   0.1% of the issues (1,000, as many as scheduling's due sweep makes due: minutes of deadlines);
   breach_sweep_10k_s is the catch-up case, 1% (10,000 first-response breaches). The sweep is
-  the subscription's `on_tick` (IssueHandlers.on_clock_tick -> record_breaches) called
+  the subscription's `on_tick` (BreachSweep.on_clock_tick -> record_breaches) called
   directly, as the consumer runs a clock tick: one transaction, a `followup.core.consumer.Tx`,
   flushed before commit; more ticks if one left work behind (the JSON says how many).
   Repeated, rolled back, for a range; one more, instrumented, run splits the time between
@@ -58,10 +58,14 @@ from followup.core.logging import configure_logging
 from followup.core.testing import create_database, create_topics
 from followup.events import IssueAssigned, IssueRaised, topics
 from followup.events.ids import NAMESPACE
-from followup.issues import domain, projections
-from followup.issues import handlers as issue_handlers
-from followup.issues.main import MIGRATIONS, service_parts
+from followup.issues import sweep as issue_sweep
+from followup.issues.deps import IssuesDeps
+from followup.issues.domain import clocks, model, raising
+from followup.issues.main import MIGRATIONS, build_deps
+from followup.issues.projections import history, ledger, schedule
+from followup.issues.recording import Recorder, event_id_of
 from followup.issues.settings import IssuesSettings
+from followup.issues.subscriptions import issues_subscription
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOTSTRAP = os.environ.get("FOLLOWUP_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
@@ -85,8 +89,8 @@ SPAN = timedelta(days=5)
 CATEGORIES = ("fault", "maintenance", "technical", "complaint", "service", "other")
 EVENT_COLUMNS = ["issue_id", "event_id", "type", "data"]
 # The ledger and the breached list hold the listed columns, in the order the rows are built.
-ISSUE_COLUMNS = [*projections.LIST_COLUMNS, "timezone", "updated_at"]
-BREACHED_COLUMNS = list(projections.LIST_COLUMNS)
+ISSUE_COLUMNS = [*ledger.LIST_COLUMNS, "timezone", "updated_at"]
+BREACHED_COLUMNS = list(ledger.LIST_COLUMNS)
 SCHEDULE_COLUMNS = [
     "issue_id",
     "clock",
@@ -147,7 +151,7 @@ def generate(loaded: Loaded, chunk: int = 20000) -> Iterator[tuple[bytes, ...]]:
     """
     cal = default_calendar()
     managers = dict(IssuesSettings().department_managers)
-    raised_type, assigned_type, breach_type = "IssueRaised", "IssueAssigned", domain.Breach.__name__
+    raised_type, assigned_type, breach_type = "IssueRaised", "IssueAssigned", model.Breach.__name__
     with_zone = "timezone" in IssueRaised.model_fields
     assigned_fields = list(IssueAssigned.model_fields)
     start = T0 - SPAN
@@ -170,7 +174,7 @@ def generate(loaded: Loaded, chunk: int = 20000) -> Iterator[tuple[bytes, ...]]:
             by_day[day] = tuple((d, d.isoformat()) for d in ends)
         handover, general, complex_ = by_day[day]
         category = CATEGORIES[i % 6]
-        department = domain.DEPARTMENT_BY_CATEGORY[category]
+        department = raising.DEPARTMENT_BY_CATEGORY[category]
         severity = "complex" if i % 5 == 0 else "general"
         resolve = complex_ if severity == "complex" else general
         respond_at = raised_at + day_
@@ -201,7 +205,7 @@ def generate(loaded: Loaded, chunk: int = 20000) -> Iterator[tuple[bytes, ...]]:
         }
         if with_zone:
             raised["timezone"] = TZ
-        # Event ids as handlers.event_id_of names them (checked on the sample).
+        # Event ids as recording.event_id_of names them (checked on the sample).
         events = [(raised_type, fast_derived_id(raised_type, issue_id), _data(raised))]
         assigned_at = raised_at + hour
         owner_id: str | None = None
@@ -374,44 +378,43 @@ async def load(dsn: str) -> Loaded:
     return loaded
 
 
-async def check_shape(pool: asyncpg.Pool, loaded: Loaded, handlers: Any) -> None:
+async def check_shape(pool: asyncpg.Pool, loaded: Loaded, deps: IssuesDeps) -> None:
     """The loaded sample, read back through the service's own code, is what it would have stored:
     the same event ids and data, the same ledger row and breach schedule, nothing left to breach
     at T0."""
-    cal = handlers.calendar
+    cal = deps.calendar
     async with pool.acquire() as conn:
         for issue_id in loaded.sample_ids:
             row = await conn.fetchrow("SELECT * FROM issue WHERE issue_id = $1", issue_id)
-            issue = await projections.load_issue(conn, issue_id)
+            issue = await history.load_issue(conn, issue_id)
             assert row is not None and issue is not None, issue_id
             for ev in await conn.fetch(
                 "SELECT event_id, type, data FROM issue_event WHERE issue_id = $1 ORDER BY seq",
                 issue_id,
             ):
-                event = projections._from_json(ev["type"], ev["data"])
-                assert issue_handlers.event_id_of(event) == ev["event_id"], ev
-                type_, data = projections._to_json(event)
+                event = history.decode_event(ev["type"], ev["data"])
+                assert event_id_of(event) == ev["event_id"], ev
+                type_, data = history.encode_event(event)
                 stored = ev["data"] if isinstance(ev["data"], dict) else orjson.loads(ev["data"])
                 assert (type_, orjson.loads(data)) == (ev["type"], stored), ev
             raised = issue.raised
-            want = domain.sla_deadlines(raised.raised_at, raised.severity, issue.timezone, cal)
+            want = raising.sla_deadlines(raised.raised_at, raised.severity, issue.timezone, cal)
             assert (raised.handover_by, raised.respond_by, raised.resolve_by) == (
                 want.handover_by,
                 want.respond_by,
                 want.resolve_by,
             ), issue_id
-            assert raised.department == domain.department_for(raised.category)
-            assert not domain.detect_breaches(issue, T0, cal=cal, managers=handlers.managers)
-            scheduled = await projections.scheduled_clocks(conn, [issue_id])
-            want = domain.breach_schedule(issue, T0, cal)
-            assert sorted(scheduled, key=lambda c: domain.CLOCK_ORDER[c.clock]) == want, issue_id
+            assert raised.department == raising.department_for(raised.category)
+            assert not clocks.detect_breaches(issue, T0, cal=cal, managers=deps.sweep.managers)
+            scheduled = await schedule.scheduled_clocks(conn, [issue_id])
+            want = clocks.breach_schedule(issue, T0, cal)
+            assert sorted(scheduled, key=lambda c: clocks.CLOCK_ORDER[c.clock]) == want, issue_id
             listed = await conn.fetchrow(
-                f"SELECT {', '.join(projections.LIST_COLUMNS)} FROM issue_breached "
-                "WHERE issue_id = $1",
+                f"SELECT {', '.join(ledger.LIST_COLUMNS)} FROM issue_breached WHERE issue_id = $1",
                 issue_id,
             )
             if listed is not None:
-                assert dict(listed) == {c: row[c] for c in projections.LIST_COLUMNS}, issue_id
+                assert dict(listed) == {c: row[c] for c in ledger.LIST_COLUMNS}, issue_id
             assert (row["status"], listed is not None, row["paused"]) == (
                 issue.status.value,
                 issue.breached,
@@ -500,7 +503,7 @@ async def sweep_once(
                         await tick(tx, now)
                         await tx.flush()
                     ticks.append(time.perf_counter() - t0)
-                    if not await projections.issues_past_breach_time(conn, now, 1):
+                    if not await schedule.issues_past_breach_time(conn, now, 1):
                         break
                 recorded = await conn.fetchval(events_seq) - before
                 if not commit:
@@ -512,22 +515,22 @@ async def sweep_once(
 
 # What the instrumented run times: (module, function, label); absent names are skipped.
 STEPS = [
-    (projections, "issues_past_breach_time", "find"),
-    (projections, "read_scheduled_clocks", "read the schedule (lock, read rows)"),
-    (domain, "breaches_due", "breaches_due (decide from the rows)"),
-    (issue_handlers, "event_id_of", "event ids"),
-    (issue_handlers, "outbox_row", "outbox rows (encode)"),
+    (schedule, "issues_past_breach_time", "find"),
+    (schedule, "read_scheduled_clocks", "read the schedule (lock, read rows)"),
+    (clocks, "breaches_due", "breaches_due (decide from the rows)"),
+    (issue_sweep, "event_id_of", "event ids"),
+    (issue_sweep, "outbox_row", "outbox rows (encode)"),
     # Slices overlap: the next is named and encoded while this one is stored.
-    (projections, "record_breaches", "record (events, schedule, rows, outbox: 1 statement)"),
+    (schedule, "begin_record_breaches", "record (events, schedule, rows, outbox: 1 statement)"),
     # None of these should run any more (the sweep neither reads nor folds histories): listed so
     # the split would show it if they did.
-    (projections, "load_issues", "load (read events, decode, fold)"),
-    (projections, "load_issue", "load one (read events, decode, fold)"),
-    (domain, "fold", "  fold"),
-    (domain, "sweep_issue", "sweep_issue (fold-based rule)"),
-    (projections, "save_issue_rows", "save rows and schedules"),
-    (issue_handlers, "make_event", "make_event (to publish)"),
-    (issue_handlers.IssueHandlers, "_event", "make_event (to publish)"),
+    (history, "load_issues", "load (read events, decode, fold)"),
+    (history, "load_issue", "load one (read events, decode, fold)"),
+    (model, "fold", "  fold"),
+    (clocks, "sweep_issue", "sweep_issue (fold-based rule)"),
+    (ledger, "save_issue_rows", "save rows and schedules"),
+    (issue_sweep, "make_event", "make_event (to publish)"),
+    (Recorder, "event", "make_event (to publish)"),
     (Tx, "publish", "Tx.publish (outbox row)"),
     (Tx, "flush", "Tx.flush (outbox insert)"),
     (_LogProxy, "error", "escalation log line"),
@@ -547,7 +550,7 @@ async def bench_sweep(pool: asyncpg.Pool, tick: Any, t1: datetime) -> dict[str, 
         finds = []
         for _ in range(5):
             t0 = time.perf_counter()
-            found = await projections.issues_past_breach_time(conn, t1)
+            found = await schedule.issues_past_breach_time(conn, t1)
             finds.append(time.perf_counter() - t0)
     # Instrumented: where the time goes.
     split = Split()
@@ -556,9 +559,9 @@ async def bench_sweep(pool: asyncpg.Pool, tick: Any, t1: datetime) -> dict[str, 
         for owner, name, label in STEPS
         if hasattr(owner, name)
     ]
-    real_log = getattr(issue_handlers, "log", None)
+    real_log = getattr(issue_sweep, "log", None)
     if real_log is not None:
-        issue_handlers.log = _LogProxy(real_log)  # type: ignore[assignment]
+        issue_sweep.log = _LogProxy(real_log)  # type: ignore[assignment]
     try:
         ticks, _ = await sweep_once(pool, tick, t1, commit=False)
         instrumented = sum(ticks)
@@ -566,7 +569,7 @@ async def bench_sweep(pool: asyncpg.Pool, tick: Any, t1: datetime) -> dict[str, 
         for owner, name, original in reversed(originals):
             setattr(owner, name, original)
         if real_log is not None:
-            issue_handlers.log = real_log
+            issue_sweep.log = real_log
     final_ticks, final_recorded = await sweep_once(pool, tick, t1, commit=True)
     totals = [sum(t) for t, _ in runs] + [sum(final_ticks)]
     return {
@@ -599,7 +602,7 @@ class _Capture:
 
 async def list_sql(params: dict[str, Any], after: tuple[datetime, str] | None) -> _Capture:
     cap = _Capture()
-    await projections.list_issues(
+    await ledger.list_issues(
         cap,  # type: ignore[arg-type]
         status=params.get("status"),
         department=params.get("department"),
@@ -812,10 +815,9 @@ async def main() -> None:
 
 async def run(dsn: str) -> None:
     await migrate(dsn, service="issues", migrations_dir=MIGRATIONS)
-    parts = service_parts(IssuesSettings())
-    handlers = parts.extra_state["handlers"]
+    deps = build_deps(IssuesSettings())
     # The tick handler the service's consumer runs on each clock advance.
-    tick = parts.subscription(None).on_tick
+    tick = issues_subscription(deps).on_tick
     assert tick is not None
     started = time.perf_counter()
     loaded = await load(dsn)
@@ -832,7 +834,7 @@ async def run(dsn: str) -> None:
     # The service's pool (its jsonb codecs), as projections expect.
     pool = await create_pool(dsn, min_size=1, max_size=2)
     try:
-        await check_shape(pool, loaded, handlers)
+        await check_shape(pool, loaded, deps)
         print(f"shape checked on {len(loaded.sample_ids)} issues through the service's own code")
         print(
             f"breach sweep: clock {T0.isoformat()} -> {t1.isoformat()} "
@@ -855,7 +857,7 @@ async def run(dsn: str) -> None:
             newly_breached = (
                 await conn.fetchval("SELECT count(*) FROM issue_breached") - loaded.already_breached
             )
-            left = await projections.issues_past_breach_time(conn, t1, 10)
+            left = await schedule.issues_past_breach_time(conn, t1, 10)
             customers = [
                 r["customer_id"]
                 for r in await conn.fetch(

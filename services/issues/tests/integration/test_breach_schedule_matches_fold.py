@@ -1,7 +1,7 @@
 """The ledger on real PostgreSQL against the fold. Random issues (two zones, reassignments,
 overlapping pauses, late resolutions, reopens, closes) go through the service's handlers while
 the clock ticks. At every tick the sweep, which reads only the breach
-schedule, records for each issue exactly the breaches the fold-based rule (domain.sweep_issue
+schedule, records for each issue exactly the breaches the fold-based rule (clocks.sweep_issue
 over the issue's whole history) finds; after it, each ledger row and schedule is what the fold
 of the issue's stored events gives. The list: every combination of filters, paged, lists what
 filtering the folds gives, newest first."""
@@ -26,9 +26,12 @@ from followup.core.db import init_connection, migrate
 from followup.core.rejections import Rejection
 from followup.core.testing import Infra, create_database
 from followup.events import VisitLogged, make_event
-from followup.issues import domain, projections
-from followup.issues import handlers as issue_handlers
-from followup.issues.handlers import IssueHandlers, event_id_of
+from followup.issues import sweep as issue_sweep
+from followup.issues.commands import IssueCommands
+from followup.issues.deps import IssuesDeps, issues_deps
+from followup.issues.domain import clocks, lifecycle, model, raising
+from followup.issues.projections import history, ledger, schedule
+from followup.issues.recording import event_id_of
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 SH = ZoneInfo("Asia/Shanghai")
@@ -49,9 +52,9 @@ async def conn(infra: Infra) -> AsyncIterator[asyncpg.Connection]:
     await c.close()
 
 
-async def folds(conn: asyncpg.Connection) -> dict[str, domain.Issue]:
+async def folds(conn: asyncpg.Connection) -> dict[str, model.Issue]:
     ids = [r["issue_id"] for r in await conn.fetch("SELECT issue_id FROM issue")]
-    return {i.issue_id: i for i in await projections.load_issues(conn, ids)}
+    return {i.issue_id: i for i in await history.load_issues(conn, ids)}
 
 
 async def stored_breaches(conn: asyncpg.Connection) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -66,7 +69,7 @@ async def stored_breaches(conn: asyncpg.Connection) -> dict[str, tuple[str, dict
 async def assert_read_model_is_the_fold(conn: asyncpg.Connection, now: datetime) -> None:
     """Each ledger row and breach schedule as projections would write them from the fold."""
     issues = await folds(conn)
-    listed = ", ".join(f"b.{c} AS listed_{c}" for c in projections.LIST_COLUMNS)
+    listed = ", ".join(f"b.{c} AS listed_{c}" for c in ledger.LIST_COLUMNS)
     rows = {
         r["issue_id"]: r
         for r in await conn.fetch(
@@ -74,8 +77,8 @@ async def assert_read_model_is_the_fold(conn: asyncpg.Connection, now: datetime)
                 FROM issue i LEFT JOIN issue_breached b ON b.issue_id = i.issue_id"""
         )
     }
-    scheduled = await projections.scheduled_clocks(conn, list(issues))
-    by_issue: dict[str, list[domain.ScheduledClock]] = {}
+    scheduled = await schedule.scheduled_clocks(conn, list(issues))
+    by_issue: dict[str, list[clocks.ScheduledClock]] = {}
     for s in scheduled:
         by_issue.setdefault(s.issue_id, []).append(s)
     for issue_id, issue in issues.items():
@@ -87,16 +90,16 @@ async def assert_read_model_is_the_fold(conn: asyncpg.Connection, now: datetime)
         ), issue_id
         assert (row["department"], row["owner_id"]) == (issue.department, issue.owner_id)
         # Listed among the breached with the listed columns as the issue row has them now.
-        want_listed = {c: row[c] if issue.breached else None for c in projections.LIST_COLUMNS}
-        assert {c: row[f"listed_{c}"] for c in projections.LIST_COLUMNS} == want_listed, issue_id
-        want = domain.breach_schedule(issue, now, CAL)
-        got = sorted(by_issue.get(issue_id, []), key=lambda s: domain.CLOCK_ORDER[s.clock])
+        want_listed = {c: row[c] if issue.breached else None for c in ledger.LIST_COLUMNS}
+        assert {c: row[f"listed_{c}"] for c in ledger.LIST_COLUMNS} == want_listed, issue_id
+        want = clocks.breach_schedule(issue, now, CAL)
+        got = sorted(by_issue.get(issue_id, []), key=lambda s: clocks.CLOCK_ORDER[s.clock])
         assert got == want, (issue_id, issue.history)
         # The zone comes back too: a breach names its deadline as the fold does.
         assert [s.deadline.utcoffset() for s in got] == [s.deadline.utcoffset() for s in want]
 
 
-def visit(issue: domain.Issue, logged_at: datetime, confirmed: bool) -> Any:
+def visit(issue: model.Issue, logged_at: datetime, confirmed: bool) -> Any:
     data = VisitLogged.model_validate(
         {
             "visit_id": f"V-{uuid.uuid4().hex[:8]}",
@@ -115,35 +118,39 @@ def visit(issue: domain.Issue, logged_at: datetime, confirmed: bool) -> Any:
     )
 
 
-Action = Callable[[domain.Issue, datetime], Any]
+Command = Callable[[IssueCommands, asyncpg.Connection, str], Awaitable[object]]
 
 
-def random_action(rng: random.Random, issue: domain.Issue, now: datetime) -> Any:
-    """A command (decide function) or a follow-up visit that fits the issue's state, or None."""
+def random_action(rng: random.Random, issue: model.Issue, now: datetime) -> Any:
+    """A command or a follow-up visit that fits the issue's state, or None."""
     people = ["E-1", "E-2", "T-3", "S-4"]
-    if issue.status == domain.IssueStatus.RESOLVED:
+    if issue.status == model.IssueStatus.RESOLVED:
         return ("visit", visit(issue, now, confirmed=rng.random() < 0.4))
     if not issue.is_open:
         return None
     roll = rng.random()
-    if issue.status == domain.IssueStatus.RAISED or roll < 0.15:
+    if issue.status == model.IssueStatus.RAISED or roll < 0.15:
         who = rng.choice(people)
         department = rng.choice([None, None, "technical", "customer_service"])
-        return lambda i: domain.decide_assign(i, domain.AssignIssue(who, department), now)
+        assign = lifecycle.AssignIssue(who, department)
+        return lambda c, conn, id_: c.assign_issue(conn, id_, assign, "S-4", now)
     if roll < 0.45:
         actor = rng.choice(people)
-        return lambda i: domain.decide_pause(i, domain.PauseResolution("waiting"), actor, now)
+        pause = lifecycle.PauseResolution("waiting")
+        return lambda c, conn, id_: c.pause_resolution(conn, id_, pause, actor, now)
     if roll < 0.75 and issue.open_pauses:
         actor = rng.choice(people)
-        return lambda i: domain.decide_resume(i, domain.ResumeResolution(), actor, now)
-    return lambda i: domain.decide_resolve(i, domain.ResolveIssue("done"), "E-1", now, CAL)
+        resume = lifecycle.ResumeResolution()
+        return lambda c, conn, id_: c.resume_resolution(conn, id_, resume, actor, now)
+    resolve = lifecycle.ResolveIssue("done")
+    return lambda c, conn, id_: c.resolve_issue(conn, id_, resolve, "E-1", now)
 
 
 Tick = Callable[[datetime], Awaitable[None]]
 
 
 async def random_history(
-    conn: asyncpg.Connection, handlers: IssueHandlers, rng: random.Random, issues: int, tick: Tick
+    conn: asyncpg.Connection, svc: IssuesDeps, rng: random.Random, issues: int, tick: Tick
 ) -> None:
     """Raising, commands and visits on random issues, and clock ticks, in time order."""
     plan: list[tuple[datetime, str, int]] = []
@@ -160,37 +167,37 @@ async def random_history(
     ids: dict[int, str] = {}
     for now, kind, n in plan:
         if kind == "raise":
-            command = domain.RaiseComplaint(
+            command = raising.RaiseComplaint(
                 customer_id=f"C-{n % (issues // 3)}",
-                category=rng.choice(domain.CATEGORIES),
-                severity=rng.choice(domain.SEVERITIES),
+                category=rng.choice(raising.CATEGORIES),
+                severity=rng.choice(raising.SEVERITIES),
                 description="it broke",
                 timezone=rng.choice([None, "Europe/Berlin"]),
             )
-            answer = await handlers.raise_complaint(conn, command, f"key-{n}", now)
+            answer = await svc.commands.raise_complaint(conn, command, f"key-{n}", now)
             assert not isinstance(answer, Rejection), answer
-            ids[n] = answer.body["issue_id"]
+            ids[n] = answer.issue_id
         elif kind == "act" and n in ids:
-            issue = await projections.load_issue(conn, ids[n])
+            issue = await history.load_issue(conn, ids[n])
             assert issue is not None
             action = random_action(rng, issue, now)
             if isinstance(action, tuple):
                 async with conn.transaction():
                     tx = Tx(conn, now, "issues")
-                    await handlers.raise_issues_from_visit_log(tx, action[1])
+                    await svc.handlers.raise_issues_from_visit_log(tx, action[1])
                     await tx.flush()
             elif action is not None:
                 # A pause by someone already holding one, say: refused, nothing happens.
-                await handlers.command(conn, ids[n], action, now)
+                await action(svc.commands, conn, ids[n])
         elif kind == "tick":
             await tick(now)
 
 
-async def run_tick(conn: asyncpg.Connection, handlers: IssueHandlers, now: datetime) -> None:
+async def run_tick(conn: asyncpg.Connection, svc: IssuesDeps, now: datetime) -> None:
     """A clock tick, as the consumer runs it."""
     async with conn.transaction():
         tx = Tx(conn, now, "issues")
-        await handlers.on_clock_tick(tx, now)
+        await svc.sweep.on_clock_tick(tx, now)
         await tx.flush()
 
 
@@ -199,28 +206,28 @@ async def run_tick(conn: asyncpg.Connection, handlers: IssueHandlers, now: datet
 async def test_the_schedule_sweep_records_what_the_fold_finds_and_leaves_the_folds_ledger(
     conn: asyncpg.Connection, record_slice: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(issue_handlers, "RECORD_SLICE", record_slice)
-    escalated: list[domain.Breach] = []
-    handlers = IssueHandlers(CAL, MANAGERS, on_breach=escalated.append)
+    monkeypatch.setattr(issue_sweep, "RECORD_SLICE", record_slice)
+    escalated: list[model.Breach] = []
+    svc = issues_deps(CAL, MANAGERS, on_breach=escalated.append)
     ticks = recorded = 0
 
     async def tick_against_the_fold(now: datetime) -> None:
         nonlocal ticks, recorded
         before = await folds(conn)
         stored_before = await stored_breaches(conn)
-        await run_tick(conn, handlers, now)
+        await run_tick(conn, svc, now)
         new = {k: v for k, v in (await stored_breaches(conn)).items() if k not in stored_before}
         expected = {
             event_id_of(b): (issue_id, orjson.loads(b.model_dump_json(exclude_none=True)))
             for issue_id, issue in before.items()
-            for b in domain.sweep_issue(issue, now, cal=CAL, managers=MANAGERS).breaches
+            for b in clocks.sweep_issue(issue, now, cal=CAL, managers=MANAGERS).breaches
         }
         assert new == expected, now
         ticks += 1
         recorded += len(new)
         await assert_read_model_is_the_fold(conn, now)
 
-    await random_history(conn, handlers, random.Random(20260302), ISSUES, tick_against_the_fold)
+    await random_history(conn, svc, random.Random(20260302), ISSUES, tick_against_the_fold)
 
     # The history was rich enough to mean something.
     final = await folds(conn)
@@ -235,7 +242,7 @@ async def test_the_schedule_sweep_records_what_the_fold_finds_and_leaves_the_fol
                for i in final.values() for b in i.breaches)  # fmt: skip
     assert sum(len(i.pauses) for i in final.values()) > 50
     assert sum(len(i.rounds) > 1 for i in final.values()) > 10
-    assert sum(i.status == domain.IssueStatus.CLOSED for i in final.values()) > 10
+    assert sum(i.status == model.IssueStatus.CLOSED for i in final.values()) > 10
     assert any(i.is_paused for i in final.values())
     # Every outbox breach is a stored one, published once.
     outbox = await conn.fetch("SELECT event_id FROM outbox WHERE event_type = 'IssueSlaBreached'")
@@ -245,10 +252,8 @@ async def test_the_schedule_sweep_records_what_the_fold_finds_and_leaves_the_fol
 async def test_every_filter_combination_lists_the_folds_issues_newest_first_page_by_page(
     conn: asyncpg.Connection,
 ) -> None:
-    handlers = IssueHandlers(CAL, MANAGERS)
-    await random_history(
-        conn, handlers, random.Random(7), 90, lambda now: run_tick(conn, handlers, now)
-    )
+    svc = issues_deps(CAL, MANAGERS)
+    await random_history(conn, svc, random.Random(7), 90, lambda now: run_tick(conn, svc, now))
     issues = sorted(
         (await folds(conn)).values(),
         key=lambda i: (i.raised.raised_at, i.issue_id),
@@ -258,8 +263,8 @@ async def test_every_filter_combination_lists_the_folds_issues_newest_first_page
     assert any(i.breached for i in issues) and not all(i.breached for i in issues)
 
     shapes = 0
-    for status in [None, *(s.value for s in domain.IssueStatus)]:
-        for department in [None, *domain.DEPARTMENTS]:
+    for status in [None, *(s.value for s in model.IssueStatus)]:
+        for department in [None, *raising.DEPARTMENTS]:
             for breached in [None, True, False]:
                 for customer_id in [None, *customers]:
                     want = [
@@ -273,7 +278,7 @@ async def test_every_filter_combination_lists_the_folds_issues_newest_first_page
                     got: list[str] = []
                     after = None
                     while True:
-                        page = await projections.list_issues(
+                        page = await ledger.list_issues(
                             conn,
                             status=status,
                             department=department,

@@ -28,8 +28,12 @@ from followup.events import (
     decode,
     make_event,
 )
-from followup.issues import domain, projections
-from followup.issues.handlers import IssueHandlers, event_id_of
+from followup.issues.deps import IssuesDeps, issues_deps
+from followup.issues.domain import clocks, lifecycle, model, raising
+from followup.issues.projections import history
+from followup.issues.projections import ledger as ledger_sql
+from followup.issues.projections import schedule as schedule_sql
+from followup.issues.recording import event_id_of
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 SH = ZoneInfo("Asia/Shanghai")
@@ -100,9 +104,9 @@ async def handle(conn: asyncpg.Connection, handler: Handler, arg: Any, now: date
         await tx.flush()
 
 
-async def tick(conn: asyncpg.Connection, handlers: IssueHandlers, now: datetime) -> None:
+async def tick(conn: asyncpg.Connection, svc: IssuesDeps, now: datetime) -> None:
     """The clock moves to `now`, as the consumer runs the tick."""
-    await handle(conn, lambda tx, _: handlers.on_clock_tick(tx, now), None, now)
+    await handle(conn, lambda tx, _: svc.sweep.on_clock_tick(tx, now), None, now)
 
 
 async def published(conn: asyncpg.Connection) -> list[Event[Any]]:
@@ -131,24 +135,24 @@ async def schedule(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 async def test_deadlines_of_an_issue_raised_on_a_visit_count_in_the_customers_zone(
     conn: asyncpg.Connection,
 ) -> None:
-    handlers = IssueHandlers(OFFICIAL, MANAGERS)
+    svc = issues_deps(OFFICIAL, MANAGERS)
     await handle(
-        conn, handlers.remember_customer_zone, delivered("C-B", "Europe/Berlin"), at(2026, 1, 5)
+        conn, svc.handlers.remember_customer_zone, delivered("C-B", "Europe/Berlin"), at(2026, 1, 5)
     )
     await handle(
-        conn, handlers.remember_customer_zone, delivered("C-X", "Mars/Base"), at(2026, 1, 5)
+        conn, svc.handlers.remember_customer_zone, delivered("C-X", "Mars/Base"), at(2026, 1, 5)
     )
     # Fri 2026-03-06 18:00 in Shanghai is 11:00 in Berlin: handover ends Monday night, Berlin time.
     logged = at(2026, 3, 6, 18)
     await handle(
         conn,
-        handlers.raise_issues_from_visit_log,
+        svc.handlers.raise_issues_from_visit_log,
         visit_log("C-B", logged, problems=[PROBLEM]),
         logged,
     )
     await handle(
         conn,
-        handlers.raise_issues_from_visit_log,
+        svc.handlers.raise_issues_from_visit_log,
         visit_log("C-X", logged, visit_id="V-2", problems=[{**PROBLEM, "problem_id": "P-2"}]),
         logged,
     )
@@ -168,35 +172,33 @@ async def test_deadlines_of_an_issue_raised_on_a_visit_count_in_the_customers_zo
 
 async def live_history(conn: asyncpg.Connection) -> tuple[list[Event[Any]], list[Event[Any]]]:
     """A Berlin customer's issue through the API and the clock; (consumed, published) events."""
-    handlers = IssueHandlers(OFFICIAL, MANAGERS)
+    svc = issues_deps(OFFICIAL, MANAGERS)
     customer = delivered("C-B", "Europe/Berlin")
-    await handle(conn, handlers.remember_customer_zone, customer, at(2026, 1, 5))
+    await handle(conn, svc.handlers.remember_customer_zone, customer, at(2026, 1, 5))
     t0 = at(2026, 3, 6, 18)
     log = visit_log("C-B", t0, problems=[PROBLEM])
-    await handle(conn, handlers.raise_issues_from_visit_log, log, t0)
-    issue_id = domain.issue_id_for_problem("P-1")
+    await handle(conn, svc.handlers.raise_issues_from_visit_log, log, t0)
+    issue_id = raising.issue_id_for_problem("P-1")
     # The clock passes first response (24 h) before anybody takes the issue.
-    await tick(conn, handlers, at(2026, 3, 7, 19))
+    await tick(conn, svc, at(2026, 3, 7, 19))
 
-    def command(decide: Callable[[domain.Issue | None], Any], now: datetime) -> Awaitable[Any]:
-        return handlers.command(conn, issue_id, decide, now)
-
+    commands = svc.commands
     t1 = at(2026, 3, 9, 9)
-    await command(lambda i: domain.decide_assign(i, domain.AssignIssue("E-17"), t1), t1)
+    await commands.assign_issue(conn, issue_id, lifecycle.AssignIssue("E-17"), "S-1", t1)
     t2 = at(2026, 3, 9, 10)
-    await command(lambda i: domain.decide_pause(i, domain.PauseResolution("away"), "E-17", t2), t2)
+    await commands.pause_resolution(conn, issue_id, lifecycle.PauseResolution("away"), "E-17", t2)
     t3 = at(2026, 3, 10, 10)
-    await command(lambda i: domain.decide_pause(i, domain.PauseResolution("parts"), "S-1", t3), t3)
+    await commands.pause_resolution(conn, issue_id, lifecycle.PauseResolution("parts"), "S-1", t3)
     t4 = at(2026, 3, 11, 10)
-    await command(lambda i: domain.decide_resume(i, domain.ResumeResolution(1), "E-17", t4), t4)
+    await commands.resume_resolution(conn, issue_id, lifecycle.ResumeResolution(1), "E-17", t4)
     t5 = at(2026, 3, 12, 10)
-    await command(lambda i: domain.decide_resume(i, domain.ResumeResolution(), "S-1", t5), t5)
+    await commands.resume_resolution(conn, issue_id, lifecycle.ResumeResolution(), "S-1", t5)
     t6 = at(2026, 3, 13, 10)
-    resolve = domain.ResolveIssue("replaced the amplifier")
-    await command(lambda i: domain.decide_resolve(i, resolve, "E-17", t6, OFFICIAL), t6)
+    resolve = lifecycle.ResolveIssue("replaced the amplifier")
+    await commands.resolve_issue(conn, issue_id, resolve, "E-17", t6)
     t7 = at(2026, 3, 16, 15)
     follow_up = visit_log("C-B", t7, visit_id="V-9", issue_id=issue_id, issue_confirmed=False)
-    await handle(conn, handlers.raise_issues_from_visit_log, follow_up, t7)
+    await handle(conn, svc.handlers.raise_issues_from_visit_log, follow_up, t7)
     return [customer, log, follow_up], await published(conn)
 
 
@@ -215,9 +217,9 @@ async def test_reading_back_its_own_events_live_changes_nothing(conn: asyncpg.Co
         "IssueReopened",
     ]
     before = (await ledger(conn), await conn.fetch("SELECT * FROM issue_event ORDER BY seq"))
-    handlers = IssueHandlers(OFFICIAL, MANAGERS)
+    svc = issues_deps(OFFICIAL, MANAGERS)
     for event in own:
-        await handle(conn, handlers.apply_published_event, event, at(2026, 3, 17))
+        await handle(conn, svc.handlers.apply_published_event, event, at(2026, 3, 17))
 
     after = (await ledger(conn), await conn.fetch("SELECT * FROM issue_event ORDER BY seq"))
     assert after == before
@@ -231,35 +233,35 @@ async def test_a_replay_in_any_topic_order_rebuilds_the_same_ledger_and_emits_no
     consumed, own = await live_history(conn)
     live = await ledger(conn)
     live_schedule = await schedule(conn)
-    live_issue = await projections.load_issue(conn, domain.issue_id_for_problem("P-1"))
+    live_issue = await history.load_issue(conn, raising.issue_id_for_problem("P-1"))
 
     replay = await asyncpg.connect(await ledger_db(infra))
     try:
-        handlers = IssueHandlers(OFFICIAL, MANAGERS)
+        svc = issues_deps(OFFICIAL, MANAGERS)
         now = at(2026, 3, 17)
         customer, log, follow_up = consumed
 
         async def own_topic() -> None:
             for event in own:
-                await handle(replay, handlers.apply_published_event, event, now)
+                await handle(replay, svc.handlers.apply_published_event, event, now)
 
         if own_topic_first:
             # Worst case for the zone: the delivery is read last.
             await own_topic()
             for event in (log, follow_up):
-                await handle(replay, handlers.raise_issues_from_visit_log, event, now)
-            await handle(replay, handlers.remember_customer_zone, customer, now)
+                await handle(replay, svc.handlers.raise_issues_from_visit_log, event, now)
+            await handle(replay, svc.handlers.remember_customer_zone, customer, now)
         else:
             # The visit logs first, before the customer's zone is known: the re-derived
             # IssueRaised counts in Shanghai until the published one replaces it.
             for event in (log, follow_up):
-                await handle(replay, handlers.raise_issues_from_visit_log, event, now)
+                await handle(replay, svc.handlers.raise_issues_from_visit_log, event, now)
             await own_topic()
-            await handle(replay, handlers.remember_customer_zone, customer, now)
+            await handle(replay, svc.handlers.remember_customer_zone, customer, now)
 
         rebuilt = await ledger(replay)
         rebuilt_schedule = await schedule(replay)
-        rebuilt_issue = await projections.load_issue(replay, domain.issue_id_for_problem("P-1"))
+        rebuilt_issue = await history.load_issue(replay, raising.issue_id_for_problem("P-1"))
         re_emitted = {e.id for e in await published(replay)}
     finally:
         await replay.close()
@@ -279,22 +281,22 @@ async def test_a_replay_in_any_topic_order_rebuilds_the_same_ledger_and_emits_no
 async def test_one_sweep_records_each_newly_breached_clock_once_across_batches(
     conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(projections, "SWEEP_BATCH", 7)
-    escalated: list[domain.Breach] = []
-    handlers = IssueHandlers(OFFICIAL, MANAGERS, on_breach=escalated.append)
+    monkeypatch.setattr(schedule_sql, "SWEEP_BATCH", 7)
+    escalated: list[model.Breach] = []
+    svc = issues_deps(OFFICIAL, MANAGERS, on_breach=escalated.append)
     t0 = at(2026, 3, 2, 10)  # Monday
     for n in range(30):
-        command = domain.RaiseComplaint(
+        command = raising.RaiseComplaint(
             customer_id=f"C-{n}", category="complaint", severity="general", description="late"
         )
-        await handlers.raise_complaint(conn, command, f"key-{n}", t0 + timedelta(minutes=n))
+        await svc.commands.raise_complaint(conn, command, f"key-{n}", t0 + timedelta(minutes=n))
 
     # Tuesday 10:00:30: first response (24 h) has run out for the first complaint only: one
     # escalation line naming it. By 10:21:30, 21 more: one line for the lot (no alert storm).
     with capture_logs() as one:
-        await tick(conn, handlers, t0 + timedelta(hours=24, seconds=30))
+        await tick(conn, svc, t0 + timedelta(hours=24, seconds=30))
     with capture_logs() as many:
-        await tick(conn, handlers, t0 + timedelta(hours=24, minutes=21, seconds=30))
+        await tick(conn, svc, t0 + timedelta(hours=24, minutes=21, seconds=30))
     first_id = next(r["issue_id"] for r in await ledger(conn) if r["customer_id"] == "C-0")
     [single] = [e for e in one if e["log_level"] == "error"]
     assert (single["issue_id"], single["clock"], single["escalate_to"]) == (
@@ -311,8 +313,8 @@ async def test_one_sweep_records_each_newly_breached_clock_once_across_batches(
     assert len(grouped["issue_ids"]) == 20 and first_id not in grouped["issue_ids"]
     tuesday = [e.data for e in await published(conn) if e.type == "IssueSlaBreached"]
     # Wednesday 00:00: every first response and every handover (end of Tuesday) has run out.
-    await tick(conn, handlers, at(2026, 3, 4))
-    await tick(conn, handlers, at(2026, 3, 4))  # the same time again: nothing new
+    await tick(conn, svc, at(2026, 3, 4))
+    await tick(conn, svc, at(2026, 3, 4))  # the same time again: nothing new
 
     breaches = [e.data for e in await published(conn) if e.type == "IssueSlaBreached"]
     assert len(tuesday) == 22 and {b.clock for b in tuesday} == {"first_response"}
@@ -332,21 +334,21 @@ async def test_a_scheduled_clock_whose_breach_is_already_stored_is_recorded_once
 ) -> None:
     """The sweep's plain insert meets a stored breach (its schedule row put back, as a corner
     could): that slice is recorded again with dedup; the new breaches beside it still land."""
-    escalated: list[domain.Breach] = []
-    handlers = IssueHandlers(OFFICIAL, MANAGERS, on_breach=escalated.append)
+    escalated: list[model.Breach] = []
+    svc = issues_deps(OFFICIAL, MANAGERS, on_breach=escalated.append)
     t0 = at(2026, 3, 2, 10)  # Monday
     for n in range(3):
-        command = domain.RaiseComplaint(
+        command = raising.RaiseComplaint(
             customer_id=f"C-{n}", category="complaint", severity="general", description="late"
         )
-        await handlers.raise_complaint(conn, command, f"key-{n}", t0 + timedelta(minutes=n))
+        await svc.commands.raise_complaint(conn, command, f"key-{n}", t0 + timedelta(minutes=n))
     first = next(r["issue_id"] for r in await ledger(conn) if r["customer_id"] == "C-0")
     row = await conn.fetchrow(
         "SELECT * FROM issue_breach_schedule WHERE issue_id = $1 AND clock = 'first_response'",
         first,
     )
     # Tuesday 10:00:30: C-0's first response (24 h) has run out, recorded.
-    await tick(conn, handlers, t0 + timedelta(hours=24, seconds=30))
+    await tick(conn, svc, t0 + timedelta(hours=24, seconds=30))
     assert [(b.issue_id, b.clock) for b in escalated] == [(first, "first_response")]
     await conn.execute(
         f"INSERT INTO issue_breach_schedule ({', '.join(row.keys())}) "
@@ -354,7 +356,7 @@ async def test_a_scheduled_clock_whose_breach_is_already_stored_is_recorded_once
         *row.values(),
     )
     # 10:02:30: C-1 and C-2 too; C-0's clock, back on the schedule, is found again.
-    await tick(conn, handlers, t0 + timedelta(hours=24, minutes=2, seconds=30))
+    await tick(conn, svc, t0 + timedelta(hours=24, minutes=2, seconds=30))
 
     breaches = [e for e in await published(conn) if e.type == "IssueSlaBreached"]
     assert sorted(e.data.customer_id for e in breaches) == ["C-0", "C-1", "C-2"]
@@ -377,18 +379,18 @@ async def test_locking_many_issues_takes_at_most_one_lock_per_stripe_and_exclude
     try:
         ids = [f"I-{n:06d}" for n in range(30_000)]
         async with sweep.transaction():
-            assert await projections._ordered_ids(sweep, ids, lock=True) == sorted(ids)
+            assert await history.ordered_ids(sweep, ids, lock=True) == sorted(ids)
             held = await sweep.fetchval(
                 """SELECT count(*) FROM pg_locks
                    WHERE locktype = 'advisory' AND pid = pg_backend_pid()"""
             )
-            assert held == projections.ISSUE_LOCK_STRIPES
+            assert held == history.ISSUE_LOCK_STRIPES
             await command.execute("SET lock_timeout = '200ms'")
             with pytest.raises(asyncpg.LockNotAvailableError):
                 async with command.transaction():
-                    await projections.load_issue(command, "I-012345", lock=True)
+                    await history.load_issue(command, "I-012345", lock=True)
         async with command.transaction():  # the sweep committed: the issue is free
-            assert await projections.load_issue(command, "I-012345", lock=True) is None
+            assert await history.load_issue(command, "I-012345", lock=True) is None
     finally:
         await sweep.close()
         await command.close()
@@ -397,40 +399,36 @@ async def test_locking_many_issues_takes_at_most_one_lock_per_stripe_and_exclude
 async def test_an_official_year_loaded_later_moves_open_deadlines_once_and_finished_ones_never(
     conn: asyncpg.Connection,
 ) -> None:
-    before = IssueHandlers(PROVISIONAL, MANAGERS)
+    before = issues_deps(PROVISIONAL, MANAGERS)
     t0 = at(2026, 2, 13, 18, 5)  # Friday before Spring Festival 2026
     for key in ("open", "done"):
-        command = domain.RaiseComplaint(
+        command = raising.RaiseComplaint(
             customer_id=f"C-{key}", category="fault", severity="general", description="no sound"
         )
-        await before.raise_complaint(conn, command, key, t0)
+        await before.commands.raise_complaint(conn, command, key, t0)
     # Counted on the provisional calendar (no make-up days): handover Tue 24, resolution Thu 26.
     await tick(conn, before, t0)  # the first run on a database remembers the years only
     rows = {r["customer_id"]: r["issue_id"] for r in await ledger(conn)}
     t1 = at(2026, 2, 13, 19)
     done = rows["C-done"]
-    await before.command(
-        conn, done, lambda i: domain.decide_assign(i, domain.AssignIssue("E-1"), t1), t1
-    )
-    resolve = domain.ResolveIssue("fixed on the phone")
-    await before.command(
-        conn, done, lambda i: domain.decide_resolve(i, resolve, "E-1", t1, PROVISIONAL), t1
-    )
-    assert await projections.official_years_counted(conn) == sorted(PROVISIONAL.years_official())
+    await before.commands.assign_issue(conn, done, lifecycle.AssignIssue("E-1"), "S-1", t1)
+    resolve = lifecycle.ResolveIssue("fixed on the phone")
+    await before.commands.resolve_issue(conn, done, resolve, "E-1", t1)
+    assert await ledger_sql.official_years_counted(conn) == sorted(PROVISIONAL.years_official())
 
     # The service restarts with the official 2026 data: Sat Feb 14 is a make-up working day.
-    after = IssueHandlers(OFFICIAL, MANAGERS)
+    after = issues_deps(OFFICIAL, MANAGERS)
     t2 = at(2026, 2, 13, 20)
     await tick(conn, after, t2)
-    await tick(conn, IssueHandlers(OFFICIAL, MANAGERS), t2 + timedelta(minutes=1))  # restarted
+    await tick(conn, issues_deps(OFFICIAL, MANAGERS), t2 + timedelta(minutes=1))  # restarted
 
     moved = [e.data for e in await published(conn) if e.type == "IssueDeadlinesRecomputed"]
     assert [(m.issue_id, m.handover_by, m.resolve_by) for m in moved] == [
         (rows["C-open"], at(2026, 2, 14, 23, 59, 59), at(2026, 2, 25, 23, 59, 59))
     ]
     assert moved[0].previous_handover_by == at(2026, 2, 24, 23, 59, 59)
-    assert await projections.official_years_counted(conn) == sorted(OFFICIAL.years_official())
-    finished = await projections.load_issue(conn, done)
+    assert await ledger_sql.official_years_counted(conn) == sorted(OFFICIAL.years_official())
+    finished = await history.load_issue(conn, done)
     assert finished is not None and finished.current_round.deadline == at(2026, 2, 26, 23, 59, 59)
 
 
@@ -447,16 +445,16 @@ async def test_issues_stored_before_the_breach_schedule_are_scheduled_and_swept_
     try:
         issues = []
         for n, raised_at in enumerate((at(2026, 3, 2, 10), at(2026, 3, 2, 11))):
-            command = domain.RaiseComplaint(
+            command = raising.RaiseComplaint(
                 customer_id=f"C-{n}", category="technical", severity="general", description="x"
             )
-            raised = domain.raise_complaint(command, f"I-{n}", raised_at, OFFICIAL)
+            raised = raising.raise_complaint(command, f"I-{n}", raised_at, OFFICIAL)
             assert isinstance(raised, IssueRaised)
-            issues.append(domain.open_issue(raised))
-        [first_response] = domain.detect_breaches(
+            issues.append(model.open_issue(raised))
+        [first_response] = clocks.detect_breaches(
             issues[0], at(2026, 3, 3, 10, 30), cal=OFFICIAL, managers=MANAGERS
         )
-        issues[0] = domain.evolve(issues[0], first_response)
+        issues[0] = model.evolve(issues[0], first_response)
         for issue in issues:
             for event in issue.history:
                 await conn.execute(
@@ -482,7 +480,7 @@ async def test_issues_stored_before_the_breach_schedule_are_scheduled_and_swept_
                 r.raised_at,
                 issue.breached,
                 issue.timezone,
-                domain.next_breach_at(issue, at(2026, 3, 3, 10, 30), OFFICIAL),
+                clocks.next_breach_at(issue, at(2026, 3, 3, 10, 30), OFFICIAL),
             )
 
         # The service starts on the new code: 0004 applies, and the first tick, after the second
@@ -491,20 +489,20 @@ async def test_issues_stored_before_the_breach_schedule_are_scheduled_and_swept_
         assert await conn.fetchval("SELECT count(*) FROM issue_breach_schedule") == 0
         listed = await conn.fetch("SELECT issue_id FROM issue_breached")
         assert [r["issue_id"] for r in listed] == ["I-0"]
-        handlers = IssueHandlers(OFFICIAL, MANAGERS)
+        svc = issues_deps(OFFICIAL, MANAGERS)
         now = at(2026, 3, 3, 11, 30)
-        await tick(conn, handlers, now)
-        await tick(conn, handlers, now + timedelta(minutes=1))
+        await tick(conn, svc, now)
+        await tick(conn, svc, now + timedelta(minutes=1))
 
         breaches = [e.data for e in await published(conn) if e.type == "IssueSlaBreached"]
         assert [(b.issue_id, b.clock) for b in breaches] == [("I-1", "first_response")]
         assert await conn.fetchval("SELECT count(*) FROM issue_schedule_backfill") == 0
         for issue_id in ("I-0", "I-1"):
-            folded = await projections.load_issue(conn, issue_id)
+            folded = await history.load_issue(conn, issue_id)
             assert folded is not None and folded.breached
-            scheduled = await projections.scheduled_clocks(conn, [issue_id])
-            assert sorted(scheduled, key=lambda s: domain.CLOCK_ORDER[s.clock]) == (
-                domain.breach_schedule(folded, now, OFFICIAL)
+            scheduled = await schedule_sql.scheduled_clocks(conn, [issue_id])
+            assert sorted(scheduled, key=lambda s: clocks.CLOCK_ORDER[s.clock]) == (
+                clocks.breach_schedule(folded, now, OFFICIAL)
             )
             assert sorted(s.clock for s in scheduled) == ["handover", "resolution"]
         assert await conn.fetchval("SELECT count(*) FROM issue_breached") == 2

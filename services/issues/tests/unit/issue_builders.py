@@ -8,18 +8,11 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from followup.calendar import default_calendar
+from followup.core.rejections import Rejection
 from followup.events import IssueRaised
-from followup.issues.domain import (
-    AssignIssue,
-    Issue,
-    IssueEvent,
-    RaiseComplaint,
-    Rejection,
-    decide_assign,
-    evolve,
-    open_issue,
-    raise_complaint,
-)
+from followup.issues.domain.lifecycle import AssignIssue, decide_assign
+from followup.issues.domain.model import Issue, IssueEvent, evolve, open_issue
+from followup.issues.domain.raising import RaiseComplaint, raise_complaint
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = default_calendar()

@@ -19,22 +19,22 @@ from issue_builders import (
 )
 
 from followup.events import VisitLogged
-from followup.issues.domain import (
-    Breach,
-    Clock,
-    Issue,
-    PauseResolution,
-    ResolveIssue,
-    ResumeResolution,
+from followup.issues.domain.clocks import (
     ScheduledClock,
     breach_schedule,
     breaches_due,
+    detect_breaches,
+)
+from followup.issues.domain.lifecycle import (
+    PauseResolution,
+    ResolveIssue,
+    ResumeResolution,
     decide_follow_up,
     decide_pause,
     decide_resolve,
     decide_resume,
-    detect_breaches,
 )
+from followup.issues.domain.model import Breach, Clock, Issue
 
 
 def resolve(issue: Issue, now: datetime) -> Issue:

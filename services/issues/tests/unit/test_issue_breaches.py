@@ -16,22 +16,19 @@ from issue_builders import (
     then,
 )
 
+from followup.core.rejections import Rejection
 from followup.events import IssueClosed, IssueReopened, VisitLogged
-from followup.issues.domain import (
-    Breach,
-    Clock,
-    Issue,
+from followup.issues.domain.clocks import detect_breaches, next_breach_at
+from followup.issues.domain.lifecycle import (
     PauseResolution,
-    Rejection,
     ResolveIssue,
     ResumeResolution,
     decide_follow_up,
     decide_pause,
     decide_resolve,
     decide_resume,
-    detect_breaches,
-    next_breach_at,
 )
+from followup.issues.domain.model import Breach, Clock, Issue
 
 
 def resolve(issue: Issue, now: datetime) -> Issue:

@@ -10,24 +10,20 @@ from issue_builders import CAL, SH, accepted, assign, at, end_of, then
 
 from followup.calendar import shift_deadline_by_working_time
 from followup.core.problems import STATUS_BY_KIND
+from followup.core.rejections import Rejection, RejectionKind
 from followup.events import (
     IssueAssigned,
     IssueClosed,
+    IssuePaused,
     IssueRaised,
     IssueReopened,
     IssueResolved,
+    IssueResumed,
     VisitLogged,
 )
-from followup.issues.domain import (
+from followup.issues.domain.lifecycle import (
     AssignIssue,
-    Issue,
-    IssuePaused,
-    IssueResumed,
-    IssueStatus,
     PauseResolution,
-    RaiseComplaint,
-    Rejection,
-    RejectionKind,
     ResolveIssue,
     ResumeResolution,
     current_status,
@@ -36,10 +32,9 @@ from followup.issues.domain import (
     decide_pause,
     decide_resolve,
     decide_resume,
-    fold,
-    open_issue,
-    raise_complaint,
 )
+from followup.issues.domain.model import Issue, IssueStatus, fold, open_issue
+from followup.issues.domain.raising import RaiseComplaint, raise_complaint
 
 HOUR = 3600
 

@@ -14,11 +14,10 @@ import pytest
 from issue_builders import CAL, SH, at, end_of
 
 from followup.core.problems import STATUS_BY_KIND
+from followup.core.rejections import Rejection, RejectionKind
 from followup.events import IssueRaised, VisitLogged, derived_id
-from followup.issues.domain import (
+from followup.issues.domain.raising import (
     RaiseComplaint,
-    Rejection,
-    RejectionKind,
     department_for,
     issue_id_for_problem,
     raise_complaint,

@@ -9,21 +9,16 @@ from issue_builders import accepted, at, end_of, then
 
 from followup.calendar import BusinessCalendar, YearData, default_calendar
 from followup.events import IssueRaised, IssueReopened
-from followup.issues.domain import (
+from followup.issues.domain.clocks import detect_breaches, recompute_deadlines
+from followup.issues.domain.lifecycle import (
     AssignIssue,
-    Clock,
-    DeadlinesRecomputed,
-    Issue,
-    RaiseComplaint,
     ResolveIssue,
     decide_assign,
     decide_resolve,
-    detect_breaches,
-    open_issue,
-    raise_complaint,
-    recompute_deadlines,
-    view_issue,
 )
+from followup.issues.domain.model import Clock, DeadlinesRecomputed, Issue, open_issue
+from followup.issues.domain.raising import RaiseComplaint, raise_complaint
+from followup.issues.domain.views import view_issue
 
 OFFICIAL = default_calendar()
 # As before the State Council published 2026: weekends and lunar festivals, no make-up days.

@@ -7,16 +7,12 @@ from datetime import datetime
 
 from issue_builders import CAL, accepted, at, end_of, friday_evening_issue, then
 
+from followup.core.rejections import Rejection
 from followup.events import IssueClosed, IssueReopened, VisitLogged
-from followup.issues.domain import (
+from followup.issues.domain.clocks import ClockState, detect_breaches
+from followup.issues.domain.lifecycle import (
     AssignIssue,
-    Clock,
-    ClockState,
-    ClockView,
-    Issue,
-    IssueStatus,
     PauseResolution,
-    Rejection,
     ResolveIssue,
     ResumeResolution,
     decide_assign,
@@ -24,10 +20,9 @@ from followup.issues.domain import (
     decide_pause,
     decide_resolve,
     decide_resume,
-    detect_breaches,
-    view_issue,
-    without_free_text,
 )
+from followup.issues.domain.model import Clock, Issue, IssueStatus
+from followup.issues.domain.views import ClockView, view_issue, without_free_text
 
 HOUR = 3600
 

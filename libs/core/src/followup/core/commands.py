@@ -1,7 +1,8 @@
 """What every service's HTTP commands share: the answer, the refusal, and idempotent replay.
 
 A service keeps `idempotent_request(key text primary key, request_hash text, status_code int,
-response jsonb, created_at timestamptz)` in its database (one of its migrations).
+response jsonb, created_at timestamptz)` in its database (one of its migrations); commands
+that return a domain result (`replay_result`, `remember_result`) store no status code.
 """
 
 from __future__ import annotations
@@ -71,6 +72,20 @@ def replay_answer(
     return answer
 
 
+async def _stored(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
+    # Two concurrent requests with one key: the second waits, then replays the first's answer.
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", idempotency_lock_name(key))
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT request_hash, status_code, response FROM idempotent_request WHERE key = $1", key
+    )
+    return row
+
+
+def _body(row: asyncpg.Record) -> dict[str, Any]:
+    body = row["response"]
+    return body if isinstance(body, dict) else dict(orjson.loads(body))
+
+
 async def idempotent_replay(
     conn: asyncpg.Connection, key: str | None, request: dict[str, Any]
 ) -> Accepted | Rejection | None:
@@ -78,15 +93,47 @@ async def idempotent_replay(
     the key came with another body; None for a new key."""
     if key is None:
         return None
-    # Two concurrent requests with one key: the second waits, then replays the first's answer.
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", idempotency_lock_name(key))
-    row = await conn.fetchrow(
-        "SELECT request_hash, status_code, response FROM idempotent_request WHERE key = $1", key
-    )
+    row = await _stored(conn, key)
     if row is None:
         return None
-    body = row["response"] if isinstance(row["response"], dict) else orjson.loads(row["response"])
-    return stored_answer(row["request_hash"], row["status_code"], body, request)
+    return stored_answer(row["request_hash"], row["status_code"], _body(row), request)
+
+
+async def replay_result(
+    conn: asyncpg.Connection, key: str | None, request: dict[str, Any]
+) -> dict[str, Any] | Rejection | None:
+    """The stored result of a repeated request, for commands whose API picks the status itself
+    (in the caller's transaction); a conflict when the key came with another body; None for a
+    new key."""
+    if key is None:
+        return None
+    row = await _stored(conn, key)
+    if row is None:
+        return None
+    if row["request_hash"] != request_hash(request):
+        return KEY_REUSED
+    return _body(row)
+
+
+async def remember_result(
+    conn: asyncpg.Connection,
+    key: str | None,
+    request: dict[str, Any],
+    result: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Stores the result of a keyed request (no status: its API picks one), in the transaction
+    that produced it; the table's `status_code` must allow NULL."""
+    if key is None:
+        return
+    await conn.execute(
+        """INSERT INTO idempotent_request (key, request_hash, status_code, response, created_at)
+           VALUES ($1, $2, NULL, $3, $4)""",
+        key,
+        request_hash(request),
+        orjson.dumps(result).decode(),
+        now,
+    )
 
 
 async def remember_answer(

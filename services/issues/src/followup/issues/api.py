@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from followup.core.auth import Authenticate, Principal, Role, require_role
-from followup.core.commands import Accepted
-from followup.core.http import json_response, keyset_after, keyset_page
-from followup.core.problems import Problem, rejection_problem
+from followup.core.http import json_response, keyset_after
+from followup.core.problems import rejection_problem
 from followup.core.rejections import Rejection
-from followup.issues import domain, projections
-from followup.issues.handlers import IssueHandlers
+from followup.issues import reads
+from followup.issues.commands import Raised, Recorded
+from followup.issues.deps import IssuesDeps
+from followup.issues.domain import lifecycle, raising
 
 Status = Literal["raised", "assigned", "resolved", "reopened", "closed"]
 Department = Literal["after_sales", "technical", "customer_service"]
@@ -67,26 +72,28 @@ def _actor(principal: Principal) -> str:
     return principal.agent_id or principal.name or principal.role.value
 
 
-def _answer(answer: Accepted | Rejection) -> JSONResponse:
-    if isinstance(answer, Rejection):
-        raise rejection_problem(answer)
-    return JSONResponse(answer.body, status_code=answer.status_code)
+@asynccontextmanager
+async def _connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    async with request.app.state.pool.acquire() as conn:
+        yield conn
 
 
-def routers(auth: Authenticate) -> list[APIRouter]:
+def _now(request: Request) -> datetime:
+    now: datetime = request.app.state.clock.now()
+    return now
+
+
+def _accepted(result: Recorded | Rejection) -> JSONResponse:
+    if isinstance(result, Rejection):
+        raise rejection_problem(result)
+    body = {"issue_id": result.issue_id, "event": result.event, "event_id": result.event_id}
+    return JSONResponse(body, status_code=202)
+
+
+def routers(auth: Authenticate, deps: IssuesDeps) -> list[APIRouter]:
     """The /v1 routes behind the bearer-token dependency."""
     router = APIRouter(prefix="/v1", tags=["issues"])
-
-    def handlers(request: Request) -> IssueHandlers:
-        h: IssueHandlers = request.app.state.handlers
-        return h
-
-    async def run(request: Request, issue_id: str, decide: Any) -> JSONResponse:
-        async with request.app.state.pool.acquire() as conn:
-            answer = await handlers(request).command(
-                conn, issue_id, decide, request.app.state.clock.now()
-            )
-        return _answer(answer)
+    commands = deps.commands
 
     @router.post("/issues", status_code=201)
     async def raise_complaint(
@@ -97,12 +104,15 @@ def routers(auth: Authenticate) -> list[APIRouter]:
     ) -> JSONResponse:
         """A complaint or hotline report: publishes IssueRaised with its SLA deadlines."""
         _actor(principal)
-        command = domain.RaiseComplaint(**body.model_dump())
-        async with request.app.state.pool.acquire() as conn:
-            answer = await handlers(request).raise_complaint(
-                conn, command, idempotency_key, request.app.state.clock.now()
-            )
-        return _answer(answer)
+        command = raising.RaiseComplaint(**body.model_dump())
+        async with _connection(request) as conn:
+            result = await commands.raise_complaint(conn, command, idempotency_key, _now(request))
+        if isinstance(result, Rejection):
+            raise rejection_problem(result)
+        raised: Raised = result
+        return JSONResponse(
+            {"issue_id": raised.issue_id, "event_id": raised.event_id}, status_code=201
+        )
 
     @router.get("/issues", response_model=dict[str, Any])
     async def list_issues(
@@ -116,31 +126,28 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         cursor: str | None = None,
     ) -> Response:
         """The ledger, newest first, filtered and paginated."""
-        after = keyset_after(cursor)
-        async with request.app.state.pool.acquire() as conn:
-            rows = await projections.list_issues(
-                conn,
-                status=status,
-                department=department,
-                breached=breached,
-                customer_id=customer_id,
-                after=after,
-                limit=limit + 1,
-            )
-        return json_response(keyset_page(rows, limit, "raised_at", "issue_id"))
+        query = reads.IssueQuery(
+            status, department, breached, customer_id, limit, keyset_after(cursor)
+        )
+        async with _connection(request) as conn:
+            page = await reads.list_issues(conn, query)
+        return json_response(page)
 
     @router.get("/issues/{issue_id}")
     async def get_issue(
         issue_id: str, request: Request, principal: Principal = Depends(auth)
     ) -> dict[str, Any]:
         """One issue with each clock's deadline, remaining or overdue time, and its timeline."""
-        async with request.app.state.pool.acquire() as conn:
-            issue = await projections.load_issue(conn, issue_id)
-        if issue is None:
-            raise Problem(404, f"no issue {issue_id}")
-        view = domain.view_issue(issue, request.app.state.clock.now(), handlers(request).calendar)
-        if principal.role == Role.ANALYST:
-            view = domain.without_free_text(view)
+        async with _connection(request) as conn:
+            view = await reads.read_issue(
+                conn,
+                issue_id,
+                _now(request),
+                deps.calendar,
+                free_text=principal.role != Role.ANALYST,
+            )
+        if isinstance(view, Rejection):
+            raise rejection_problem(view)
         return dataclasses.asdict(view)
 
     @router.post("/issues/{issue_id}/assign", status_code=202)
@@ -148,10 +155,11 @@ def routers(auth: Authenticate) -> list[APIRouter]:
         issue_id: str, body: AssignBody, request: Request, principal: Principal = Depends(auth)
     ) -> JSONResponse:
         """Assigns a named owner: publishes IssueAssigned."""
-        _actor(principal)
-        now = request.app.state.clock.now()
-        cmd = domain.AssignIssue(**body.model_dump())
-        return await run(request, issue_id, lambda i: domain.decide_assign(i, cmd, now))
+        actor = _actor(principal)
+        command = lifecycle.AssignIssue(**body.model_dump())
+        async with _connection(request) as conn:
+            result = await commands.assign_issue(conn, issue_id, command, actor, _now(request))
+        return _accepted(result)
 
     @router.post("/issues/{issue_id}/pause", status_code=202)
     async def pause(
@@ -159,9 +167,10 @@ def routers(auth: Authenticate) -> list[APIRouter]:
     ) -> JSONResponse:
         """Pauses the resolution clock (waiting for the customer), with a reason."""
         actor = _actor(principal)
-        now = request.app.state.clock.now()
-        cmd = domain.PauseResolution(**body.model_dump())
-        return await run(request, issue_id, lambda i: domain.decide_pause(i, cmd, actor, now))
+        command = lifecycle.PauseResolution(**body.model_dump())
+        async with _connection(request) as conn:
+            result = await commands.pause_resolution(conn, issue_id, command, actor, _now(request))
+        return _accepted(result)
 
     @router.post("/issues/{issue_id}/resume", status_code=202)
     async def resume(
@@ -169,9 +178,10 @@ def routers(auth: Authenticate) -> list[APIRouter]:
     ) -> JSONResponse:
         """Resumes the resolution clock."""
         actor = _actor(principal)
-        now = request.app.state.clock.now()
-        cmd = domain.ResumeResolution(**body.model_dump())
-        return await run(request, issue_id, lambda i: domain.decide_resume(i, cmd, actor, now))
+        command = lifecycle.ResumeResolution(**body.model_dump())
+        async with _connection(request) as conn:
+            result = await commands.resume_resolution(conn, issue_id, command, actor, _now(request))
+        return _accepted(result)
 
     @router.post("/issues/{issue_id}/resolve", status_code=202)
     async def resolve(
@@ -179,11 +189,9 @@ def routers(auth: Authenticate) -> list[APIRouter]:
     ) -> JSONResponse:
         """Resolves the issue: publishes IssueResolved with the deadline in force."""
         actor = _actor(principal)
-        now = request.app.state.clock.now()
-        cal = handlers(request).calendar
-        cmd = domain.ResolveIssue(**body.model_dump())
-        return await run(
-            request, issue_id, lambda i: domain.decide_resolve(i, cmd, actor, now, cal)
-        )
+        command = lifecycle.ResolveIssue(**body.model_dump())
+        async with _connection(request) as conn:
+            result = await commands.resolve_issue(conn, issue_id, command, actor, _now(request))
+        return _accepted(result)
 
     return [router]

@@ -5,53 +5,36 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, Counter
 
 from followup.calendar import default_calendar
 from followup.core.service import ServiceParts, build_service, run
 from followup.issues import api
-from followup.issues.domain import Breach
-from followup.issues.handlers import IssueHandlers
+from followup.issues.deps import IssuesDeps, issues_deps
 from followup.issues.settings import IssuesSettings
 from followup.issues.subscriptions import CONSUMES, PUBLISHES, issues_subscription
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
 
+def build_deps(settings: IssuesSettings) -> IssuesDeps:
+    """Issues' parts on the calendar data and the configured escalation map."""
+    return issues_deps(
+        default_calendar(), settings.department_managers, topic_prefix=settings.topic_prefix
+    )
+
+
 def service_parts(settings: IssuesSettings) -> ServiceParts:
     """What issues is made of (the app and the CLI's replay both build from it)."""
-    breaches: list[Counter] = []
-
-    def register_metrics(registry: CollectorRegistry) -> None:
-        breaches.append(
-            Counter(
-                "followup_issue_sla_breaches",
-                "SLA breaches, once per clock",
-                ["clock", "department"],
-                registry=registry,
-            )
-        )
-
-    def count_breach(breach: Breach) -> None:
-        for counter in breaches:
-            counter.labels(breach.clock, breach.department).inc()
-
-    handlers = IssueHandlers(
-        default_calendar(),
-        dict(settings.department_managers),
-        on_breach=count_breach,
-        topic_prefix=settings.topic_prefix,
-    )
+    deps = build_deps(settings)
     return ServiceParts(
         name="issues",
         migrations_dir=MIGRATIONS,
-        subscription=lambda clock: issues_subscription(handlers),
-        routers=api.routers,
+        subscription=lambda clock: issues_subscription(deps),
+        routers=lambda auth: api.routers(auth, deps),
         publishes=PUBLISHES,
         consumes=CONSUMES,
         description="The issue ledger with working-time SLA clocks and escalation (SPEC §4).",
-        extra_state={"handlers": handlers, "settings": settings},
-        register_metrics=register_metrics,
+        register_metrics=deps.metrics.register,
     )
 
 

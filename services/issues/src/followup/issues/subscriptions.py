@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from followup.core.consumer import Subscription
 from followup.events import topics
-from followup.issues.handlers import IssueHandlers
+from followup.issues.deps import IssuesDeps
 
 # followup.issues too: the service reads its own history back, so a replay rebuilds what was
 # decided through the API and by the clock; followup.customers for each customer's zone.
@@ -12,8 +12,9 @@ CONSUMES = [topics.VISITS, topics.ISSUES, topics.CUSTOMERS]
 PUBLISHES = [topics.ISSUES]
 
 
-def issues_subscription(handlers: IssueHandlers) -> Subscription:
+def issues_subscription(deps: IssuesDeps) -> Subscription:
     """VisitLogged raises, closes or reopens issues; the clock finds breaches."""
+    handlers = deps.handlers
     own = {type_: handlers.apply_published_event for type_ in topics.types_on(topics.ISSUES)}
     return Subscription(
         consumer="issues",
@@ -24,5 +25,5 @@ def issues_subscription(handlers: IssueHandlers) -> Subscription:
             "IntentSigned": handlers.remember_customer_zone,
             **own,
         },
-        on_tick=handlers.on_clock_tick,
+        on_tick=deps.sweep.on_clock_tick,
     )

@@ -10,11 +10,11 @@ keeps comes from the events themselves, so a replay rebuilds the same state.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeAlias, overload
+from typing import Any, TypeAlias, overload
 
 from followup.events import (
     IssueAssigned,
@@ -226,7 +226,7 @@ def evolve(issue: Issue | None, event: IssueEvent) -> Issue | None:
         return open_issue(event) if isinstance(event, IssueRaised) else None
     if isinstance(event, IssueRaised) or event in issue.history:
         return issue
-    return replace(_apply(issue, event), history=(*issue.history, event))
+    return replace(_APPLY[type(event)](issue, event), history=(*issue.history, event))
 
 
 def fold(events: Iterable[IssueEvent], timezone: str | None = None) -> Issue | None:
@@ -240,46 +240,52 @@ def fold(events: Iterable[IssueEvent], timezone: str | None = None) -> Issue | N
     return issue
 
 
-def _apply(issue: Issue, event: IssueEvent) -> Issue:
-    if isinstance(event, IssueAssigned):
-        status = IssueStatus.ASSIGNED if issue.is_open else issue.status
-        return replace(issue, assignments=(*issue.assignments, event), status=status)
-    if isinstance(event, IssuePaused):
-        pause = PauseRecord(
-            pause_no=event.pause_no,
-            round=issue.current_round.number,
-            started_at=event.paused_at,
-            paused_by=event.paused_by,
-            reason=event.reason,
-        )
-        return replace(issue, pauses=(*issue.pauses, pause))
-    if isinstance(event, IssueResumed):
-        pauses = tuple(
-            replace(p, ended_at=event.resumed_at, resumed_by=event.resumed_by)
-            if p.pause_no == event.pause_no and p.is_open
-            else p
-            for p in issue.pauses
-        )
-        return replace(issue, pauses=pauses)
-    if isinstance(event, IssueResolved):
-        # A resolution ends every pause still open: there is nothing left to wait for.
-        pauses = tuple(
-            replace(p, ended_at=event.resolved_at) if p.is_open else p for p in issue.pauses
-        )
-        rounds = (*issue.rounds[:-1], replace(issue.current_round, resolved=event))
-        return replace(issue, rounds=rounds, pauses=pauses, status=IssueStatus.RESOLVED)
-    if isinstance(event, IssueReopened):
-        again = ResolutionRound(len(issue.rounds) + 1, event.reopened_at, event.resolve_by)
-        return replace(issue, rounds=(*issue.rounds, again), status=IssueStatus.REOPENED)
-    if isinstance(event, IssueClosed):
-        return replace(issue, closed=event, status=IssueStatus.CLOSED)
-    if isinstance(event, Breach):
-        if issue.breach_of(event.clock) is not None:
-            return issue
-        return replace(issue, breaches=(*issue.breaches, event))
-    if isinstance(event, DeadlinesRecomputed):
-        return _recomputed(issue, event)
-    return issue
+def _assigned(issue: Issue, event: IssueAssigned) -> Issue:
+    status = IssueStatus.ASSIGNED if issue.is_open else issue.status
+    return replace(issue, assignments=(*issue.assignments, event), status=status)
+
+
+def _paused(issue: Issue, event: IssuePaused) -> Issue:
+    pause = PauseRecord(
+        pause_no=event.pause_no,
+        round=issue.current_round.number,
+        started_at=event.paused_at,
+        paused_by=event.paused_by,
+        reason=event.reason,
+    )
+    return replace(issue, pauses=(*issue.pauses, pause))
+
+
+def _resumed(issue: Issue, event: IssueResumed) -> Issue:
+    pauses = tuple(
+        replace(p, ended_at=event.resumed_at, resumed_by=event.resumed_by)
+        if p.pause_no == event.pause_no and p.is_open
+        else p
+        for p in issue.pauses
+    )
+    return replace(issue, pauses=pauses)
+
+
+def _resolved(issue: Issue, event: IssueResolved) -> Issue:
+    # A resolution ends every pause still open: there is nothing left to wait for.
+    pauses = tuple(replace(p, ended_at=event.resolved_at) if p.is_open else p for p in issue.pauses)
+    rounds = (*issue.rounds[:-1], replace(issue.current_round, resolved=event))
+    return replace(issue, rounds=rounds, pauses=pauses, status=IssueStatus.RESOLVED)
+
+
+def _reopened(issue: Issue, event: IssueReopened) -> Issue:
+    again = ResolutionRound(len(issue.rounds) + 1, event.reopened_at, event.resolve_by)
+    return replace(issue, rounds=(*issue.rounds, again), status=IssueStatus.REOPENED)
+
+
+def _closed(issue: Issue, event: IssueClosed) -> Issue:
+    return replace(issue, closed=event, status=IssueStatus.CLOSED)
+
+
+def _breached(issue: Issue, event: Breach) -> Issue:
+    if issue.breach_of(event.clock) is not None:
+        return issue
+    return replace(issue, breaches=(*issue.breaches, event))
 
 
 def _recomputed(issue: Issue, event: DeadlinesRecomputed) -> Issue:
@@ -291,3 +297,16 @@ def _recomputed(issue: Issue, event: DeadlinesRecomputed) -> Issue:
         for r in issue.rounds
     )
     return replace(issue, rounds=rounds)
+
+
+# One function per event type: what each event does to the issue (IssueRaised starts it).
+_APPLY: dict[type[IssueEvent], Callable[[Issue, Any], Issue]] = {
+    IssueAssigned: _assigned,
+    IssuePaused: _paused,
+    IssueResumed: _resumed,
+    IssueResolved: _resolved,
+    IssueReopened: _reopened,
+    IssueClosed: _closed,
+    Breach: _breached,
+    DeadlinesRecomputed: _recomputed,
+}

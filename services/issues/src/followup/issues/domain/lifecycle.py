@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import cast
 
 from followup.calendar import BusinessCalendar
+from followup.core import rejections
 from followup.core.rejections import (
     FieldError,
     Rejection,
@@ -47,18 +48,19 @@ from followup.events import (
     VisitLogged,
 )
 from followup.events.issues import Department
-from followup.issues.domain_clocks import resolution_in_force
-from followup.issues.domain_model import (
+from followup.issues.domain.clocks import resolution_in_force
+from followup.issues.domain.model import (
     DEFAULT_POLICY,
     Issue,
     IssueStatus,
     PauseRecord,
     SlaPolicy,
 )
-from followup.issues.domain_raise import DEPARTMENTS, resolution_deadline
-from followup.issues.domain_rejections import conflict
+from followup.issues.domain.raising import DEPARTMENTS, resolution_deadline
 
 UNKNOWN_ISSUE = not_found("no such issue")
+# What the shared vocabulary leaves to issues: a conflict names the state the issue is in.
+CURRENT_STATUS = "current_status"
 ASSIGNABLE = frozenset({IssueStatus.RAISED, IssueStatus.ASSIGNED, IssueStatus.REOPENED})
 RESOLVABLE = frozenset({IssueStatus.ASSIGNED, IssueStatus.REOPENED})
 
@@ -251,6 +253,17 @@ def decide_follow_up(
             visit.logged_at, issue.raised.severity, issue.timezone, cal, policy
         ),
     )
+
+
+def conflict(issue: Issue, detail: str) -> Rejection:
+    """The command does not fit the issue's current state, which the answer names."""
+    return rejections.conflict(detail, **{CURRENT_STATUS: issue.status.value})
+
+
+def current_status(rejection: Rejection) -> str | None:
+    """The state a refused command met, when it conflicted with the issue's state."""
+    status = rejection.members.get(CURRENT_STATUS)
+    return None if status is None else str(status)
 
 
 def _own_open_pause(issue: Issue, actor: str) -> PauseRecord | None:

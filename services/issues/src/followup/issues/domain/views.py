@@ -18,13 +18,13 @@ from followup.events import (
     IssueResumed,
 )
 from followup.events.issues import Department
-from followup.issues.domain_clocks import (
+from followup.issues.domain.clocks import (
     ClockSpan,
     ClockState,
     clock_spans,
     signed_working_seconds,
 )
-from followup.issues.domain_model import (
+from followup.issues.domain.model import (
     Breach,
     Clock,
     DeadlinesRecomputed,

@@ -31,7 +31,7 @@ from followup.calendar import (
     paused_working_seconds,
     working_seconds_between,
 )
-from followup.issues.domain_model import (
+from followup.issues.domain.model import (
     DEFAULT_POLICY,
     Breach,
     Clock,

@@ -26,7 +26,7 @@ from followup.core.rejections import (
 from followup.events import IssueRaised, Problem, VisitLogged, derived_id
 from followup.events.issues import Department, IssueSource
 from followup.events.visits import ProblemCategory, Severity
-from followup.issues.domain_model import DEFAULT_POLICY, DEFAULT_TIMEZONE, SlaPolicy
+from followup.issues.domain.model import DEFAULT_POLICY, DEFAULT_TIMEZONE, SlaPolicy
 
 CATEGORIES: tuple[str, ...] = get_args(ProblemCategory)
 SEVERITIES: tuple[str, ...] = get_args(Severity)

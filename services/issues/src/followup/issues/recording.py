@@ -1,0 +1,105 @@
+"""How every change of an issue is stored: its event under a deterministic id, published (the
+outbox), and the ledger row folded from the history, whoever decided it (a command, a consumed
+event or the clock)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import asyncpg
+
+from followup.calendar import BusinessCalendar
+from followup.core.consumer import Tx
+from followup.events import Event, IssueClosed, IssueRaised, IssueReopened, derived_id, make_event
+from followup.issues.domain.model import Breach, Issue, IssueEvent, evolve
+from followup.issues.projections import history, ledger
+
+SOURCE = "followup/issues"
+
+Publish = Callable[[Event[Any]], Awaitable[None]]
+E = TypeVar("E", bound=IssueEvent)
+
+
+def event_id_of(event: IssueEvent) -> str:
+    """Deterministic ids: the same decision never becomes two facts.
+
+    Events a replay derives again (from VisitLogged or the clock) are named by what they are
+    about, not by their content, so a re-derivation that differs in detail (a customer's zone
+    not yet read, say) still meets the published event under the same id.
+    """
+    name = type(event).__name__
+    if isinstance(event, IssueRaised):
+        return derived_id(name, event.issue_id)
+    if isinstance(event, IssueClosed):
+        return derived_id(name, event.issue_id, event.confirmed_by_visit_id)
+    if isinstance(event, IssueReopened):
+        return derived_id(name, event.issue_id, event.reopened_at.isoformat())
+    if isinstance(event, Breach):
+        return derived_id(name, event.issue_id, event.clock)
+    return derived_id(name, event.model_dump_json())
+
+
+def tx_publish(tx: Tx) -> Publish:
+    """Publishing through the consumer's transaction (its outbox rows go with the batch)."""
+
+    async def publish(e: Event[Any]) -> None:
+        tx.publish(e)
+
+    return publish
+
+
+class Recorder:
+    """Stores, publishes and folds issues' events over one calendar and topic prefix."""
+
+    def __init__(self, calendar: BusinessCalendar, topic_prefix: str = "") -> None:
+        self.calendar = calendar
+        self.topic_prefix = topic_prefix
+
+    def event(self, event: IssueEvent, now: datetime) -> Event[Any]:
+        """The CloudEvent that publishes `event`."""
+        return make_event(
+            event, id=event_id_of(event), source=SOURCE, subject=event.customer_id, time=now
+        )
+
+    async def record(
+        self,
+        conn: asyncpg.Connection,
+        issue_id: str,
+        event: IssueEvent,
+        now: datetime,
+        publish: Publish,
+    ) -> Issue | None:
+        """Stores the event, publishes it, saves the ledger row.
+
+        None when the event was already stored (a redelivery or a replay).
+        """
+        if not await history.append_issue_event(conn, issue_id, event_id_of(event), event):
+            return None
+        await publish(self.event(event, now))
+        issue = await history.load_issue(conn, issue_id)
+        if issue is not None:
+            await ledger.save_issue_row(conn, issue, now, self.calendar)
+        return issue
+
+    async def record_many(
+        self,
+        tx: Tx,
+        decided: Sequence[tuple[Issue, E]],
+        now: datetime,
+        *,
+        touched: Sequence[Issue] = (),
+    ) -> list[E]:
+        """Stores and publishes many issues' events at once; saves every touched ledger row."""
+        stored = await history.append_issue_events(
+            tx.conn, [(issue.issue_id, event_id_of(e), e) for issue, e in decided]
+        )
+        new = [e for (_, e), fresh in zip(decided, stored, strict=True) if fresh]
+        for event in new:
+            tx.publish(self.event(event, now))
+        folded = {i.issue_id: i for i in touched}
+        for issue, event in decided:
+            folded[issue.issue_id] = evolve(folded.get(issue.issue_id, issue), event)
+        await ledger.save_issue_rows(tx.conn, list(folded.values()), now, self.calendar)
+        return new
