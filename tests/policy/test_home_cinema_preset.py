@@ -17,9 +17,9 @@ from followup.analytics.domain.visits import SATISFIED_FROM
 from followup.calendar import default_calendar, lunar_to_solar
 from followup.calendar.calendar import DEFAULT_REGION
 from followup.core.policy import Span, load_preset
-from followup.issues.domain_model import DEFAULT_POLICY as SLA
-from followup.issues.domain_model import DEFAULT_TIMEZONE
-from followup.issues.domain_raise import DEPARTMENT_BY_CATEGORY
+from followup.issues.domain.model import DEFAULT_POLICY as SLA
+from followup.issues.domain.model import DEFAULT_TIMEZONE
+from followup.issues.domain.raising import DEPARTMENT_BY_CATEGORY
 from followup.scheduling.domain.candidates import holiday_care_candidates
 from followup.scheduling.domain.model import CustomerFacts, Delivery
 from followup.scheduling.domain.policy import DEFAULT_POLICY as PLANNER
