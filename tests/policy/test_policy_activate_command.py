@@ -8,11 +8,11 @@ import sys
 import uuid
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-
 from followup.core.policy import load_preset, policy_digest, policy_from_document, preset_path
 from followup.core.testing import Infra, create_topics
 from followup.events import PolicyActivated, decode, topics
+
+from .control_topic import read_all
 
 FOLLOWUP = Path(sys.executable).parent / "followup"
 
@@ -37,22 +37,6 @@ def activate(
         text=True,
         check=False,
     )
-
-
-async def read_all(bootstrap: str, topic: str, count: int) -> list[tuple[bytes | None, bytes]]:
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        found: list[tuple[bytes | None, bytes]] = []
-        async with asyncio.timeout(60):
-            while len(found) < count:
-                batch = await consumer.getmany(timeout_ms=500)
-                found += [(r.key, r.value) for records in batch.values() for r in records]
-        return found
-    finally:
-        await consumer.stop()
 
 
 async def test_activating_the_cable_tv_preset_publishes_its_canonical_document(

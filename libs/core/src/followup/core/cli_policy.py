@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
+from followup.core.control import publish_control_event
 from followup.core.policy import Policy, PolicyError, load_policy, policy_digest
 from followup.core.policy.activation import policy_activated
 from followup.core.policy.describe import describe
-from followup.events import CONTENT_TYPE, Event, PolicyActivated, encode, topics
 
 app = typer.Typer(help="Policy files (SPEC §11).", no_args_is_help=True)
 
@@ -68,24 +68,8 @@ def activate(
         policy, effective_at=when, published_at=datetime.now(UTC).replace(microsecond=0)
     )
     servers = bootstrap or os.environ.get("FOLLOWUP_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
-    asyncio.run(_publish(servers, f"{topic_prefix}{topics.CONTROL}", event))
+    asyncio.run(publish_control_event(servers, event, topic_prefix=topic_prefix))
     typer.echo(
         f"PolicyActivated {policy.id} v{policy.version} (digest {event.data.digest}) "
         f"from {when.isoformat()} ({event.id})"
     )
-
-
-async def _publish(bootstrap: str, topic: str, event: Event[PolicyActivated]) -> None:
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            topic,
-            encode(event),
-            key=event.subject.encode(),
-            headers=[("content-type", CONTENT_TYPE.encode())],
-        )
-    finally:
-        await producer.stop()
