@@ -51,7 +51,10 @@ def kafka() -> list[dict[str, Any]]:
     pool = {
         "apiVersion": "kafka.strimzi.io/v1beta2",
         "kind": "KafkaNodePool",
-        "metadata": {**meta("kafka-pool", app="kafka"), "labels": {"strimzi.io/cluster": KAFKA}},
+        "metadata": {
+            "name": "kafka-pool",
+            "labels": {"strimzi.io/cluster": KAFKA, **labels("kafka")},
+        },
         "spec": {
             "replicas": 3,
             "roles": ["controller", "broker"],
@@ -140,11 +143,11 @@ def postgres() -> list[dict[str, Any]]:
     ]
 
 
-def security(read_only: bool = True) -> dict[str, Any]:
+def security() -> dict[str, Any]:
     """The container security context every container gets."""
     return {
         "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": read_only,
+        "readOnlyRootFilesystem": True,
         "runAsNonRoot": True,
         "runAsUser": 10001,
         "runAsGroup": 10001,
@@ -202,6 +205,37 @@ def container(svc: str, port: int) -> dict[str, Any]:
         },
         "securityContext": security(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def tcp(*ports: int | str) -> list[dict[str, Any]]:
+    """NetworkPolicy ports, all TCP."""
+    return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def egress_to(pods: dict[str, Any], *ports: int) -> dict[str, Any]:
+    """An egress rule to the pods a selector picks in the namespace, on these TCP ports."""
+    return {"to": [{"podSelector": pods}], "ports": tcp(*ports)}
+
+
+DNS = {
+    "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+    "ports": [{"protocol": "UDP", "port": 53}, *tcp(53)],
+}
+
+
+def network_policy(name: str, ingress: list[Any], egress: list[Any]) -> dict[str, Any]:
+    """Only the listed ingress and egress for the pods named `name`."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": meta(name),
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": ingress,
+            "egress": egress,
+        },
     }
 
 
@@ -293,37 +327,14 @@ def service(svc: str, port: int) -> list[dict[str, Any]]:
         },
     }
     egress = [
-        {
-            "to": [
-                {"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
-            ],
-            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-        },
-        {
-            "to": [{"podSelector": {"matchLabels": {"strimzi.io/cluster": KAFKA}}}],
-            "ports": [{"protocol": "TCP", "port": 9092}],
-        },
-        {
-            "to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": f"{svc}-db"}}}],
-            "ports": [{"protocol": "TCP", "port": 5432}],
-        },
+        DNS,
+        egress_to({"matchLabels": {"strimzi.io/cluster": KAFKA}}, 9092),
+        egress_to({"matchLabels": {"cnpg.io/cluster": f"{svc}-db"}}, 5432),
     ]
     if svc == "issues":  # notifications: signed webhooks (HTTPS) and SMTP submission
-        egress.append(
-            {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 587}]}
-        )
-    policy = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": meta(svc),
-        "spec": {
-            "podSelector": selector,
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"ports": [{"protocol": "TCP", "port": "http"}]}],
-            "egress": egress,
-        },
-    }
-    return [deployment, svc_obj, pdb, scaled, monitor, policy]
+        egress.append({"ports": tcp(443, 587)})
+    ingress = [{"ports": tcp("http")}]
+    return [deployment, svc_obj, pdb, scaled, monitor, network_policy(svc, ingress, egress)]
 
 
 def migrations() -> list[dict[str, Any]]:
@@ -363,39 +374,16 @@ def migrations() -> list[dict[str, Any]]:
                 },
             },
         },
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": meta("migrate"),
-            "spec": {
-                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "migrate"}},
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [],
-                "egress": [
-                    {
-                        "to": [
-                            {
-                                "namespaceSelector": {},
-                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                            }
-                        ],
-                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                    },
-                    {
-                        "to": [
-                            {
-                                "podSelector": {
-                                    "matchExpressions": [
-                                        {"key": "cnpg.io/cluster", "operator": "Exists"}
-                                    ]
-                                }
-                            }
-                        ],
-                        "ports": [{"protocol": "TCP", "port": 5432}],
-                    },
-                ],
-            },
-        },
+        network_policy(
+            "migrate",
+            [],
+            [
+                DNS,
+                egress_to(
+                    {"matchExpressions": [{"key": "cnpg.io/cluster", "operator": "Exists"}]}, 5432
+                ),
+            ],
+        ),
     ]
 
 
