@@ -2,7 +2,8 @@
 # Installs the deployment checkers a fresh machine lacks and prints the path of one:
 #   tools.sh promtool | prometheus | kube-score | kustomize | all
 # promtool and prometheus come from Debian's `prometheus` package; kube-score and (when kubectl
-# has no built-in kustomize) kustomize are built from the Go module proxy into .local/tools/go.
+# has no built-in kustomize, or FOLLOWUP_NO_KUBECTL is set) kustomize are built from the Go
+# module proxy into .local/tools/go.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 GOBIN_DIR=$FOLLOWUP_ROOT/.local/tools/go/bin
@@ -35,10 +36,10 @@ go_tool() { # go_tool NAME MODULE@VERSION
 }
 
 kustomize_cmd() { # prints a command that takes a directory and writes the built YAML
-  if command -v kubectl >/dev/null 2>&1 && kubectl kustomize --help >/dev/null 2>&1; then
+  if [ -z "${FOLLOWUP_NO_KUBECTL:-}" ] && command -v kubectl >/dev/null 2>&1 && kubectl kustomize --help >/dev/null 2>&1; then
     echo "$(command -v kubectl) kustomize"
   else
-    go_tool kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+    echo "$(go_tool kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION") build"
   fi
 }
 
