@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -198,3 +202,26 @@ async def test_a_service_with_a_key_store_starts_it_before_serving_and_reports_i
         assert ready["checks"]["keys"] == "ok"
         assert isinstance(await store.key_for_sealing("C-000123"), DataKey)
     assert not store.started
+
+
+async def test_the_rewrap_command_moves_every_key_to_the_current_master_key(
+    infra: Infra, keys_topic: str, stores: StoreFactory
+) -> None:
+    old, new = bytes([3]) * 32, bytes([4]) * 32
+    before = await stores(MasterKeys({1: old}))
+    key = await before.key_for_sealing("C-000123")
+    assert isinstance(key, DataKey)
+    sealed = seal_text(key, FEEDBACK)
+    b64 = lambda raw: base64.urlsafe_b64encode(raw).decode()  # noqa: E731
+    env = {**os.environ, "FOLLOWUP_MASTER_KEYS": f"1={b64(old)},2={b64(new)}"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "followup.core.cli", "keys", "rewrap",
+        "--bootstrap", infra.kafka_bootstrap,
+        "--topic-prefix", keys_topic.removesuffix(topics.KEYS),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    assert "1 of 1 keys rewrapped with master key 2" in out.decode()
+    after = await stores(MasterKeys({2: new}))
+    assert unseal_text(await after.key("C-000123"), sealed) == FEEDBACK

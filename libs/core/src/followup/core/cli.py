@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from followup.core.cli_calendar import app as _calendar_app
+from followup.core.cli_keys import app as _keys_app
 from followup.core.cli_policy import app as _policy_app
 from followup.core.settings import CoreSettings
 
@@ -39,6 +40,7 @@ app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(clock_app, name="clock")
 app.add_typer(_policy_app, name="policy")
 app.add_typer(_calendar_app, name="calendar")
+app.add_typer(_keys_app, name="keys")
 
 try:  # the sample publisher is optional tooling of the local stack
     from followup.core.sample import app as _sample_app

@@ -244,8 +244,7 @@ def master_keys_from_env(environ: Mapping[str, str] | None = None) -> MasterKeys
         return development_master_keys()
     raise MasterKeyMissing(
         f"{MASTER_KEYS_VAR} is not set: personal data cannot be sealed. Set it to "
-        f"VERSION=KEY (a base64url 32-byte key, e.g. from "
-        f"`python -c 'from followup.core.sealing import new_master_key as k; print(k())'`), "
+        f"VERSION=KEY (a base64url 32-byte key: `followup keys new-master-key`), "
         f"or set {ENV_VAR}={DEVELOPMENT} for a local development key."
     )
 
