@@ -209,3 +209,9 @@ def test_a_policy_is_frozen() -> None:
 def test_an_empty_filter_is_rejected_as_it_would_match_nobody() -> None:
     found = problems(changed("kinds.key_deep[0].tiers", []))
     assert found == {"kinds.key_deep[0].tiers": "list at least one, or leave the key out"}
+
+
+def test_holiday_care_on_the_festival_itself_is_rejected_as_past_its_deadline() -> None:
+    assert list(problems(changed("kinds.holiday_care[0].lead_days", 0))) == [
+        "kinds.holiday_care[0].lead_days"
+    ]

@@ -3,6 +3,7 @@
 Pure: nothing here reads the clock or the environment; loading reads the file it is given.
 """
 
+from followup.core.policy.history import Activation, PolicyHistory, activation_of
 from followup.core.policy.loading import (
     PolicyError,
     canonical_bytes,
@@ -36,6 +37,7 @@ from followup.core.policy.visits import (
 __all__ = [
     "DEFAULT_PRESET",
     "PRESETS",
+    "Activation",
     "AtMonths",
     "BeforeFestivals",
     "EveryDays",
@@ -47,6 +49,7 @@ __all__ = [
     "OnOccasion",
     "Policy",
     "PolicyError",
+    "PolicyHistory",
     "Problem",
     "Routing",
     "RoutingRule",
@@ -55,6 +58,7 @@ __all__ = [
     "Span",
     "Targets",
     "Team",
+    "activation_of",
     "canonical_bytes",
     "canonical_document",
     "dotted_path",

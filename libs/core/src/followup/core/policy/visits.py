@@ -94,7 +94,8 @@ class BeforeFestivals(Applicability):
     """Due `lead_days` before each festival at `at` local time (holiday_care)."""
 
     festivals: Some[Festival]
-    lead_days: Count
+    # At least a day: on the festival itself the visit would be past its deadline.
+    lead_days: Positive
     at: time
     # The last working day before the festival's public holiday begins; the day before the
     # festival where no holiday data exists (SPEC §2).
