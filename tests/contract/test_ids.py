@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from followup.events import derived_id
-from followup.events.ids import NAMESPACE
+from followup.events.ids import NAMESPACE, issue_id_for_problem
 
 
 def test_the_same_parts_always_give_the_same_id() -> None:
@@ -78,3 +78,9 @@ def test_the_fast_path_equals_the_uuid5_definition_with_control_characters(
 @given(st.lists(st.text(), min_size=1, max_size=5))
 def test_the_fast_path_equals_the_uuid5_definition_on_any_text(parts: list[str]) -> None:
     assert derived_id(*parts) == reference_derived_id(*parts)
+
+
+def test_the_issue_a_logged_problem_raises_is_named_by_the_problem() -> None:
+    """Visits shows each problem's issue id, issues raises the issue under it: one rule."""
+    assert issue_id_for_problem("P-1") == derived_id("issue", "P-1")
+    assert issue_id_for_problem("P-1") == "1f54e31a-4912-56ff-8140-94e81f126194"

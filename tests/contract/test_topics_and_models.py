@@ -85,7 +85,7 @@ def test_each_type_belongs_to_its_producers_topic() -> None:
 
 
 # Types at a later dataversion (each one only added optional fields).
-LATER_VERSIONS = {"IssueRaised": 2}
+LATER_VERSIONS = {"IssueRaised": 2, "VisitLogged": 2}
 
 
 def test_the_registry_reads_every_type_at_every_version_up_to_its_latest() -> None:

@@ -229,11 +229,11 @@ async def test_the_same_unkeyed_request_at_the_same_instant_is_one_log(
     pool = await databases()
     await consume(pool, handlers, NOW, due("V-4"))
     unreachable = LogVisit.model_validate({"channel": "phone", "outcome": "unreachable"})
-    declined = LogVisit.model_validate({"channel": "phone", "outcome": "declined"})
+    by_message = LogVisit.model_validate({"channel": "message", "outcome": "unreachable"})
     async with pool.acquire() as conn:
         first = await log(conn, "V-4", unreachable, "A-1", NOW, None)
         again = await log(conn, "V-4", unreachable, "A-1", NOW, None)
-        other = await log(conn, "V-4", declined, "A-1", NOW, None)
+        other = await log(conn, "V-4", by_message, "A-1", NOW, None)
         later = await log(conn, "V-4", unreachable, "A-1", NOW + timedelta(1), None)
 
     assert again == first

@@ -229,8 +229,10 @@ def test_satisfaction_at_the_ends_of_the_scale_is_accepted(score: int) -> None:
 
 @pytest.mark.parametrize("outcome", ["unreachable", "declined", "rescheduled"])
 def test_scores_are_refused_when_the_visit_was_not_completed(outcome: str) -> None:
+    # A rescheduling names its time (4 June, the day after the log); the scores are the point.
+    when = {"rescheduled_to": "2026-06-04T10:00:00+08:00"} if outcome == "rescheduled" else {}
     errors = field_errors(
-        queued(), log(outcome=outcome, satisfaction=2, checklist={"equipment": 2})
+        queued(), log(outcome=outcome, satisfaction=2, checklist={"equipment": 2}, **when)
     )
 
     assert errors == {

@@ -288,18 +288,13 @@ def test_a_spot_check_of_a_visit_never_seen_is_ignored() -> None:
 # Logs that do not complete, and logs seen twice.
 
 
-def test_unreachable_declined_and_rescheduled_are_attempts_that_leave_the_visit_due() -> None:
-    tried = fold(
-        visit_due(), visit_log("unreachable"), visit_log("declined"), visit_log("rescheduled")
-    )
+def test_unreachable_and_an_old_rescheduled_log_are_attempts_that_leave_the_visit_due() -> None:
+    # A rescheduled log of dataversion 1 names no time: the visit stays in the queue.
+    tried = fold(visit_due(), visit_log("unreachable"), visit_log("rescheduled"))
 
     assert tried.status == VisitStatus.DUE
     assert tried.completion is None
-    assert [log.outcome for log in tried.unsuccessful_attempts] == [
-        "unreachable",
-        "declined",
-        "rescheduled",
-    ]
+    assert [log.outcome for log in tried.unsuccessful_attempts] == ["unreachable", "rescheduled"]
 
 
 def test_a_redelivered_log_is_recorded_once() -> None:

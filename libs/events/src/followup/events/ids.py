@@ -36,6 +36,12 @@ def derived_id(*parts: str) -> str:
     return _uuid5_str(name)
 
 
+def issue_id_for_problem(problem_id: str) -> str:
+    """The id of the issue a logged problem raises (one per problem, SPEC §4, §10): visits
+    shows it with the log, issues raises the issue under it."""
+    return derived_id("issue", problem_id)
+
+
 _NAMESPACE_BYTES = NAMESPACE.bytes
 _sha1 = hashlib.sha1
 

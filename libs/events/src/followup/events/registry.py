@@ -37,7 +37,7 @@ LATEST: dict[type[EventData], int] = {
     IntentSigned: 1,
     ProjectStarted: 1,
     VisitDue: 1,
-    VisitLogged: 1,
+    VisitLogged: 2,
     VisitSpotChecked: 1,
     IssueRaised: 2,
     IssueAssigned: 1,

@@ -51,6 +51,9 @@ class VisitLogged(EventData):
     problems: list[Problem] | None = None
     issue_id: Id | None = None
     issue_confirmed: bool | None = None
+    # dataversion 2 (SPEC §10): with the outcome `rescheduled`, when the customer asked to be
+    # contacted; the visit leaves the queue until then and keeps its deadline.
+    rescheduled_to: Instant | None = None
 
 
 class VisitSpotChecked(EventData):

@@ -25,10 +25,11 @@ from followup.visits.domain.views import (
     SpotCheckSample,
     VisitDetail,
     VisitPage,
+    VisitRecordPage,
 )
 from followup.visits.store import CommandStore
 
-Status = Literal["due", "missed", "done"]
+Status = Literal["due", "missed", "done", "rescheduled", "declined", "unreachable"]
 T = TypeVar("T")
 
 
@@ -98,7 +99,9 @@ def routers(auth: Authenticate, deps: VisitsDeps) -> list[APIRouter]:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: str | None = None,
     ) -> Response:
-        """Visits by deadline; agents see only their own."""
+        """Visits by deadline; agents see only their own. `status=unreachable` is the
+        supervisors' list of visits that ended unreachable; `rescheduled` ones are out of the
+        queue until their `rescheduled_to`."""
         return await page(
             request,
             principal,
@@ -109,7 +112,7 @@ def routers(auth: Authenticate, deps: VisitsDeps) -> list[APIRouter]:
             limit=limit,
         )
 
-    @router.get("/customers/{customer_id}/visits", response_model=VisitPage)
+    @router.get("/customers/{customer_id}/visits", response_model=VisitRecordPage)
     async def customer_visits(
         customer_id: str,
         request: Request,
@@ -117,22 +120,22 @@ def routers(auth: Authenticate, deps: VisitsDeps) -> list[APIRouter]:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: str | None = None,
     ) -> Response:
-        """A customer's visit history (an agent sees the visits assigned to them)."""
-        return await page(
-            request,
-            principal,
-            status=None,
-            agent_id=None,
+        """A customer's visit records, every attempt with its logs (an agent sees its own)."""
+        read = partial(
+            queries.customer_visits,
+            viewer=principal,
             customer_id=customer_id,
             after=keyset_after(cursor),
             limit=limit,
         )
+        return await answer_then_release(_pool(request), read, _json)
 
     @router.get("/visits/{visit_id}", response_model=VisitDetail)
     async def get_visit(
         visit_id: str, request: Request, principal: Principal = Depends(auth)
     ) -> Response:
-        """One visit with its customer's contact (masked unless the caller may see it)."""
+        """One visit's record: every attempt with its logs, the spot checks, the contact (free
+        text and contact masked unless the caller may see them)."""
         read = partial(queries.read_visit, vault=deps.vault, viewer=principal, visit_id=visit_id)
         return await answer_then_release(_pool(request), read, _json)
 

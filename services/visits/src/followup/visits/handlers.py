@@ -25,7 +25,12 @@ from followup.events import (
     derived_id,
     make_event,
 )
-from followup.visits.domain.lifecycle import decide_missed, missed_event_id
+from followup.visits.domain.lifecycle import (
+    back_event_id,
+    decide_back_in_queue,
+    decide_missed,
+    missed_event_id,
+)
 from followup.visits.domain.log_visit import LogVisit, decide_log_visit, log_event_id
 from followup.visits.domain.model import Visit, VisitEvent, evolve
 from followup.visits.domain.spot_checks import decide_spot_check
@@ -112,7 +117,15 @@ class VisitHandlers:
                 await queue.save_visit_row(tx.conn, visit, tx.now)
 
     async def mark_missed_visits(self, tx: Tx, now: datetime) -> None:
-        """The clock moved: due visits past their deadline become missed."""
+        """The clock moved: rescheduled visits whose time has come are back in the queue, and
+        due visits past their deadline become missed (a visit back late is missed at once)."""
+        for visit_id in await queue.rescheduled_visit_ids(tx.conn, now):
+            visit = await visit_events.load_visit(tx.conn, visit_id, lock=True)
+            back = decide_back_in_queue(visit, now) if visit is not None else None
+            if back is not None:
+                await self._record(tx.conn, visit, visit_id, back_event_id(back), back, now)
+            elif visit is not None:
+                await queue.save_visit_row(tx.conn, visit, now)
         for visit_id in await queue.overdue_visit_ids(tx.conn, now):
             visit = await visit_events.load_visit(tx.conn, visit_id, lock=True)
             if visit is None:

@@ -1,5 +1,6 @@
-"""Visits' read use cases: the queue, one visit, the spot-check sample. Each takes a connection
-and the caller, and returns the answer's body or a Rejection (never an HTTP status)."""
+"""Visits' read use cases: the queue, one visit's record, a customer's records, the spot-check
+sample. Each takes a connection and the caller, and returns the answer's body or a Rejection
+(never an HTTP status)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from followup.core.crypto import PersonalDataVault, mask_name, mask_phone
 from followup.core.http import keyset_page
 from followup.core.rejections import Rejection, forbidden, not_found
 from followup.visits.domain.spot_checks import month_bounds, sample_for_spot_check
-from followup.visits.projections import customers, queue, spot_checks
+from followup.visits.domain.views import VisitRow, visit_record
+from followup.visits.projections import customers, queue, spot_checks, visit_events
 
 _NOT_YOURS = forbidden("agents see only their own visits")
 
@@ -51,31 +53,68 @@ async def list_visits(
     return keyset_page(_rows(rows), limit, "deadline", "visit_id")
 
 
+def _sees_text(viewer: Principal, agent_id: str | None) -> bool:
+    """Free text and contacts: supervisors and admins, and the agent the visit is assigned to."""
+    return viewer.sees_personal_data or (viewer.role == Role.AGENT and agent_id == viewer.agent_id)
+
+
 async def read_visit(
     conn: asyncpg.Connection, vault: PersonalDataVault, viewer: Principal, visit_id: str
 ) -> dict[str, Any] | Rejection:
-    """One visit (a `VisitDetail`) with its customer's contact, masked unless the caller may
-    see it (SPEC §8)."""
+    """One visit's record (a `VisitDetail`: every attempt with its logs, the spot checks) with
+    its customer's contact, masked unless the caller may see it (SPEC §8)."""
     row = await queue.get_visit_row(conn, visit_id)
     if row is None:
         return not_found(f"no visit {visit_id}")
     if viewer.role == Role.AGENT and row["agent_id"] != viewer.agent_id:
         return _NOT_YOURS
-    visit = _rows([row])[0]
+    sees = _sees_text(viewer, row["agent_id"])
+    folded = await visit_events.load_visit(conn, visit_id)
+    visit = visit_record(VisitRow.model_validate(_rows([row])[0]), folded, sees_text=sees)
+    body = visit.model_dump()
     if viewer.role == Role.ANALYST:
-        return visit
+        return body
     sealed = await customers.customer_contact(conn, row["customer_id"])
     plain = await vault.open(conn, row["customer_id"], sealed)
     if plain is not None:
         contact = orjson.loads(plain)
-        # The assigned agent must call the customer; supervisors see all.
-        if not (viewer.sees_personal_data or row["agent_id"] == viewer.agent_id):
+        if not sees:
             contact = {
                 "name": mask_name(contact.get("name", "")),
                 "phone": mask_phone(contact.get("phone", "")),
             }
-        visit["contact"] = contact
-    return visit
+        body["contact"] = contact
+    return body
+
+
+async def customer_visits(
+    conn: asyncpg.Connection,
+    viewer: Principal,
+    *,
+    customer_id: str,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> dict[str, Any]:
+    """A page of a customer's visit records by deadline (a `VisitRecordPage`); an agent sees
+    the visits assigned to them."""
+    agent_id = viewer.agent_id if viewer.role == Role.AGENT else None
+    rows = await queue.list_visits(
+        conn, status=None, agent_id=agent_id, customer_id=customer_id, after=after, limit=limit + 1
+    )
+    page = keyset_page(_rows(rows), limit, "deadline", "visit_id")
+    folded = {
+        v.visit_id: v
+        for v in await visit_events.load_visits(conn, [r["visit_id"] for r in page["items"]])
+    }
+    page["items"] = [
+        visit_record(
+            VisitRow.model_validate(r),
+            folded.get(r["visit_id"]),
+            sees_text=_sees_text(viewer, r["agent_id"]),
+        ).model_dump()
+        for r in page["items"]
+    ]
+    return page
 
 
 async def spot_check_sample(

@@ -6,12 +6,16 @@ Decisions:
 - `issue_confirmed` only on an `issue_follow_up` visit, required when the log completes it and
   refused otherwise: an unreachable customer has confirmed nothing, and the issues service
   closes or reopens issues on this field.
+- `rescheduled_to` (an instant with its offset, after the log) is required with the outcome
+  `rescheduled` and refused with any other: the visit leaves the queue until then (SPEC §10).
+- A visit that ended (declined, or unreachable three times) takes no more logs: nothing is
+  left to do on it, and a log would not revive it.
 - Needs, feedback and problems are allowed with every outcome (a customer who declines the
   visit may still report a fault, and the fault must still become an issue).
 - An agent logs only visits assigned to them; an unassigned visit is a supervisor's to log.
 - Checks run in this order: unknown visit, someone else's visit, invalid input (every field
-  error at once), already completed. Input is judged before state so a client learns what to
-  fix without guessing whether the visit is still open.
+  error at once), already completed or ended. Input is judged before state so a client learns
+  what to fix without guessing whether the visit is still open.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from followup.core.rejections import (
 )
 from followup.events import Checklist, Problem, VisitLogged, derived_id
 from followup.events.visits import Channel, Need, Outcome, ProblemCategory, Severity
-from followup.visits.domain.model import Visit
+from followup.visits.domain.model import ENDED, Visit
 
 CHANNELS: tuple[str, ...] = get_args(Channel)
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
@@ -47,8 +51,10 @@ CHECKLIST_ITEMS: tuple[str, ...] = tuple(Checklist.model_fields)
 FEEDBACK_MAX_CHARS = 4000
 DESCRIPTION_MAX_CHARS = 2000
 MAX_PROBLEMS = 50
-# Visits' own name for its one conflict: a log on a visit whose completion is already counted.
+# Visits' own names for its conflicts: a log on a visit whose completion is already counted,
+# and on one that ended without it (declined, unreachable).
 ALREADY_COMPLETED = "already_completed"
+VISIT_ENDED = "visit_ended"
 
 
 class ReportedProblem(BaseModel):
@@ -80,6 +86,11 @@ class LogVisit(BaseModel):
     feedback: str | None = Field(None, description=f"at most {FEEDBACK_MAX_CHARS} characters")
     problems: list[ReportedProblem] | None = None
     issue_confirmed: bool | None = Field(None, description="issue_follow_up visits only")
+    rescheduled_to: str | None = Field(
+        None,
+        description="RFC 3339 with offset, after now: required when rescheduled",
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 def decide_log_visit(
@@ -97,16 +108,18 @@ def decide_log_visit(
         return forbidden("agents log only their own visits")
     if acting_agent_id is not None and command.agent_id not in (None, acting_agent_id):
         return forbidden("agents log only under their own agent id")
-    errors = validate_log_visit(visit, command, acting_agent_id)
+    errors = validate_log_visit(visit, command, acting_agent_id, now)
     if errors:
         return invalid(errors, "the log is invalid")
     if visit.completion is not None:
         return conflict("the visit is already completed", reason=ALREADY_COMPLETED)
+    if visit.status in ENDED:
+        return conflict(f"the visit ended {visit.status.value}", reason=VISIT_ENDED)
     return _visit_logged(visit, command, acting_agent_id, now, event_id)
 
 
 def validate_log_visit(
-    visit: Visit, command: LogVisit, acting_agent_id: str | None
+    visit: Visit, command: LogVisit, acting_agent_id: str | None, now: datetime
 ) -> list[FieldError]:
     """Every field error of a log, all at once (SPEC §3)."""
     errors: list[FieldError] = []
@@ -126,6 +139,7 @@ def validate_log_visit(
     )
     errors += _problem_errors(command.problems)
     errors += _issue_confirmed_errors(visit, command, completed, outcome_known)
+    errors += _rescheduled_to_errors(command, outcome_known, now)
     return errors
 
 
@@ -163,6 +177,7 @@ def _visit_logged(
         or None,
         issue_id=visit.due.issue_id,
         issue_confirmed=command.issue_confirmed,
+        rescheduled_to=_instant(command.rescheduled_to),
     )
 
 
@@ -246,3 +261,32 @@ def _issue_confirmed_errors(
     if outcome_known and not completed and command.issue_confirmed is not None:
         return [FieldError("issue_confirmed", "only with the outcome completed")]
     return []
+
+
+def _rescheduled_to_errors(
+    command: LogVisit, outcome_known: bool, now: datetime
+) -> list[FieldError]:
+    rescheduled = command.outcome == "rescheduled"
+    if command.rescheduled_to is None:
+        if rescheduled:
+            return [FieldError("rescheduled_to", "required when the outcome is rescheduled")]
+        return []
+    if outcome_known and not rescheduled:
+        return [FieldError("rescheduled_to", "only with the outcome rescheduled")]
+    when = _instant(command.rescheduled_to)
+    if when is None:
+        return [FieldError("rescheduled_to", "an RFC 3339 date-time with its offset")]
+    if when <= now:
+        return [FieldError("rescheduled_to", "must be after the time of the log")]
+    return []
+
+
+def _instant(value: str | None) -> datetime | None:
+    """An RFC 3339 instant with its offset; None when absent or not one."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

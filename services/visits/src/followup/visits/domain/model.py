@@ -3,8 +3,11 @@ VisitSpotChecked and the clock's misses into one state.
 
 due → done (a completed log); due → missed (its deadline passes on the clock); missed → done
 (a late log); done → due (a `not_verified` spot check takes the completion away); missed → due
-(a later attempt, or a deadline moved past the miss). No I/O and no clock: every rule takes
-`now` or reads the time carried by the event.
+(a later attempt, or a deadline moved past the miss). No dead ends (SPEC §10): a `declined` log
+ends the visit as declined, the third `unreachable` one as unreachable; a `rescheduled` log
+takes the visit out of the queue until its `rescheduled_to`, when the clock puts it back (due,
+or missed if its unchanged deadline has passed). No I/O and no clock: every rule takes `now` or
+reads the time carried by the event.
 
 The facts come from two topics (scheduling's plans, this service's own logs and checks) that a
 replay may read in any interleaving, so the state is derived from the facts kept (`_settle`)
@@ -30,6 +33,16 @@ class VisitStatus(StrEnum):
     DUE = "due"
     MISSED = "missed"
     DONE = "done"
+    # Out of the queue until the customer's chosen time, then due (or missed) again.
+    RESCHEDULED = "rescheduled"
+    # Ended without a completion: no retry, nothing left to do but read it.
+    DECLINED = "declined"
+    UNREACHABLE = "unreachable"
+
+
+# The attempts scheduling makes in all (SPEC §2 retry): the third unreachable log ends a visit.
+UNREACHABLE_ATTEMPTS = 3
+ENDED = frozenset({VisitStatus.DECLINED, VisitStatus.UNREACHABLE})
 
 
 @dataclass(frozen=True)
@@ -40,8 +53,21 @@ class VisitMissed:
     missed_at: datetime
 
 
+@dataclass(frozen=True)
+class VisitBackInQueue:
+    """The time a rescheduled visit was put off to has come: an internal fact, never published."""
+
+    visit_id: str
+    back_at: datetime
+
+
 VisitEvent: TypeAlias = (
-    VisitDue | VisitDeadlineRecomputed | VisitLogged | VisitSpotChecked | VisitMissed
+    VisitDue
+    | VisitDeadlineRecomputed
+    | VisitLogged
+    | VisitSpotChecked
+    | VisitMissed
+    | VisitBackInQueue
 )
 
 
@@ -66,6 +92,15 @@ class Visit:
     moves: tuple[VisitDeadlineRecomputed, ...] = ()
     # The deadlines the clock found passed without a completion (VisitMissed.missed_at).
     missed: frozenset[datetime] = frozenset()
+    # The rescheduled times the clock found reached (VisitBackInQueue.back_at).
+    back: frozenset[datetime] = frozenset()
+
+    @property
+    def rescheduled_to(self) -> datetime | None:
+        """When a rescheduled visit comes back to the queue; None unless it is rescheduled."""
+        if self.status != VisitStatus.RESCHEDULED:
+            return None
+        return pending_reschedule(self.logs)
 
     @property
     def assigned_agent_id(self) -> str | None:
@@ -120,6 +155,8 @@ def evolve(visit: Visit | None, event: VisitEvent) -> Visit | None:
         return record_visit_log(visit, event)
     if isinstance(event, VisitSpotChecked):
         return record_spot_check(visit, event) if visit is not None else None
+    if isinstance(event, VisitBackInQueue):
+        return record_back_in_queue(visit, event) if visit is not None else None
     return record_missed(visit, event) if visit is not None else None
 
 
@@ -149,7 +186,8 @@ def receive_deadline_move(visit: Visit | None, move: VisitDeadlineRecomputed) ->
 
 
 def record_visit_log(visit: Visit | None, log: VisitLogged) -> Visit:
-    """Every log is kept as an attempt; the first completed one completes the visit."""
+    """Every log is kept as an attempt; the first completed one completes the visit, a
+    declined or the third unreachable one ends it, a rescheduled one puts it off."""
     visit = visit or _new_visit(log.visit_id, log.customer_id)
     if log in visit.logs:
         return visit  # a redelivery of a log already folded
@@ -157,7 +195,7 @@ def record_visit_log(visit: Visit | None, log: VisitLogged) -> Visit:
     if log.outcome != "completed" or visit.completion is not None:
         # The command rejects a log on a completed visit; a race that got one through anyway
         # stays in the history without moving the completion already counted.
-        return logged
+        return _settle(logged)
     return _settle(replace(logged, completion=log))
 
 
@@ -177,6 +215,35 @@ def record_missed(visit: Visit, missed: VisitMissed) -> Visit:
     if missed.missed_at in visit.missed:
         return visit
     return _settle(replace(visit, missed=visit.missed | {missed.missed_at}))
+
+
+def record_back_in_queue(visit: Visit, back: VisitBackInQueue) -> Visit:
+    """The clock reached a rescheduled time; the visit is back while that rescheduling holds."""
+    if back.back_at in visit.back:
+        return visit
+    return _settle(replace(visit, back=visit.back | {back.back_at}))
+
+
+def ending(logs: tuple[VisitLogged, ...]) -> VisitStatus | None:
+    """How the logs ended the visit without completing it, judged in the order they were
+    logged: at the first `declined`, or at the third `unreachable`; None while neither."""
+    unreachable = 0
+    for log in sorted(logs, key=lambda entry: entry.logged_at):
+        if log.outcome == "declined":
+            return VisitStatus.DECLINED
+        if log.outcome == "unreachable":
+            unreachable += 1
+            if unreachable >= UNREACHABLE_ATTEMPTS:
+                return VisitStatus.UNREACHABLE
+    return None
+
+
+def pending_reschedule(logs: tuple[VisitLogged, ...]) -> datetime | None:
+    """The time the latest log put the visit off to, if that log is a rescheduling."""
+    latest = max(logs, key=lambda entry: entry.logged_at, default=None)
+    if latest is None or latest.outcome != "rescheduled":
+        return None
+    return latest.rescheduled_to
 
 
 def due_in_force(dues: tuple[VisitDue, ...], completion: VisitLogged | None) -> VisitDue | None:
@@ -210,8 +277,13 @@ def deadline_move_in_force(
 def _settle(visit: Visit) -> Visit:
     """The derived part of a visit from its facts: the VisitDue in force and the status."""
     due = due_in_force(visit.dues, visit.completion)
+    put_off_to = pending_reschedule(visit.logs)
     if visit.completion is not None:
         status = VisitStatus.DONE
+    elif (ended := ending(visit.logs)) is not None:
+        status = ended
+    elif put_off_to is not None and put_off_to not in visit.back:
+        status = VisitStatus.RESCHEDULED
     elif (deadline := deadline_in_force(due, visit.moves, None)) is not None and (
         deadline in visit.missed
     ):

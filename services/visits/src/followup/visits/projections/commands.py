@@ -104,11 +104,11 @@ queued AS (
 ),
 remembered AS (
     INSERT INTO idempotent_request (key, request_hash, status_code, response, created_at)
-    SELECT $19::text, $20::text, $21::int, $22::text::jsonb, $15::timestamptz
-    WHERE $19::text IS NOT NULL
+    SELECT $20::text, $21::text, $22::int, $23::text::jsonb, $15::timestamptz
+    WHERE $20::text IS NOT NULL
     RETURNING 1
 ),
-{outbox_cte(23)}
+{outbox_cte(24)}
 SELECT count(*) FROM appended
 """
 

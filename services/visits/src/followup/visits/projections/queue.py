@@ -16,17 +16,18 @@ VISIT_UPSERT = """
         deadline = EXCLUDED.deadline, attempt = EXCLUDED.attempt,
         issue_id = EXCLUDED.issue_id, completed_at = EXCLUDED.completed_at,
         completed_by = EXCLUDED.completed_by, on_time = EXCLUDED.on_time,
-        spot_check = EXCLUDED.spot_check, updated_at = EXCLUDED.updated_at
+        spot_check = EXCLUDED.spot_check, updated_at = EXCLUDED.updated_at,
+        rescheduled_to = EXCLUDED.rescheduled_to
 """
 VISIT_COLUMNS_IN = """visit_id, customer_id, order_id, kinds, status, agent_id, due_at, deadline,
                        attempt, issue_id, completed_at, completed_by, on_time, spot_check,
-                       updated_at"""
+                       updated_at, rescheduled_to"""
 VISIT_VALUES = """$1::text, $2::text, $3::text, $4::text[], $5::text, $6::text,
                    $7::timestamptz, $8::timestamptz, $9::smallint, $10::text, $11::timestamptz,
-                   $12::text, $13::boolean, $14::text, $15::timestamptz"""
+                   $12::text, $13::boolean, $14::text, $15::timestamptz, $16::timestamptz"""
 
 
-# Upserts the queue row from $1..$15 once a WITH item `appended` says the event was new.
+# Upserts the queue row from $1..$16 once a WITH item `appended` says the event was new.
 UPSERT_IF_APPENDED = f"""INSERT INTO visit ({VISIT_COLUMNS_IN})
 SELECT {VISIT_VALUES} FROM appended
 {VISIT_UPSERT}"""
@@ -51,6 +52,7 @@ def row_values(visit: Visit, now: datetime) -> tuple[Any, ...]:
         visit.completed_on_time,
         visit.spot_check.result if visit.spot_check else None,
         now,
+        visit.rescheduled_to,
     )
 
 
@@ -92,8 +94,22 @@ async def overdue_visit_ids(
     return [r["visit_id"] for r in rows]
 
 
+async def rescheduled_visit_ids(
+    conn: asyncpg.Connection, now: datetime, limit: int = 5000
+) -> list[str]:
+    """Rescheduled visits whose time has come: the sweep that puts them back in the queue."""
+    rows = await conn.fetch(
+        """SELECT visit_id FROM visit WHERE status = 'rescheduled' AND rescheduled_to <= $1
+           ORDER BY rescheduled_to LIMIT $2""",
+        now,
+        limit,
+    )
+    return [r["visit_id"] for r in rows]
+
+
 VISIT_COLUMNS = """visit_id, customer_id, order_id, kinds, status, agent_id, due_at, deadline,
-                   attempt, issue_id, completed_at, completed_by, on_time, spot_check"""
+                   attempt, issue_id, completed_at, completed_by, on_time, spot_check,
+                   rescheduled_to"""
 
 
 async def list_visits(

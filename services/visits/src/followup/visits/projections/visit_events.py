@@ -10,6 +10,7 @@ import orjson
 from followup.events import VisitDeadlineRecomputed, VisitDue, VisitLogged, VisitSpotChecked
 from followup.visits.domain.model import (
     Visit,
+    VisitBackInQueue,
     VisitEvent,
     VisitMissed,
     assign_account_manager,
@@ -33,6 +34,9 @@ def event_json(event: VisitEvent) -> tuple[str, str]:
     if isinstance(event, VisitMissed):
         data = {"visit_id": event.visit_id, "missed_at": event.missed_at.isoformat()}
         return "VisitMissed", orjson.dumps(data).decode()
+    if isinstance(event, VisitBackInQueue):
+        data = {"visit_id": event.visit_id, "back_at": event.back_at.isoformat()}
+        return "VisitBackInQueue", orjson.dumps(data).decode()
     return type(event).__name__, event.model_dump_json(exclude_none=True)
 
 
@@ -40,6 +44,9 @@ def event_from_row(type_: str, data: str) -> VisitEvent:
     if type_ == "VisitMissed":
         doc = orjson.loads(data)
         return VisitMissed(doc["visit_id"], datetime.fromisoformat(doc["missed_at"]))
+    if type_ == "VisitBackInQueue":
+        doc = orjson.loads(data)
+        return VisitBackInQueue(doc["visit_id"], datetime.fromisoformat(doc["back_at"]))
     # The contract models are strict: their JSON mode is the one that reads RFC 3339 text.
     return _MODELS[type_].model_validate_json(data)
 
@@ -105,11 +112,11 @@ async def load_visits(conn: asyncpg.Connection, visit_ids: list[str]) -> list[Vi
     return visits
 
 
-# Both recordings append the event ($1 visit, $16 id, $17 type, $18 data) and, only if it was
-# new, upsert the visit's queue row from $1..$15.
+# Both recordings append the event ($1 visit, $17 id, $18 type, $19 data) and, only if it was
+# new, upsert the visit's queue row from $1..$16.
 APPEND_EVENT = """WITH appended AS (
     INSERT INTO visit_event (visit_id, event_id, type, data)
-    VALUES ($1, $16, $17, $18::text::jsonb)
+    VALUES ($1, $17, $18, $19::text::jsonb)
     ON CONFLICT (event_id) DO NOTHING
     RETURNING 1
 )"""
