@@ -17,14 +17,13 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from analytics_builders import CST, at, checked, delivered, due
+from analytics_builders import CST, at
 from analytics_histories import random_history
 from analytics_march import APRIL_10, MARCH_EVENTS
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from followup.analytics import api, projections
-from followup.analytics.cache import AnswerCache
 from followup.analytics.domain import views
 from followup.analytics.domain.model import Facts, fold
 from followup.analytics.domain.period import Period
@@ -100,13 +99,13 @@ async def test_kpis_from_the_database_equal_the_fold_of_every_event(
         assert await projections.load_all_facts(conn) == expected
     churned = 0
     for period in PERIODS:
-        picked = (await projections.load_period(pool, period, churn=True)).facts
-        assert picked is not None
+        async with pool.acquire() as conn:
+            picked = await projections.load_facts(conn, period, churn=True)
         assert len(picked.visits) <= len(expected.visits)
         assert everything(picked, period) == everything(expected, period), period
         churned += len(views.at_risk_items(expected, period, AS_OF))
-        without_churn = (await projections.load_period(pool, period, churn=False)).facts
-        assert without_churn is not None
+        async with pool.acquire() as conn:
+            without_churn = await projections.load_facts(conn, period, churn=False)
         for g in GROUPINGS:
             assert views.kpis(without_churn, period, AS_OF, g) == views.kpis(  # type: ignore[arg-type]
                 expected,
@@ -116,8 +115,9 @@ async def test_kpis_from_the_database_equal_the_fold_of_every_event(
             )
     assert churned > 0  # the histories do put customers at risk
     # A week picks fewer visits than there are: the SQL narrows, it does not load everything.
-    week = (await projections.load_period(pool, PERIODS[2])).facts
-    assert week is not None and 0 < len(week.visits) < len(expected.visits)
+    async with pool.acquire() as conn:
+        week = await projections.load_facts(conn, PERIODS[2])
+    assert 0 < len(week.visits) < len(expected.visits)
 
 
 async def test_the_hand_worked_month_over_http_from_the_database(pool: asyncpg.Pool) -> None:
@@ -125,7 +125,7 @@ async def test_the_hand_worked_month_over_http_from_the_database(pool: asyncpg.P
     await store(pool, history, 0)
     app = FastAPI()
     install_problem_handlers(app)
-    svc = Analytics(AnalyticsSettings(), AnalyticsMetrics(), AnswerCache())
+    svc = Analytics(AnalyticsSettings(), AnalyticsMetrics())
     auth = bearer_auth(TokenTable.from_env({"FOLLOWUP_DEV_TOKEN": "t"}))
     for router in api.routers(auth, svc):
         app.include_router(router)
@@ -149,42 +149,3 @@ async def test_the_hand_worked_month_over_http_from_the_database(pool: asyncpg.P
     march = Period(datetime(2026, 3, 1, tzinfo=CST), datetime(2026, 4, 1, tzinfo=CST))
     assert kpis == views.kpis(fold(MARCH_EVENTS), march, APRIL_10, "all")
     assert march.end - march.start == timedelta(days=31)
-
-
-async def test_the_version_of_a_period_moves_with_its_facts_and_only_with_them(
-    pool: asyncpg.Pool,
-) -> None:
-    history = [(f"march-{i}", e) for i, e in enumerate(MARCH_EVENTS)]
-    await store(pool, history, 0)
-    march = Period(at(3, 1, 0), at(4, 1, 0))
-    first = await projections.load_period(pool, march, churn=True)
-    assert first.facts is not None
-    held = (first.stored, first.version)
-    unchanged = await projections.load_period(pool, march, churn=True, unless=held)
-    assert (unchanged.stored, unchanged.version, unchanged.facts) == (*held, None)
-    # A visit of next year and another customer's delivery: nothing March involves.
-    elsewhere = [
-        ("later-1", due("V-9", at(1, 5, year=2027), at(1, 12, year=2027), customer_id="C-9")),
-        ("later-2", delivered("C-9", at(1, 2, year=2027))),
-    ]
-    await store(pool, elsewhere, 1)
-    again = await projections.load_period(pool, march, churn=True, unless=held)
-    # Facts were stored (the one row moved), but none March involves: still no load.
-    assert again.stored != first.stored and again.version == first.version
-    assert again.facts is None
-    # A spot check of V-1 and a tier change of C-2: March's answers change, and are the fold's.
-    news = [
-        ("news-1", checked("V-1", at(3, 20), "not_verified")),
-        ("news-2", delivered("C-2", at(3, 1, 8), tier="gold", order_id="O-10")),
-    ]
-    version = again.version
-    for event in news:
-        await store(pool, [event], 2)
-        moved = await projections.load_period(pool, march, churn=True, unless=(held[0], version))
-        assert moved.version != version and moved.facts is not None
-        version = moved.version
-    everything_now = fold(e for _, e in [*history, *elsewhere, *news])
-    assert moved.facts is not None
-    assert views.kpis(moved.facts, march, APRIL_10, "tier") == views.kpis(
-        everything_now, march, APRIL_10, "tier"
-    )

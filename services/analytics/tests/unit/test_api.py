@@ -12,15 +12,14 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from analytics_builders import at
+from analytics_fold_readings import FoldReadings
 from analytics_march import APRIL_10, MARCH_EVENTS
 from fastapi import FastAPI
 
 from followup.analytics import api
-from followup.analytics.cache import AnswerCache
-from followup.analytics.domain.model import Facts, fold
-from followup.analytics.domain.period import Period, month_period
+from followup.analytics.domain.model import fold
+from followup.analytics.domain.period import month_period
 from followup.analytics.metrics import AnalyticsMetrics
-from followup.analytics.projections import Snapshot
 from followup.analytics.queries import Analytics
 from followup.analytics.settings import AnalyticsSettings
 from followup.core.auth import Principal, Role, TokenTable, bearer_auth
@@ -41,32 +40,11 @@ class FixedClock:
         return self._now
 
 
-class Memory:
-    """The facts the routes get instead of the pool's, with their version."""
-
-    def __init__(self, facts: Facts, version: str = "v1") -> None:
-        self.facts, self.version = facts, version
-        self.asked: list[tuple[Period, bool, str | None]] = []
-
-    async def load(
-        self,
-        pool: object,
-        period: Period,
-        *,
-        churn: bool = False,
-        unless: tuple[str, str] | None = None,
-    ) -> Snapshot:
-        held = unless[1] if unless else None
-        self.asked.append((period, churn, held))
-        facts = None if held == self.version else self.facts
-        return Snapshot(f"stored-{self.version}", self.version, facts)
-
-
-def app_over(memory: Memory, now: datetime) -> FastAPI:
-    """The analytics routes with their dependencies, facts from memory instead of the pool."""
+def app_over(memory: FoldReadings, now: datetime) -> FastAPI:
+    """The analytics routes with their dependencies, answers folded from memory."""
     app = FastAPI()
     install_problem_handlers(app)
-    svc = Analytics(AnalyticsSettings(), AnalyticsMetrics(), AnswerCache(), memory.load)
+    svc = Analytics(AnalyticsSettings(), AnalyticsMetrics(), memory)
     for router in api.routers(bearer_auth(TokenTable(TOKENS)), svc):
         app.include_router(router)
     app.state.clock = FixedClock(now)
@@ -75,12 +53,12 @@ def app_over(memory: Memory, now: datetime) -> FastAPI:
 
 
 @pytest.fixture
-def memory() -> Memory:
-    return Memory(fold(MARCH_EVENTS))
+def memory() -> FoldReadings:
+    return FoldReadings(fold(MARCH_EVENTS))
 
 
 @pytest.fixture
-async def client(memory: Memory) -> AsyncIterator[httpx.AsyncClient]:
+async def client(memory: FoldReadings) -> AsyncIterator[httpx.AsyncClient]:
     async with client_of(app_over(memory, APRIL_10)) as c:
         yield c
 
@@ -104,12 +82,14 @@ def ratio(n: int, d: int, target: float | None = None) -> dict[str, Any]:
     }
 
 
-async def test_march_kpis_for_the_whole_company(client: httpx.AsyncClient, memory: Memory) -> None:
+async def test_march_kpis_for_the_whole_company(
+    client: httpx.AsyncClient, memory: FoldReadings
+) -> None:
     r = await client.get("/v1/kpis", params={"from": "2026-03-01", "to": "2026-03-31"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["from"], body["to"]) == ("2026-03-01T00:00:00+08:00", "2026-04-01T00:00:00+08:00")
-    assert memory.asked[0][1] is False  # KPIs need no churn look-back
+    assert [kind for kind, _, _ in memory.asked] == ["kpis"]
     [group] = body["groups"]
     assert group["key"] == "all"
     assert group["satisfaction_rate"] == ratio(2, 3, 0.98)
@@ -146,12 +126,12 @@ async def test_kpis_by_agent_and_by_tier_credit_who_and_what_at_the_time(
 
 
 async def test_the_monthly_report_in_json_and_as_a_page_with_charts(
-    client: httpx.AsyncClient, memory: Memory
+    client: httpx.AsyncClient, memory: FoldReadings
 ) -> None:
     r = await client.get("/v1/reports/monthly/2026-03")
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     report = r.json()
-    assert memory.asked[-1][1] is True  # the churn rules look back
+    assert memory.asked[-1][0] == "at_risk"  # the report lists the customers at risk
     assert report["kpis"]["satisfaction_rate"] == ratio(2, 3, 0.98)
     assert report["top_problem_categories"] == [
         {"category": "complaint", "count": 2},
@@ -226,8 +206,8 @@ def test_from_and_to_read_dates_as_local_days_and_instants_as_given() -> None:
     assert not api._wants_html("application/json") and not api._wants_html("")
 
 
-async def test_an_answer_is_kept_while_its_facts_and_their_comparisons_with_now_hold(
-    memory: Memory,
+async def test_each_question_is_answered_as_of_now_against_the_deadlines_passed(
+    memory: FoldReadings,
 ) -> None:
     march = {"from": "2026-03-01", "to": "2026-03-31"}
     app = app_over(memory, at(3, 15))
@@ -241,19 +221,16 @@ async def test_an_answer_is_kept_while_its_facts_and_their_comparisons_with_now_
         # Mid-March: the deadlines of V-F1, V-1 (both on time) and V-2 (logged late) passed.
         assert await on_time() == (2, 3, "2026-03-15T09:00:00+08:00")
         app.state.clock = FixedClock(at(3, 16))
-        # No fact lies between: the same version is not loaded again, only the instant moves.
         assert await on_time() == (2, 3, "2026-03-16T09:00:00+08:00")
-        assert memory.asked[-1][2] == "v1"
-        # V-3's deadline (Mar 17 23:59) passes unlogged: the answer is worked out again.
+        # V-3's deadline (Mar 17 23:59) passes unlogged: it counts late from then on.
         app.state.clock = FixedClock(at(3, 18))
         assert await on_time() == (2, 4, "2026-03-18T09:00:00+08:00")
-        assert memory.asked[-1][2] is None
-        # New facts (the version moves): folded again even at the same instant.
-        memory.facts, memory.version = fold(MARCH_EVENTS[:4]), "v2"
-        assert (await on_time())[:2] == (1, 1)
+        assert [as_of for _, _, as_of in memory.asked] == [at(3, 15), at(3, 16), at(3, 18)]
 
 
-async def test_without_bounds_the_periods_are_whole_local_days_and_months(memory: Memory) -> None:
+async def test_without_bounds_the_periods_are_whole_local_days_and_months(
+    memory: FoldReadings,
+) -> None:
     app = app_over(memory, at(3, 20, 10))
     async with client_of(app) as client:
         kpis = (await client.get("/v1/kpis")).json()
@@ -266,12 +243,10 @@ async def test_without_bounds_the_periods_are_whole_local_days_and_months(memory
             "2025-12-21T00:00:00+08:00",
             "2026-03-21T00:00:00+08:00",
         )
-        # No instant of the facts lies between 10:00 and 18:00 on the 20th (I-2 was raised at
-        # 9:00, its response is due on the 21st): later that day the same question is the same
-        # period, answered by the kept answer.
+        # Later that day the same question is the same period (whole local days and months).
         app.state.clock = FixedClock(at(3, 20, 18))
         again = (await client.get("/v1/kpis")).json()
-        assert memory.asked[-1][2] == "v1"
+        assert memory.asked[-1][1] == memory.asked[0][1]
         assert {**again, "as_of": None} == {**kpis, "as_of": None}
         assert again["as_of"] == "2026-03-20T18:00:00+08:00"
         # With `from` only, the period runs to now.

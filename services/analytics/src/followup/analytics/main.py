@@ -7,7 +7,6 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from followup.analytics import api, projections
-from followup.analytics.cache import AnswerCache
 from followup.analytics.handlers import AnalyticsHandlers
 from followup.analytics.metrics import AnalyticsMetrics
 from followup.analytics.queries import Analytics
@@ -21,7 +20,7 @@ MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 def service_parts(settings: AnalyticsSettings) -> ServiceParts:
     """What analytics is made of (the app and the CLI's replay both build from it)."""
     metrics = AnalyticsMetrics()
-    svc = Analytics(settings, metrics, AnswerCache(settings.answers_kept))
+    svc = Analytics(settings, metrics)
     handlers = AnalyticsHandlers(metrics)
     return ServiceParts(
         name="analytics",

@@ -18,8 +18,8 @@ class AnalyticsMetrics:
         )
         self.query_seconds = Histogram(
             "followup_analytics_query_seconds",
-            "Time to answer a KPI, report or churn-list request; source: fold (facts loaded"
-            " and folded) or kept (an earlier answer that still holds)",
+            "Time to answer a KPI, report or churn-list request; source: aggregates (read from"
+            " the incremental aggregates)",
             ["endpoint", "source"],
             buckets=_QUERY_BUCKETS,
             registry=None,

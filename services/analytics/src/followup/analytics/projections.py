@@ -9,10 +9,8 @@ answer over them equals its answer over everything (each KPI filters by its own 
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
@@ -32,6 +30,7 @@ from followup.analytics.domain.records import (
     Entity,
     record_of,
 )
+from followup.core.db import Conn
 from followup.core.maintenance import GrowingTable
 from followup.events import EventData
 
@@ -151,9 +150,6 @@ async def record_facts(conn: asyncpg.Connection, events: Iterable[tuple[str, Eve
         if (row := fact_row(event_id, data)) is not None:
             rows[row[0]].append(row[1])
     written = 0
-    if any(rows.values()):
-        # In the batch's transaction: a reader sees the count move exactly with the facts.
-        await conn.execute("UPDATE fact_version SET batches = batches + 1")
     for entity, table_rows in rows.items():
         if table_rows:
             width = len(COLUMNS[entity])
@@ -218,9 +214,7 @@ async def load_facts(conn: asyncpg.Connection, period: Period, *, churn: bool = 
     return await load_entities(conn, *await involved(conn, period, churn=churn))
 
 
-async def load_entities(
-    conn: asyncpg.Connection, visit_ids: list[str], issue_ids: list[str]
-) -> Facts:
+async def load_entities(conn: Conn, visit_ids: list[str], issue_ids: list[str]) -> Facts:
     """The facts of the visits and issues, with their customers' profiles."""
     visit_rows = await conn.fetch(
         f"SELECT {', '.join(VISIT_COLUMNS)} FROM visit_fact WHERE visit_id = ANY($1::text[])",
@@ -237,60 +231,6 @@ async def load_entities(
         sorted(customer_ids),
     )
     return facts_from_rows(customer_rows, visit_rows, issue_rows)
-
-
-# What the involved entities' stored facts are: rows are only ever added, so for the same ids
-# the same counts mean the same rows (a replay rebuilds the same rows from the same events).
-_VERSION = """
-SELECT (SELECT count(*) FROM visit_fact WHERE visit_id = ANY($1::text[])),
-       (SELECT count(*) FROM issue_fact WHERE issue_id = ANY($2::text[])),
-       (SELECT count(*) FROM customer_fact WHERE customer_id IN (
-            SELECT customer_id FROM visit_fact WHERE visit_id = ANY($1::text[])
-            UNION SELECT customer_id FROM issue_fact WHERE issue_id = ANY($2::text[])))
-"""
-
-
-_GLOBAL_VERSION = "SELECT 'fact_version'::regclass::oid::text || ':' || batches FROM fact_version"
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """A period's facts as of one database snapshot. `version` names the facts of what the
-    period involves; `stored` all facts stored (it moves with every batch). `facts` is None
-    when the caller already holds the facts of these versions."""
-
-    stored: str
-    version: str
-    facts: Facts | None
-
-
-async def load_period(
-    pool: asyncpg.Pool,
-    period: Period,
-    *,
-    churn: bool = False,
-    unless: tuple[str, str] | None = None,
-) -> Snapshot:
-    """The period's facts in one read-only snapshot (the consumer commits between statements
-    otherwise, and a visit could miss the customer it names); not loaded when `unless`, the
-    (stored, version) the caller holds, is still current: no fact stored since, or none that
-    the period involves."""
-    async with pool.acquire() as c, c.transaction(isolation="repeatable_read", readonly=True):
-        conn = cast(asyncpg.Connection, c)
-        stored = await conn.fetchval(_GLOBAL_VERSION)
-        if unless is not None and unless[0] == stored:
-            return Snapshot(stored, unless[1], None)
-        visit_ids, issue_ids = await involved(conn, period, churn=churn)
-        counts = await conn.fetchrow(_VERSION, visit_ids, issue_ids)
-        assert counts is not None  # an aggregate without GROUP BY: always one row
-        digest = hashlib.sha256()
-        for ids in (visit_ids, issue_ids):
-            digest.update("\n".join(ids).encode())
-            digest.update(b"\0")
-        version = f"{digest.hexdigest()}:{counts[0]}:{counts[1]}:{counts[2]}"
-        if unless is not None and unless[1] == version:
-            return Snapshot(stored, version, None)
-        return Snapshot(stored, version, await load_entities(conn, visit_ids, issue_ids))
 
 
 async def load_all_facts(conn: asyncpg.Connection) -> Facts:

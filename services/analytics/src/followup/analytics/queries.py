@@ -1,47 +1,70 @@
 """Analytics' read use cases: the KPIs of a period, the monthly report, the churn-risk list.
 
 Callable alike from a route, the CLI or a test: each takes the service's dependencies, the
-pool and the instant it answers for (`as_of`), and returns the document the API shows. An
-answer is the one kept from an earlier question while it still holds (cache.py), else the
-period's facts loaded in one snapshot and folded off the event loop (the consumer shares it).
+pool and the instant it answers for (`as_of`), and returns the document the API shows. The
+answers are read from the incremental aggregates (readings.py); the time each took goes to
+`followup_analytics_query_seconds`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from followup.analytics import projections
-from followup.analytics.cache import AnswerCache, Cached, next_instant
+from followup.analytics import readings
 from followup.analytics.domain import views
+from followup.analytics.domain.churn import ChurnSignal
 from followup.analytics.domain.groups import Grouping
-from followup.analytics.domain.model import Facts
+from followup.analytics.domain.model import CustomerFacts
 from followup.analytics.domain.period import Period, month_period
+from followup.analytics.domain.report import assemble_report
 from followup.analytics.metrics import AnalyticsMetrics
-from followup.analytics.projections import Snapshot
+from followup.analytics.readings import ReportReading
 from followup.analytics.settings import AnalyticsSettings
 
-T = TypeVar("T")
+
+class Readings(Protocol):
+    """Where answers are read from: the aggregates (readings.py), or a fold in tests."""
+
+    def kpis(
+        self, pool: asyncpg.Pool, period: Period, as_of: datetime, grouping: Grouping
+    ) -> Awaitable[tuple[views.Ratios, views.Times]]: ...
+
+    def report(
+        self, pool: asyncpg.Pool, period: Period, as_of: datetime
+    ) -> Awaitable[ReportReading]: ...
+
+    def at_risk(
+        self, pool: asyncpg.Pool, period: Period, as_of: datetime
+    ) -> Awaitable[tuple[list[ChurnSignal], dict[str, CustomerFacts]]]: ...
 
 
-class FactsLoader(Protocol):
-    """Loads a period's facts in one snapshot (projections.load_period)."""
+class AggregateReadings:
+    """Answers read from the incremental aggregates."""
 
-    def __call__(
-        self,
-        pool: asyncpg.Pool,
-        period: Period,
-        *,
-        churn: bool = False,
-        unless: tuple[str, str] | None = None,
-    ) -> Awaitable[Snapshot]: ...
+    def kpis(
+        self, pool: asyncpg.Pool, period: Period, as_of: datetime, grouping: Grouping
+    ) -> Awaitable[tuple[views.Ratios, views.Times]]:
+        """Every KPI of the period per group."""
+        return readings.read_kpis(pool, period, as_of, grouping)
+
+    def report(
+        self, pool: asyncpg.Pool, period: Period, as_of: datetime
+    ) -> Awaitable[ReportReading]:
+        """What the month's report is made of."""
+        return readings.read_report(pool, period, as_of)
+
+    def at_risk(
+        self, pool: asyncpg.Pool, period: Period, as_of: datetime
+    ) -> Awaitable[tuple[list[ChurnSignal], dict[str, CustomerFacts]]]:
+        """The churn signals fired in the period, with their customers."""
+        return readings.read_at_risk(pool, period, as_of)
 
 
 @dataclass(frozen=True)
@@ -50,8 +73,7 @@ class Analytics:
 
     settings: AnalyticsSettings
     metrics: AnalyticsMetrics
-    answers: AnswerCache
-    load_facts: FactsLoader = field(default=projections.load_period)
+    readings: Readings = field(default_factory=AggregateReadings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -69,66 +91,40 @@ class AtRiskPage:
     more: bool
 
 
-async def _answer(
-    svc: Analytics,
-    pool: asyncpg.Pool,
-    endpoint: str,
-    variant: str,
-    period: Period,
-    as_of: datetime,
-    churn: bool,
-    compute: Callable[[Facts], T],
-) -> T:
-    """The answer at `as_of`: a kept one while it holds, else folded from a fresh snapshot."""
-    started = time.perf_counter()
-    key = (endpoint, variant, period.start.isoformat(), period.end.isoformat())
-    held = svc.answers.lookup(key, as_of)
-    unless = (held.stored, held.version) if held else None
-    snapshot = await svc.load_facts(pool, period, churn=churn, unless=unless)
-    facts = snapshot.facts
-    if facts is None:
-        assert held is not None
-        answer: T = held.body
-        if snapshot.stored != held.stored:  # facts stored elsewhere: next time, one row says so
-            svc.answers.store(key, replace(held, stored=snapshot.stored))
-    else:
-        answer, until = await asyncio.to_thread(_fold, compute, facts, as_of)
-        svc.answers.store(key, Cached(snapshot.stored, snapshot.version, as_of, until, answer))
-    source = "fold" if facts is not None else "kept"
-    svc.metrics.query_seconds.labels(endpoint, source).observe(time.perf_counter() - started)
-    return answer
+def _utc(period: Period, as_of: datetime) -> tuple[Period, datetime]:
+    """The same instants in UTC, as the stored ones come back from the database."""
+    return Period(period.start.astimezone(UTC), period.end.astimezone(UTC)), as_of.astimezone(UTC)
 
 
-def _fold(
-    compute: Callable[[Facts], T], facts: Facts, as_of: datetime
-) -> tuple[T, datetime | None]:
-    return compute(facts), next_instant(facts, as_of)
+def _observe(svc: Analytics, endpoint: str, started: float) -> None:
+    svc.metrics.query_seconds.labels(endpoint, "aggregates").observe(time.perf_counter() - started)
 
 
 async def answer_kpis(
     svc: Analytics, pool: asyncpg.Pool, period: Period, as_of: datetime, grouping: Grouping
 ) -> dict[str, Any]:
     """Every SPEC §5 KPI of the period per group, as of `as_of`."""
-
-    def compute(facts: Facts) -> dict[str, Any]:
-        return views.kpis(facts, period, as_of, grouping)
-
-    body = await _answer(svc, pool, "kpis", grouping, period, as_of, False, compute)
-    return {**body, "as_of": as_of.isoformat()}
+    started = time.perf_counter()
+    ratios, times = await svc.readings.kpis(pool, *_utc(period, as_of), grouping)
+    body = views.kpis_document(period, as_of, grouping, ratios, times)
+    _observe(svc, "kpis", started)
+    return body
 
 
 async def answer_monthly_report(
     svc: Analytics, pool: asyncpg.Pool, year: int, month: int, as_of: datetime
 ) -> dict[str, Any]:
     """The month's report (a calendar month in the service's zone), as of `as_of`."""
-    label = f"{year:04d}-{month:02d}"
+    started = time.perf_counter()
     period = month_period(year, month, svc.zone)
-
-    def compute(facts: Facts) -> dict[str, Any]:
-        return views.monthly_report(facts, label, period, as_of)
-
-    body = await _answer(svc, pool, "monthly_report", label, period, as_of, True, compute)
-    return {**body, "as_of": as_of.isoformat()}
+    utc_period, utc_as_of = _utc(period, as_of)
+    r = await svc.readings.report(pool, utc_period, utc_as_of)
+    report = assemble_report(utc_period, r.ratios, r.times, r.problems, r.breaches, r.signals)
+    at_risk = views.at_risk_document(r.signals, r.customers, as_of)
+    label = f"{year:04d}-{month:02d}"
+    body = views.report_document(label, period, as_of, report, r.spot_checks, at_risk)
+    _observe(svc, "monthly_report", started)
+    return body
 
 
 async def answer_customers_at_risk(
@@ -141,11 +137,10 @@ async def answer_customers_at_risk(
     limit: int = 100,
 ) -> AtRiskPage:
     """The customers a churn rule fired for in the period, by id, from after `after`."""
-
-    def compute(facts: Facts) -> list[dict[str, Any]]:
-        return views.at_risk_items(facts, period, as_of)
-
-    items = await _answer(svc, pool, "customers_at_risk", "", period, as_of, True, compute)
+    started = time.perf_counter()
+    signals, customers = await svc.readings.at_risk(pool, *_utc(period, as_of))
+    items = views.at_risk_document(signals, customers, as_of)
     if after is not None:
         items = [i for i in items if i["customer_id"] > after]
+    _observe(svc, "customers_at_risk", started)
     return AtRiskPage(period, as_of, items[:limit], len(items) > limit)

@@ -12,5 +12,3 @@ class AnalyticsSettings(CoreSettings):
     port: int = 8004
     # `from`/`to` dates and report months are days and months in this zone.
     default_timezone: str = "Asia/Shanghai"
-    # Answers kept while they still hold (cache.py); 0 keeps none.
-    answers_kept: int = 64

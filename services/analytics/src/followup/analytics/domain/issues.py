@@ -48,7 +48,8 @@ def owner_at(issue: IssueFacts, t: datetime) -> tuple[str | None, str | None]:
     return None, issue.raised.department if issue.raised else None
 
 
-def _attribution(issue: IssueFacts, t: datetime) -> Attribution:
+def attribution(issue: IssueFacts, t: datetime) -> Attribution:
+    """The owner, department, category and zone of an issue at `t`."""
     raised = issue.raised
     assert raised is not None
     agent, department = owner_at(issue, t)
@@ -61,7 +62,7 @@ def _issue_key(facts: Facts, issue: IssueFacts, t: datetime, grouping: Grouping)
         return "all"
     raised = issue.raised
     assert raised is not None
-    who = _attribution(issue, t)
+    who = attribution(issue, t)
     if grouping in ("month", "tier", "region"):
         who = replace(who, at=raised.raised_at)
     return group_key(facts, issue.customer_id, who, grouping)
@@ -81,7 +82,8 @@ def first_assignment(issue: IssueFacts, as_of: datetime) -> AssignmentFact | Non
     return min(known, key=assignment_order, default=None)
 
 
-def _resolutions(issue: IssueFacts, as_of: datetime) -> list[ResolutionFact]:
+def resolutions_by(issue: IssueFacts, as_of: datetime) -> list[ResolutionFact]:
+    """The resolutions known at `as_of`, first first."""
     return sorted((r for r in issue.resolutions if r.resolved_at <= as_of), key=resolution_order)
 
 
@@ -89,7 +91,7 @@ def is_resolved(issue: IssueFacts, as_of: datetime) -> bool:
     """Resolved (or closed) at `as_of`: its last resolution is later than its last reopen."""
     if any(c <= as_of for c in issue.closes):
         return True
-    resolutions = _resolutions(issue, as_of)
+    resolutions = resolutions_by(issue, as_of)
     if not resolutions:
         return False
     reopens = [r for r in issue.reopens if r <= as_of]
@@ -152,7 +154,7 @@ def resolution_time(
         assert issue.raised is not None
         if not is_resolved(issue, as_of):
             continue
-        resolutions = _resolutions(issue, as_of)
+        resolutions = resolutions_by(issue, as_of)
         if not resolutions:
             continue
         last = resolutions[-1]
@@ -162,13 +164,11 @@ def resolution_time(
     return tally_percentiles(items)
 
 
-def _clock_end(
-    issue: IssueFacts, clock: Clock, as_of: datetime
-) -> tuple[datetime, datetime] | None:
+def clock_end(issue: IssueFacts, clock: Clock, as_of: datetime) -> tuple[datetime, datetime] | None:
     """When the clock's first run ended and its deadline then; None while it runs."""
     assert issue.raised is not None
     if clock == "resolution":
-        resolutions = _resolutions(issue, as_of)
+        resolutions = resolutions_by(issue, as_of)
         return (resolutions[0].resolved_at, resolutions[0].resolve_by) if resolutions else None
     first = first_assignment(issue, as_of)
     if first is None:
@@ -199,7 +199,7 @@ def sla_met_rate(
             ),
             None,
         )
-        end = _clock_end(issue, clock, as_of)
+        end = clock_end(issue, clock, as_of)
         if breach is not None:
             who = Attribution(breach.deadline, breach.owner_id, breach.department)
             assert issue.raised is not None
@@ -220,7 +220,7 @@ def resolution_rate(
     items = []
     for issue in raised_in(facts, period, as_of):
         resolved = is_resolved(issue, as_of)
-        resolutions = _resolutions(issue, as_of)
+        resolutions = resolutions_by(issue, as_of)
         at = resolutions[-1].resolved_at if resolved and resolutions else as_of
         items.append((_issue_key(facts, issue, at, grouping), resolved))
     return tally_ratios(items)
@@ -263,7 +263,7 @@ def return_visit_rate(
     items = []
     for issue in raised_in(facts, period, as_of):
         assert issue.raised is not None
-        resolutions = _resolutions(issue, as_of)
+        resolutions = resolutions_by(issue, as_of)
         if issue.raised.category not in categories or not resolutions:
             continue
         visited = any(completion(v, as_of) is not None for v in visits.get(issue.issue_id, []))

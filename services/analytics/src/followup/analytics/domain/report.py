@@ -4,13 +4,13 @@ problems, who breached most and the customers at risk."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal
 
-from followup.analytics.domain.churn import ChurnRule, customers_at_risk
+from followup.analytics.domain.churn import ChurnRule, ChurnSignal, customers_at_risk
 from followup.analytics.domain.groups import GroupKey
 from followup.analytics.domain.issues import (
     CLOSURE_TARGET,
@@ -150,4 +150,60 @@ def monthly_report(facts: Facts, period: Period, as_of: datetime) -> MonthlyRepo
         agents_most_breaches=most_breaches(facts, "agent", period, as_of),
         departments_most_breaches=most_breaches(facts, "department", period, as_of),
         at_risk=customers_at_risk(facts, period, as_of),
+    )
+
+
+def _top(counts: Mapping[Any, int], limit: int = 5) -> list[tuple[Any, int]]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
+def assemble_report(
+    period: Period,
+    ratios: Mapping[str, Mapping[GroupKey, Ratio]],
+    times: Mapping[str, Mapping[GroupKey, Percentiles]],
+    problems: Mapping[tuple[str, str], int],
+    breaches: Mapping[tuple[str | None, str | None], int],
+    signals: Iterable[ChurnSignal],
+) -> MonthlyReport:
+    """The report from the period's overall KPIs (by views' names), issues raised per
+    (category, severity), breaches per (owner, department) and churn signals: what
+    `monthly_report` folds, summed elsewhere."""
+    categories: dict[str, int] = defaultdict(int)
+    for (category, _), n in problems.items():
+        categories[category] += n
+    agents: dict[str, int] = defaultdict(int)
+    departments: dict[str, int] = defaultdict(int)
+    for (owner, department), n in breaches.items():
+        if owner is not None:
+            agents[owner] += n
+        if department is not None:
+            departments[department] += n
+    at_risk: dict[str, set[ChurnRule]] = defaultdict(set)
+    for signal in signals:
+        at_risk[signal.customer_id].add(signal.rule)
+
+    def kpi(name: str, target: Fraction | None = None) -> Kpi:
+        return _overall(ratios.get(name, {}), target)
+
+    def took(name: str) -> Percentiles:
+        return _overall_times(times.get(name, {}))
+
+    return MonthlyReport(
+        period=period,
+        satisfaction=kpi("satisfaction_rate", SATISFACTION_TARGET),
+        on_time=kpi("visit_on_time_rate"),
+        resolution=kpi("resolution_rate"),
+        closure=kpi("closure_rate", CLOSURE_TARGET),
+        complaint_return_visits=kpi("complaint_return_visit_rate", RETURN_VISIT_TARGET),
+        repair_return_visits=kpi("repair_return_visit_rate", RETURN_VISIT_TARGET),
+        sla_met={c: kpi(f"{c}_sla_met_rate") for c in ("handover", "first_response", "resolution")},
+        visit_response=took("visit_response_time"),
+        handover=took("handover_time"),
+        first_response=took("first_response_time"),
+        resolution_time=took("resolution_time"),
+        top_categories=_top(categories),
+        top_problems=[(c, s, n) for (c, s), n in _top(problems)],
+        agents_most_breaches=_top(agents),
+        departments_most_breaches=_top(departments),
+        at_risk=dict(at_risk),
     )

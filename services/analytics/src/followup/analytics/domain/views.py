@@ -4,7 +4,7 @@ issues only (analytics keeps no contact and no free text)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from followup.analytics.domain import churn, issues, report, visits
 from followup.analytics.domain.groups import DEFAULT_ZONE, Grouping, GroupKey, profile_at
-from followup.analytics.domain.model import Facts
+from followup.analytics.domain.model import CustomerFacts, Facts
 from followup.analytics.domain.period import Percentiles, Period, Ratio
 
 RatioKpi = Callable[[Facts, Period, datetime, Grouping], dict[GroupKey, Ratio]]
@@ -81,11 +81,23 @@ def _key_order(key: GroupKey) -> tuple[bool, str]:
     return (key is None, key or "")
 
 
+# A KPI's answer per group, by the names of RATIOS and TIMES.
+Ratios = Mapping[str, Mapping[GroupKey, Ratio]]
+Times = Mapping[str, Mapping[GroupKey, Percentiles]]
+
+
 def kpis(facts: Facts, period: Period, as_of: datetime, grouping: Grouping) -> dict[str, Any]:
     """Every KPI of the period per group (one group, "all", without grouping)."""
     p, t = _utc(period, as_of)
     ratios = {name: kpi(facts, p, t, grouping) for name, (kpi, _) in RATIOS.items()}
     times = {name: kpi(facts, p, t, grouping) for name, kpi in TIMES.items()}
+    return kpis_document(period, as_of, grouping, ratios, times)
+
+
+def kpis_document(
+    period: Period, as_of: datetime, grouping: Grouping, ratios: Ratios, times: Times
+) -> dict[str, Any]:
+    """The KPIs document from each KPI's answer per group (a KPI without one has none)."""
     keys: set[GroupKey] = {"all"} if grouping == "all" else set()
     for ratio_keys in ratios.values():
         keys |= ratio_keys.keys()
@@ -95,9 +107,9 @@ def kpis(facts: Facts, period: Period, as_of: datetime, grouping: Grouping) -> d
     for key in sorted(keys, key=_key_order):
         group: dict[str, Any] = {"key": key}
         for name, (_, target) in RATIOS.items():
-            group[name] = ratio_view(ratios[name].get(key, Ratio(0, 0)), target)
+            group[name] = ratio_view(ratios.get(name, {}).get(key, Ratio(0, 0)), target)
         for name in TIMES:
-            group[name] = times_view(times[name].get(key, Percentiles(0, None, None)))
+            group[name] = times_view(times.get(name, {}).get(key, Percentiles(0, None, None)))
         groups.append(group)
     return {
         **period_view(period),
@@ -125,17 +137,25 @@ def at_risk_items(facts: Facts, period: Period, as_of: datetime) -> list[dict[st
     """The customers a churn-risk rule fired for in the period, by customer id, each with its
     rules, the signals (rule, instant, the visits or issues behind it) and the tier and region
     in force at `as_of`."""
+    signals = churn.churn_signals(facts, *_utc(period, as_of))
+    return at_risk_document(signals, facts.customers, as_of)
+
+
+def at_risk_document(
+    signals: Iterable[churn.ChurnSignal], customers: Mapping[str, CustomerFacts], as_of: datetime
+) -> list[dict[str, Any]]:
+    """The churn-risk list from its signals (by customer, then time) and the customers' facts."""
     by_customer: dict[str, list[churn.ChurnSignal]] = {}
-    for signal in churn.churn_signals(facts, *_utc(period, as_of)):
+    for signal in signals:
         by_customer.setdefault(signal.customer_id, []).append(signal)
     items = []
     for customer_id in sorted(by_customer):
-        signals = by_customer[customer_id]
-        profile = profile_at(facts.customers.get(customer_id), as_of)
+        fired = by_customer[customer_id]
+        profile = profile_at(customers.get(customer_id), as_of)
         items.append(
             {
                 "customer_id": customer_id,
-                "rules": sorted({s.rule for s in signals}),
+                "rules": sorted({s.rule for s in fired}),
                 "tier": profile.tier if profile else None,
                 "region": profile.region if profile else None,
                 "signals": [
@@ -144,7 +164,7 @@ def at_risk_items(facts: Facts, period: Period, as_of: datetime) -> list[dict[st
                         "at": _local(s.at, profile.timezone if profile else None),
                         "evidence": list(s.evidence),
                     }
-                    for s in signals
+                    for s in fired
                 ],
             }
         )
@@ -155,7 +175,23 @@ def monthly_report(facts: Facts, month: str, period: Period, as_of: datetime) ->
     """SPEC §5's monthly report: every KPI against its target, times, the top problem
     categories, who breached most and the customers at risk."""
     p, t = _utc(period, as_of)
-    r = report.monthly_report(facts, p, t)
+    spot_checks = visits.spot_check_pass_rate(facts, p, t, "agent")
+    at_risk = at_risk_items(facts, period, as_of)
+    return report_document(
+        month, period, as_of, report.monthly_report(facts, p, t), spot_checks, at_risk
+    )
+
+
+def report_document(
+    month: str,
+    period: Period,
+    as_of: datetime,
+    r: report.MonthlyReport,
+    spot_checks: Mapping[GroupKey, Ratio],
+    at_risk: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The monthly report document from the domain's report, the spot checks per agent and the
+    churn-risk list."""
 
     def kpi(k: report.Kpi) -> dict[str, Any]:
         return ratio_view(k.ratio, k.target)
@@ -185,7 +221,7 @@ def monthly_report(facts: Facts, month: str, period: Period, as_of: datetime) ->
         "spot_check_pass_rate_by_agent": [
             {"agent_id": key, **ratio_view(ratio, None)}
             for key, ratio in sorted(
-                visits.spot_check_pass_rate(facts, p, t, "agent").items(),
+                spot_checks.items(),
                 key=lambda kv: _key_order(kv[0]),
             )
         ],
@@ -195,5 +231,5 @@ def monthly_report(facts: Facts, month: str, period: Period, as_of: datetime) ->
         ],
         "agents_most_breaches": _ranked(r.agents_most_breaches, "agent_id"),
         "departments_most_breaches": _ranked(r.departments_most_breaches, "department"),
-        "customers_at_risk": at_risk_items(facts, period, as_of),
+        "customers_at_risk": at_risk,
     }

@@ -1,0 +1,322 @@
+"""Answers read from the incremental aggregates (aggregates.py), in one read-only snapshot.
+
+A period's KPIs are sums over its `kpi_item` rows per group, and its times the nearest-rank
+values of their durations, in SQL. Rows hold each entity's items as of everything stored;
+an entity with an instant after the asked `as_of` (unsettled: rare, as `as_of` is the
+service's now) is left out of the sums and its items are computed from its facts at `as_of`
+and added. The answer equals the fold's (tests/integration/test_aggregates_match_fold.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+import asyncpg
+
+from followup.analytics import projections
+from followup.analytics.aggregates import _FOLLOW_UPS_OF, _ISSUES_OF, _VISITS_OF
+from followup.analytics.domain.churn import ChurnSignal, churn_signals
+from followup.analytics.domain.groups import Grouping, GroupKey
+from followup.analytics.domain.issues import follow_up_visits
+from followup.analytics.domain.items import GROUPINGS, Item, issue_items, visit_items
+from followup.analytics.domain.model import CustomerFacts
+from followup.analytics.domain.period import Percentiles, Period, Ratio
+from followup.analytics.domain.views import Ratios, Times
+from followup.core.db import Conn
+
+# The item kinds behind each KPI of views.RATIOS and views.TIMES.
+RATIO_KPIS = {
+    "satisfaction": "satisfaction_rate",
+    "on_time": "visit_on_time_rate",
+    "sla_handover": "handover_sla_met_rate",
+    "sla_first_response": "first_response_sla_met_rate",
+    "sla_resolution": "resolution_sla_met_rate",
+    "resolution": "resolution_rate",
+    "closure": "closure_rate",
+    "return_complaint": "complaint_return_visit_rate",
+    "return_repair": "repair_return_visit_rate",
+}
+TIME_KPIS = {
+    "response": ("visit_response_time",),
+    "handover": ("handover_time", "first_response_time"),
+    "resolution_time": ("resolution_time",),
+}
+_SETTLED = "(settled_at IS NULL OR settled_at <= $3)"
+# The on-time rate counts a deadline once it has passed (`deadline < as_of`).
+_IN_PERIOD = f"at >= $1 AND at < $2 AND {_SETTLED} AND (kpi <> 'on_time' OR at < $3)"
+
+
+def _key(grouping: Grouping) -> str:
+    return "'all'" if grouping == "all" else f"k_{grouping}"
+
+
+def _item_key(item: Item, grouping: Grouping) -> GroupKey:
+    return "all" if grouping == "all" else item.keys[GROUPINGS.index(grouping)]
+
+
+def _hours(us: int) -> float:
+    return timedelta(microseconds=us).total_seconds() / 3600
+
+
+def _rank(p: int, n: int) -> int:
+    return max(1, math.ceil(p * n / 100))
+
+
+def _rank_sql(p: int) -> str:
+    """The nearest rank in SQL, in integers: ceil(p * n / 100), at least 1."""
+    return f"greatest(1, ({p} * count(*) + 99) / 100)::int"
+
+
+@dataclass(frozen=True, slots=True)
+class Loose:
+    """What the unsettled entities contribute at `as_of`, and which they are."""
+
+    visit_ids: list[str]
+    issue_ids: list[str]
+    items: list[tuple[str, Item]]  # (entity id, item)
+
+
+async def _loose(conn: Conn, as_of: datetime) -> Loose:
+    rows = await conn.fetch(
+        "SELECT entity, entity_id FROM kpi_entity WHERE settled_at > $1 AND entity <> 'customer'",
+        as_of,
+    )
+    visit_ids = sorted(r[1] for r in rows if r[0] == "visit")
+    issue_ids = sorted(r[1] for r in rows if r[0] == "issue")
+    if not rows:
+        return Loose([], [], [])
+    follow_ups = {r[0] for r in await conn.fetch(_FOLLOW_UPS_OF, issue_ids)} if issue_ids else set()
+    facts = await projections.load_entities(conn, sorted({*visit_ids, *follow_ups}), issue_ids)
+    items: list[tuple[str, Item]] = []
+    for vid in visit_ids:
+        items += [(vid, i) for i in visit_items(facts, facts.visits[vid], as_of)]
+    by_issue = follow_up_visits(facts)
+    for iid in issue_ids:
+        issue = facts.issues[iid]
+        items += [(iid, i) for i in issue_items(facts, issue, by_issue.get(iid, []), as_of)]
+    return Loose(visit_ids, issue_ids, items)
+
+
+def _loose_in(loose: Loose, kpi: str, period: Period, as_of: datetime) -> list[tuple[str, Item]]:
+    return [
+        (eid, i)
+        for eid, i in loose.items
+        if i.kpi == kpi and period.holds(i.at) and (kpi != "on_time" or i.at < as_of)
+    ]
+
+
+async def _ratios(
+    conn: Conn, period: Period, as_of: datetime, grouping: Grouping, loose: Loose
+) -> dict[str, dict[GroupKey, Ratio]]:
+    counts: dict[str, dict[GroupKey, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    rows = await conn.fetch(
+        f"""SELECT kpi, {_key(grouping)} AS key, count(*) FILTER (WHERE hit), count(*)
+            FROM kpi_item WHERE kpi = ANY($4::text[]) AND {_IN_PERIOD} GROUP BY 1, 2""",
+        period.start,
+        period.end,
+        as_of,
+        list(RATIO_KPIS),
+    )
+    for kpi, key, hits, n in rows:
+        counts[kpi][key][0] += hits
+        counts[kpi][key][1] += n
+    for kpi in RATIO_KPIS:
+        for _, item in _loose_in(loose, kpi, period, as_of):
+            tally = counts[kpi][_item_key(item, grouping)]
+            tally[0] += int(bool(item.hit))
+            tally[1] += 1
+    # Spot checks: per visit, its latest check in the period (visits.spot_check_pass_rate).
+    rows = await conn.fetch(
+        f"""SELECT key, count(*) FILTER (WHERE hit), count(*) FROM (
+                SELECT DISTINCT ON (entity_id) {_key(grouping)} AS key, hit FROM kpi_item
+                WHERE kpi = 'check' AND {_IN_PERIOD}
+                ORDER BY entity_id, at DESC, k_agent COLLATE "C" DESC, detail COLLATE "C" DESC
+            ) latest GROUP BY 1""",
+        period.start,
+        period.end,
+        as_of,
+    )
+    checks: dict[GroupKey, list[int]] = defaultdict(lambda: [0, 0])
+    for key, hits, n in rows:
+        checks[key] = [hits, n]
+    latest: dict[str, Item] = {}
+    for eid, item in _loose_in(loose, "check", period, as_of):
+        held = latest.get(eid)
+        if held is None or (item.at, item.keys[2] or "", item.detail or "") > (
+            held.at,
+            held.keys[2] or "",
+            held.detail or "",
+        ):
+            latest[eid] = item
+    for item in latest.values():
+        tally = checks[_item_key(item, grouping)]
+        tally[0] += int(bool(item.hit))
+        tally[1] += 1
+    answer = {
+        RATIO_KPIS[k]: {key: Ratio(h, n) for key, (h, n) in v.items()} for k, v in counts.items()
+    }
+    if checks:
+        answer["spot_check_pass_rate"] = {key: Ratio(h, n) for key, (h, n) in checks.items()}
+    return answer
+
+
+async def _times(
+    conn: Conn, period: Period, as_of: datetime, grouping: Grouping, loose: Loose
+) -> dict[str, dict[GroupKey, Percentiles]]:
+    answer: dict[str, dict[GroupKey, Percentiles]] = defaultdict(dict)
+    extra: dict[str, dict[GroupKey, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for kpi in TIME_KPIS:
+        for _, item in _loose_in(loose, kpi, period, as_of):
+            assert item.duration is not None
+            extra[kpi][_item_key(item, grouping)].append(item.duration // timedelta(microseconds=1))
+    rows = await conn.fetch(
+        f"""SELECT kpi, {_key(grouping)} AS key, count(*),
+                (array_agg(duration_us ORDER BY duration_us))[{_rank_sql(50)}],
+                (array_agg(duration_us ORDER BY duration_us))[{_rank_sql(90)}]
+            FROM kpi_item WHERE kpi = ANY($4::text[]) AND {_IN_PERIOD} GROUP BY 1, 2""",
+        period.start,
+        period.end,
+        as_of,
+        [k for k in TIME_KPIS if k not in extra],
+    )
+    for kpi, key, n, p50, p90 in rows:
+        for name in TIME_KPIS[kpi]:
+            answer[name][key] = Percentiles(n, _hours(p50), _hours(p90))
+    if extra:
+        # Unsettled durations: every duration of these KPIs, merged (rare: `as_of` is now).
+        rows = await conn.fetch(
+            f"""SELECT kpi, {_key(grouping)} AS key, array_agg(duration_us)
+                FROM kpi_item WHERE kpi = ANY($4::text[]) AND {_IN_PERIOD} GROUP BY 1, 2""",
+            period.start,
+            period.end,
+            as_of,
+            list(extra),
+        )
+        for kpi, key, durations in rows:
+            extra[kpi][key] += durations
+        for kpi, by_key in extra.items():
+            for key, values in by_key.items():
+                ordered = sorted(values)
+                n = len(ordered)
+                p = Percentiles(
+                    n, _hours(ordered[_rank(50, n) - 1]), _hours(ordered[_rank(90, n) - 1])
+                )
+                for name in TIME_KPIS[kpi]:
+                    answer[name][key] = p
+    return dict(answer)
+
+
+async def read_kpis(
+    pool: asyncpg.Pool, period: Period, as_of: datetime, grouping: Grouping
+) -> tuple[Ratios, Times]:
+    """Every KPI of the period per group, as of `as_of`, from the aggregates."""
+    async with pool.acquire() as c, c.transaction(isolation="repeatable_read", readonly=True):
+        conn = cast(Conn, c)
+        loose = await _loose(conn, as_of)
+        return await _ratios(conn, period, as_of, grouping, loose), await _times(
+            conn, period, as_of, grouping, loose
+        )
+
+
+async def _signals(
+    conn: Conn, period: Period, as_of: datetime
+) -> tuple[list[ChurnSignal], dict[str, CustomerFacts]]:
+    """The churn signals fired in the period, by customer and time, and their customers."""
+    unsettled = sorted(
+        r[0]
+        for r in await conn.fetch(
+            "SELECT entity_id FROM kpi_entity WHERE entity = 'customer' AND settled_at > $1",
+            as_of,
+        )
+    )
+    rows = await conn.fetch(
+        "SELECT customer_id, rule, at, evidence FROM churn_signal "
+        "WHERE at >= $1 AND at < $2 AND at <= $3 AND NOT (customer_id = ANY($4::text[]))",
+        period.start,
+        period.end,
+        as_of,
+        unsettled,
+    )
+    signals = [ChurnSignal(r[0], r[1], r[2], tuple(r[3])) for r in rows]
+    if unsettled:
+        visit_ids = sorted(r[0] for r in await conn.fetch(_VISITS_OF, unsettled))
+        issue_ids = sorted(r[0] for r in await conn.fetch(_ISSUES_OF, unsettled))
+        facts = await projections.load_entities(conn, visit_ids, issue_ids)
+        signals += churn_signals(facts, period, as_of)
+    signals.sort(key=lambda s: (s.customer_id, s.at, s.rule, s.evidence))
+    customers = await _customers(conn, {s.customer_id for s in signals})
+    return signals, customers
+
+
+async def _customers(conn: Conn, ids: Iterable[str]) -> dict[str, CustomerFacts]:
+    rows = await conn.fetch(
+        "SELECT customer_id, at, tier, region, timezone FROM customer_fact "
+        "WHERE customer_id = ANY($1::text[])",
+        sorted(ids),
+    )
+    return dict(projections.facts_from_rows(rows, [], []).customers)
+
+
+async def read_at_risk(
+    pool: asyncpg.Pool, period: Period, as_of: datetime
+) -> tuple[list[ChurnSignal], dict[str, CustomerFacts]]:
+    """The churn signals fired in the period as of `as_of`, with their customers' facts."""
+    async with pool.acquire() as c, c.transaction(isolation="repeatable_read", readonly=True):
+        return await _signals(cast(Conn, c), period, as_of)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportReading:
+    """What the monthly report is made of, read from the aggregates."""
+
+    ratios: Ratios
+    times: Times
+    spot_checks: dict[GroupKey, Ratio]
+    problems: dict[tuple[str, str], int]  # (category, severity): issues raised
+    breaches: dict[tuple[str | None, str | None], int]  # (owner, department): breaches
+    signals: list[ChurnSignal]
+    customers: dict[str, CustomerFacts]
+
+
+async def read_report(pool: asyncpg.Pool, period: Period, as_of: datetime) -> ReportReading:
+    """The month's KPIs, spot checks per agent, problems, breaches and churn signals."""
+    async with pool.acquire() as c, c.transaction(isolation="repeatable_read", readonly=True):
+        conn = cast(Conn, c)
+        loose = await _loose(conn, as_of)
+        ratios = await _ratios(conn, period, as_of, "all", loose)
+        times = await _times(conn, period, as_of, "all", loose)
+        by_agent = await _ratios(conn, period, as_of, "agent", loose)
+        problems: dict[tuple[str, str], int] = defaultdict(int)
+        breaches: dict[tuple[str | None, str | None], int] = defaultdict(int)
+        for kpi, a, b, n in await conn.fetch(
+            f"""SELECT kpi, CASE kpi WHEN 'raised' THEN k_category ELSE k_agent END,
+                       CASE kpi WHEN 'raised' THEN detail ELSE k_department END, count(*)
+                FROM kpi_item WHERE kpi IN ('raised', 'breach') AND {_IN_PERIOD}
+                GROUP BY 1, 2, 3""",
+            period.start,
+            period.end,
+            as_of,
+        ):
+            if kpi == "raised":
+                problems[a, b] += n
+            else:
+                breaches[a, b] += n
+        for _, item in _loose_in(loose, "raised", period, as_of):
+            problems[cast(str, item.keys[4]), cast(str, item.detail)] += 1
+        for _, item in _loose_in(loose, "breach", period, as_of):
+            breaches[item.keys[2], item.keys[3]] += 1
+        signals, customers = await _signals(conn, period, as_of)
+    return ReportReading(
+        ratios,
+        times,
+        by_agent.get("spot_check_pass_rate", {}),
+        dict(problems),
+        dict(breaches),
+        signals,
+        customers,
+    )
