@@ -129,8 +129,8 @@ def test_retries_merge_and_horizon_are_the_planners() -> None:
     assert retries.at == PLANNER.retry_at
     assert retries.deadline == working_days(1)  # plan_retry: end_of_working_days(due, 1)
     assert timedelta(days=PRESET.merge.window_days) == PLANNER.merge_within
-    # SPEC §2 (amended 2026-12); the planner's merge does not cap these yet (issue 14 §5).
-    assert PRESET.merge.protected_kinds == ("issue_follow_up", "holiday_care")
+    # SPEC §2 (amended 2026-12): a merge never passes these kinds' own deadlines.
+    assert PRESET.merge.protected_kinds == PLANNER.merge_protected_kinds
     assert PRESET.planning.horizon_months == PLANNER.horizon_months
 
 

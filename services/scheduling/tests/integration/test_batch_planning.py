@@ -295,9 +295,10 @@ async def test_official_data_loaded_later_recomputes_open_deadlines_never_finish
     await tick(pool, provisional, at(2027, 1, 26, 0))
     deep_a = await visit_row(pool, "C-A", at(2027, 1, 25))
     assert (deep_a["kinds"], deep_a["status"]) == (["deep", "holiday_care"], "due")
-    # Due + 14 days = Mon Feb 8, in the provisional Spring Festival block: Mon Feb 15.
+    # Deep: due + 14 days = Mon Feb 8, in the provisional Spring Festival block: Mon Feb 15;
+    # but the visit carries the care, due by the day before the festival (Sat Feb 6): Feb 5.
     assert (deep_a["deadline"], deep_a["deadline_provisional"]) == (
-        datetime(2027, 2, 15, 23, 59, 59, tzinfo=SH),
+        datetime(2027, 2, 5, 23, 59, 59, tzinfo=SH),
         True,
     )
     deep_b = await visit_row(pool, "C-B", at(2027, 1, 25))
@@ -342,13 +343,13 @@ async def test_official_data_loaded_later_recomputes_open_deadlines_never_finish
     assert isinstance(moved, VisitDeadlineRecomputed)
     assert (moved.visit_id, moved.deadline, moved.previous_deadline) == (
         deep_a["visit_id"],
-        datetime(2027, 2, 14, 23, 59, 59, tzinfo=SH),
-        datetime(2027, 2, 15, 23, 59, 59, tzinfo=SH),
+        datetime(2027, 2, 4, 23, 59, 59, tzinfo=SH),
+        datetime(2027, 2, 5, 23, 59, 59, tzinfo=SH),
     )
-    # Feb 8 is still off, Sunday Feb 14 is an official make-up working day.
+    # The official holiday starts Fri Feb 5: the care's last working day before it, Thu Feb 4.
     assert (deep_a["status"], deep_a["deadline"], deep_a["deadline_provisional"]) == (
         "due",
-        datetime(2027, 2, 14, 23, 59, 59, tzinfo=SH),
+        datetime(2027, 2, 4, 23, 59, 59, tzinfo=SH),
         False,
     )
     q = await visit_row(pool, "C-A", at(2027, 4, 25))
@@ -361,7 +362,7 @@ async def test_official_data_loaded_later_recomputes_open_deadlines_never_finish
     deep_b = await visit_row(pool, "C-B", at(2027, 1, 25))
     assert (deep_b["status"], deep_b["deadline"], deep_b["deadline_provisional"]) == (
         "done",
-        datetime(2027, 2, 15, 23, 59, 59, tzinfo=SH),
+        datetime(2027, 2, 5, 23, 59, 59, tzinfo=SH),
         True,
     )
     async with pool.acquire() as conn:
@@ -402,11 +403,12 @@ async def test_unreachable_plans_the_retry_and_a_later_re_plan_keeps_it(
     async with pool.acquire() as conn:
         row = await conn.fetchrow("SELECT * FROM planned_visit WHERE visit_id = $1", visit_id)
     assert row is not None
-    # 09:00 on the next working day (Tue Mar 3), due by the end of the working day after.
+    # 09:00 on the next working day (Tue Mar 3), due by the end of the working day after
+    # (Wed Mar 4), but never earlier than the first-use visit's own deadline, Mon Mar 9.
     assert (row["kinds"], row["attempt"], row["status"]) == (["first_use", "retry"], 2, "planned")
     assert (row["due_at"], row["deadline"]) == (
         at(2026, 3, 3, 9),
-        datetime(2026, 3, 4, 23, 59, 59, tzinfo=SH),
+        datetime(2026, 3, 9, 23, 59, 59, tzinfo=SH),
     )
     [retry_due] = await tick(pool, handlers, at(2026, 3, 3, 9))
     data = orjson.loads(retry_due.value)["data"]

@@ -194,3 +194,55 @@ async def test_a_customers_plan_reaches_the_rolling_horizon(client: httpx.AsyncC
     ]
     assert {v["status"] for v in plan["visits"]} == {"planned"}
     assert len(plan["visits"]) > 8
+
+
+# C-2's deep visit is due Sun 2027-01-10 10:00 Shanghai (02:00 UTC), its Spring Festival care
+# Wed 2027-01-27 09:00.
+DEEP, CARE = "2027-01-10T02:00:00+00:00", "2027-01-27T01:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        # A date is its day in the default zone; as `to` it includes that day.
+        ({"from": "2026-12-01", "to": "2027-02-01"}, [DEEP, CARE]),
+        ({"from": "2027-01-10", "to": "2027-01-10"}, [DEEP]),
+        ({"from": "2027-01-11", "to": "2027-02-01"}, [CARE]),
+        # Without an offset, in Shanghai: 10:00 there is the deep visit's due time (read as
+        # UTC it would be 18:00 there, after it).
+        ({"from": "2027-01-01T00:00:00", "to": "2027-01-10T10:00:00"}, []),
+        ({"from": "2027-01-10T10:00:00", "to": "2027-01-27T09:00:00"}, [DEEP]),
+        # With an offset, as given.
+        ({"from": "2027-01-10T02:00:00Z", "to": "2027-01-27T09:00:01+08:00"}, [DEEP, CARE]),
+    ],
+)
+async def test_planned_visits_read_dates_and_times_without_offset_in_the_default_zone(
+    client: httpx.AsyncClient, params: dict[str, str], expected: list[str]
+) -> None:
+    auth = {"Authorization": "Bearer t-supervisor"}
+    r = await client.get("/v1/planned-visits", headers=auth, params={"limit": "500"} | params)
+    assert r.status_code == 200, r.text
+    assert [as_utc(v["due_at"]) for v in r.json()["items"]] == expected
+
+
+@pytest.mark.parametrize("bound", ["from", "to"])
+@pytest.mark.parametrize("value", ["2027-02-30", "tomorrow", "2027-02-01T25:00"])
+async def test_a_bound_that_is_no_date_or_time_is_422(
+    client: httpx.AsyncClient, bound: str, value: str
+) -> None:
+    auth = {"Authorization": "Bearer t-supervisor"}
+    r = await client.get("/v1/planned-visits", headers=auth, params={bound: value})
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["value"] == value
+
+
+async def test_planned_visits_to_a_date_answers_the_visits_due_by_that_day(
+    client: httpx.AsyncClient,
+) -> None:
+    # Answered 500 before: the date was read as a naive time and compared with aware ones.
+    auth = {"Authorization": "Bearer t-supervisor"}
+    r = await client.get("/v1/planned-visits", headers=auth, params={"to": "2027-02-01"})
+    assert r.status_code == 200, r.text
+    dues = [datetime.fromisoformat(v["due_at"]) for v in r.json()["items"]]
+    assert dues and max(dues) == datetime(2027, 1, 27, 9, tzinfo=SH)

@@ -1,4 +1,5 @@
-"""The visit policy as it stood before planning was made faster (commit 8c38ae3), frozen.
+"""The visit policy as it stood before planning was made faster (commit 8c38ae3), frozen, with
+SPEC §2's merge and retry rules of 2026-12 stated plainly (`_merge_group`, `plan_retry`).
 
 The differential test plans thousands of random customers with this and with
 `followup.scheduling.domain` and requires the same visits, ids and reasons. It is the plain
@@ -85,6 +86,7 @@ class Policy:
     retry_at: time = time(9, 0)
     max_attempts: int = 3
     merge_within: timedelta = timedelta(days=7)
+    merge_protected_kinds: tuple[str, ...] = (ISSUE_FOLLOW_UP, HOLIDAY_CARE)
     horizon_months: int = 24
 
 
@@ -406,10 +408,10 @@ def merge_candidates(
             groups[-1].append(c)
         else:
             groups.append([c])
-    return [_merge_group(customer_id, g) for g in groups]
+    return [_merge_group(customer_id, g, policy) for g in groups]
 
 
-def _merge_group(customer_id: str, group: Sequence[Candidate]) -> PlannedVisit:
+def _merge_group(customer_id: str, group: Sequence[Candidate], policy: Policy) -> PlannedVisit:
     anchor = group[0]
     if len(group) == 1:  # most visits: nothing to merge
         return PlannedVisit(
@@ -426,15 +428,20 @@ def _merge_group(customer_id: str, group: Sequence[Candidate]) -> PlannedVisit:
             (anchor.key,),
         )
     kinds = tuple(sorted({c.kind for c in group}, key=_KIND_RANK.__getitem__))
-    latest = max(group, key=lambda c: c.deadline)
+    # The later deadline, but never past the own deadline of an issue_follow_up or a
+    # holiday_care it carries (the earliest of them, if several).
+    chosen = max(group, key=lambda c: c.deadline)
+    for c in group:
+        if c.kind in policy.merge_protected_kinds and c.deadline < chosen.deadline:
+            chosen = c
     return PlannedVisit(
         visit_id=visit_id_for(customer_id, anchor),
         customer_id=customer_id,
         order_id=next((c.order_id for c in group if c.order_id), None),
         kinds=kinds,
         due_at=anchor.due_at,
-        deadline=latest.deadline,
-        deadline_provisional=latest.provisional,
+        deadline=chosen.deadline,
+        deadline_provisional=chosen.provisional,
         reason="; ".join(dict.fromkeys(c.reason for c in group)),
         issue_id=next((c.issue_id for c in group if c.issue_id), None),
         sources=tuple(c.key for c in group),
@@ -510,7 +517,8 @@ def plan_retry(
     cal: BusinessCalendar,
     policy: Policy = DEFAULT_POLICY,
 ) -> PlannedVisit | None:
-    """After `unreachable`: 09:00 next working day, due by the end of the working day after.
+    """After `unreachable`: 09:00 next working day, due by the end of the working day after,
+    but never earlier than the deadline of the visit it retries.
 
     None once the visit has had its 3 attempts.
     """
@@ -519,13 +527,16 @@ def plan_retry(
     tz = ZoneInfo(timezone)
     due = next_working_day_at(unreachable_at, policy.retry_at, tz, cal)
     d = end_of_working_days(due, 1, tz, cal)
+    deadline, provisional = d.at, d.provisional
+    if visit.deadline > deadline:
+        deadline, provisional = visit.deadline, visit.deadline_provisional
     kinds = visit.kinds if RETRY in visit.kinds else (*visit.kinds, RETRY)
     return replace(
         visit,
         kinds=kinds,
         due_at=due,
-        deadline=d.at,
-        deadline_provisional=d.provisional,
+        deadline=deadline,
+        deadline_provisional=provisional,
         attempt=visit.attempt + 1,
         reason=f"retry {visit.attempt + 1} of {policy.max_attempts} after unreachable",
     )
@@ -689,18 +700,25 @@ def recomputed_deadline(
 ) -> tuple[datetime, bool] | None:
     """An open visit's deadline on `cal` (SPEC §2: recomputed when official data is loaded).
 
-    The latest deadline of its components as the rules now count them (a merge keeps the
-    later deadline); a retry's, counted again from its due time. Due times never move. None
-    when a component is no longer derivable from the facts (the stored deadline then stands).
+    Its components' deadlines as the rules now count them, merged as a merge does; a retry's
+    counted again from its due time, never earlier than the visit it retries. Due times never
+    move. None when a component is no longer derivable from the facts (the stored deadline then
+    stands; a retry then keeps its own count).
     """
+    found = [components[k] for k in visit.sources if k in components]
+    merged = None
+    if found and len(found) == len(visit.sources):
+        chosen = max(found, key=lambda c: c.deadline)
+        for c in found:
+            if c.kind in policy.merge_protected_kinds and c.deadline < chosen.deadline:
+                chosen = c
+        merged = (chosen.deadline, chosen.provisional)
     if visit.attempt > 1:
         d = end_of_working_days(visit.due_at, 1, ZoneInfo(timezone), cal)
+        if merged is not None and merged[0] > d.at:
+            return merged
         return d.at, d.provisional
-    found = [components[k] for k in visit.sources if k in components]
-    if not found or len(found) != len(visit.sources):
-        return None
-    latest = max(found, key=lambda c: c.deadline)
-    return latest.deadline, latest.provisional
+    return merged
 
 
 def changed_calendar_years(stored: Mapping[int, str], current: Mapping[int, str]) -> set[int]:

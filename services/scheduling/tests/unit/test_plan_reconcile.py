@@ -126,27 +126,29 @@ def test_official_data_moves_provisional_deadlines_of_2027() -> None:
     assert not LIBRARY.is_official(2027)
     plan = {v.due_at: v for v in plan_customer(facts, LIBRARY, now)}
     # Deep (Mon 2027-01-25) and Spring Festival care (Wed Jan 27, 10 days before Sat Feb 6)
-    # merge; the visit keeps the later deadline.
+    # merge; the later deadline would be the deep one's, but the visit never passes the care's.
     visit = plan[datetime(2027, 1, 25, 10, tzinfo=SH)]
     assert visit.kinds == ("deep", "holiday_care")
-    # Deep: Jan 25 + 14 days = Mon Feb 8, inside the provisional Spring Festival block
-    # (Feb 5..12), so the next working day, Mon Feb 15, provisionally.
+    # Care without data: the day before the festival, Fri Feb 5, provisionally.
     assert (visit.deadline, visit.deadline_provisional) == (
-        datetime(2027, 2, 15, 23, 59, 59, tzinfo=SH),
+        datetime(2027, 2, 5, 23, 59, 59, tzinfo=SH),
         True,
     )
     components = {c.key: c for c in all_candidates(facts, official, until=horizon_end(facts, now))}
-    care = next(
-        c
-        for c in components.values()
-        if c.kind == "holiday_care" and c.due_at == visit.due_at.replace(day=27, hour=9)
+    deep, care = (
+        next(components[k] for k in visit.sources if k.startswith(kind))
+        for kind in ("deep", "holiday_care")
     )
-    # Care: without data, the day before the festival (Fri Feb 5); on the official data, whose
-    # holiday starts Fri Feb 5, the last working day before it, Thu Feb 4.
-    assert (care.deadline, care.provisional) == (datetime(2027, 2, 4, 23, 59, 59, tzinfo=SH), False)
     # Deep on the official data: Feb 8 is still off, but Sunday Feb 14 is a make-up working day.
-    assert recomputed_deadline(visit, components, "Asia/Shanghai", official) == (
+    assert (deep.deadline, deep.provisional) == (
         datetime(2027, 2, 14, 23, 59, 59, tzinfo=SH),
+        False,
+    )
+    # Care on the official data, whose holiday starts Fri Feb 5: the last working day before
+    # it, Thu Feb 4. The visit's deadline is the care's again.
+    assert (care.deadline, care.provisional) == (datetime(2027, 2, 4, 23, 59, 59, tzinfo=SH), False)
+    assert recomputed_deadline(visit, components, "Asia/Shanghai", official) == (
+        datetime(2027, 2, 4, 23, 59, 59, tzinfo=SH),
         False,
     )
     # The months after: quarterly due Sun 2027-04-25, + 14 days = Sun May 9, provisional

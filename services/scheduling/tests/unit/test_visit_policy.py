@@ -170,7 +170,21 @@ def test_a_repeat_purchase_merges_special_with_its_first_use(cal: BusinessCalend
 def test_visits_due_within_7_days_merge_with_the_earlier_due_and_the_later_deadline(
     cal: BusinessCalendar,
 ) -> None:
-    # Routine month 1 of a 2026-03-02 delivery is due 04-02; an issue resolved 03-30.
+    # Routine month 1 of a 2026-03-02 delivery is due 04-02; an intent signed Mon 03-30.
+    facts = customer(("O-1", at(2026, 3, 2)), intent_signed_at=at(2026, 3, 30, 15))
+    plan = plan_customer(facts, cal, at(2026, 3, 30, 15))
+    merged = next(v for v in plan if "intent_follow_up" in v.kinds)
+    assert merged.kinds == ("routine", "intent_follow_up")
+    assert merged.due_at == at(2026, 3, 30, 15)
+    # 04-02 + 7 = Thu 04-09, later than the intent's 3 working days (Thu 04-02).
+    assert merged.deadline == eod(2026, 4, 9)
+
+
+def test_an_issue_follow_up_merged_with_a_routine_visit_keeps_its_1_working_day(
+    cal: BusinessCalendar,
+) -> None:
+    # Routine month 1 of a 2026-03-02 delivery is due 04-02 (deadline 04-09); an issue
+    # resolved Mon 03-30 merges into it, and the fix is still confirmed by Tue 03-31.
     facts = customer(
         ("O-1", at(2026, 3, 2)), resolved_issues=(ResolvedIssue("I-9", at(2026, 3, 30, 15)),)
     )
@@ -178,8 +192,23 @@ def test_visits_due_within_7_days_merge_with_the_earlier_due_and_the_later_deadl
     merged = next(v for v in plan if "issue_follow_up" in v.kinds)
     assert merged.kinds == ("routine", "issue_follow_up")
     assert merged.due_at == at(2026, 3, 30, 15)
-    assert merged.deadline == eod(2026, 4, 9)  # 04-02 + 7 = Thu 04-09, later than 03-31
+    assert merged.deadline == eod(2026, 3, 31)
     assert merged.issue_id == "I-9"
+
+
+def test_spring_festival_2027_care_merged_into_a_deep_visit_is_due_before_the_festival(
+    cal: BusinessCalendar,
+) -> None:
+    # Delivered 2026-01-25: the deep visit of Mon 2027-01-25 (due + 14 days = Mon 02-08, in
+    # the Spring Festival block, so 02-15) merges with the care due Wed 01-27 (10 days before
+    # the festival, Sat 02-06). The visit is due by the care's deadline, not after the festival.
+    plan = plan_customer(customer(("O-1", at(2026, 1, 25))), cal, at(2026, 11, 1))
+    visit = next(v for v in plan if v.due_at == at(2027, 1, 25))
+    assert visit.kinds == ("deep", "holiday_care")
+    assert visit.deadline < at(2027, 2, 6, 0)
+    if not cal.is_official(2027):
+        # Without official data: the day before the festival, provisionally.
+        assert (visit.deadline, visit.deadline_provisional) == (eod(2027, 2, 5), True)
 
 
 def test_a_customer_in_new_york_counts_days_in_new_york(cal: BusinessCalendar) -> None:
@@ -217,6 +246,23 @@ def test_unreachable_retries_at_9_on_the_next_working_day_at_most_3_attempts(
     third = plan_retry(retry, at(2026, 2, 14, 10), "Asia/Shanghai", cal)
     assert third is not None and third.attempt == 3
     assert plan_retry(third, at(2026, 2, 24, 10), "Asia/Shanghai", cal) is None
+
+
+def test_a_retry_is_never_due_earlier_than_the_visit_it_retries(cal: BusinessCalendar) -> None:
+    # The routine visit of Thu 2026-04-02 is due by Thu 04-09. Unreachable that morning: the
+    # retry is due Fri 04-03 09:00, and the working day after (Qingming, 04-04..06, is off)
+    # ends Tue 04-07, earlier than the visit's own deadline, which it keeps.
+    [routine] = by_kind(
+        plan_customer(customer(("O-1", at(2026, 3, 2))), cal, at(2026, 3, 2)), "routine"
+    )[:1]
+    assert (routine.due_at, routine.deadline) == (at(2026, 4, 2), eod(2026, 4, 9))
+    retry = plan_retry(routine, at(2026, 4, 2, 11), "Asia/Shanghai", cal)
+    assert retry is not None
+    assert (retry.due_at, retry.deadline) == (at(2026, 4, 3, 9), eod(2026, 4, 9))
+    # Unreachable again on Wed 04-08: due Thu 04-09 09:00, by Fri 04-10, later than 04-09.
+    third = plan_retry(retry, at(2026, 4, 8, 11), "Asia/Shanghai", cal)
+    assert third is not None
+    assert (third.due_at, third.deadline) == (at(2026, 4, 9, 9), eod(2026, 4, 10))
 
 
 def test_the_plan_is_the_same_whatever_the_order_of_the_facts(cal: BusinessCalendar) -> None:

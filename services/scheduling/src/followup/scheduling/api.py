@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from followup.core.auth import Authenticate, Principal, Role, require_role
 from followup.core.clock import Clock
 from followup.core.http import keyset_after
+from followup.core.instants import parse_instant
 from followup.core.problems import Problem
 from followup.events.scheduling import VisitKind
 from followup.scheduling import queries
@@ -25,6 +27,10 @@ from followup.scheduling.domain.views import CustomerPlan, PlannedVisitsPage, Vi
 # nothing they may not see. Agents see only their own visits, and a plan is not theirs: visits
 # are assigned in the visits service, where an agent's queue (`GET /v1/visits`) lives.
 PLAN_READERS = (Role.SUPERVISOR, Role.ADMIN, Role.ANALYST)
+_BOUND = (
+    "Due time bound: an RFC 3339 instant; without an offset, or a date (YYYY-MM-DD), in the"
+    " default zone (a date as `to` includes its day)"
+)
 
 
 def _pool(request: Request) -> asyncpg.Pool:
@@ -56,8 +62,8 @@ def routers(auth: Authenticate, deps: SchedulingDeps) -> list[APIRouter]:
     async def list_planned_visits(
         request: Request,
         principal: Principal = Depends(auth),
-        from_: Annotated[datetime | None, Query(alias="from")] = None,
-        to: datetime | None = None,
+        from_: Annotated[str | None, Query(alias="from", description=_BOUND)] = None,
+        to: Annotated[str | None, Query(description=_BOUND)] = None,
         kind: VisitKind | None = None,
         status: VisitStatus | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -66,7 +72,13 @@ def routers(auth: Authenticate, deps: SchedulingDeps) -> list[APIRouter]:
         """Planned visits by due time, filtered, paginated with `limit` and `cursor`."""
         require_role(principal, *PLAN_READERS)
         after = keyset_after(cursor)
-        which = queries.VisitFilter(start=from_, end=to, kind=kind, status=status)
+        zone = ZoneInfo(deps.planner.default_timezone)
+        which = queries.VisitFilter(
+            start=parse_instant(from_, zone, end=False, name="from") if from_ else None,
+            end=parse_instant(to, zone, end=True, name="to") if to else None,
+            kind=kind,
+            status=status,
+        )
         return await queries.list_planned_visits(
             _pool(request), deps, which, _now(request), after=after, limit=limit
         )

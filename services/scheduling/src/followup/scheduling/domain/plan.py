@@ -7,7 +7,7 @@ has with what this module says.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -60,11 +60,11 @@ def merge_candidates(
 
     Must equal `reference_plan.merge_candidates` (tests/unit/reference_plan.py).
     """
-    rank = KIND_RANK
+    rank, protected = KIND_RANK, policy.merge_protected_kinds
     if not isinstance(candidates, list):
         candidates = list(candidates)
     if len(candidates) == 1:  # one visit: nothing to order or merge
-        return [_merge_group(customer_id, candidates)]
+        return [_merge_group(customer_id, candidates, protected)]
     ordered = sorted(
         candidates,
         key=lambda c: (c.due_at, rank[c.kind], c.order_id or "", c.issue_id or ""),
@@ -75,10 +75,28 @@ def merge_candidates(
             groups[-1].append(c)
         else:
             groups.append([c])
-    return [_merge_group(customer_id, g) for g in groups]
+    return [_merge_group(customer_id, g, protected) for g in groups]
 
 
-def _merge_group(customer_id: str, group: Sequence[Candidate]) -> PlannedVisit:
+def merged_deadline(
+    group: Sequence[Candidate], protected: Collection[str]
+) -> tuple[datetime, bool]:
+    """A merged visit's deadline and its provisional flag: the later deadline, but never past
+    the own deadline of a `protected` kind it carries (SPEC §2, amended 2026-12: a fix is
+    confirmed within its working day and holiday care happens before the festival, merged or
+    not)."""
+    capped = [c for c in group if c.kind in protected]
+    chosen = min(capped, key=_deadline) if capped else max(group, key=_deadline)
+    return chosen.deadline, chosen.provisional
+
+
+def _deadline(c: Candidate) -> datetime:
+    return c.deadline
+
+
+def _merge_group(
+    customer_id: str, group: Sequence[Candidate], protected: Collection[str]
+) -> PlannedVisit:
     anchor = group[0]
     if len(group) == 1:  # most visits: nothing to merge
         return PlannedVisit(
@@ -96,15 +114,15 @@ def _merge_group(customer_id: str, group: Sequence[Candidate]) -> PlannedVisit:
             anchor.due_iso,
         )
     kinds = tuple(sorted({c.kind for c in group}, key=KIND_RANK.__getitem__))
-    latest = max(group, key=lambda c: c.deadline)
+    deadline, provisional = merged_deadline(group, protected)
     return PlannedVisit(
         visit_id=visit_id_for(customer_id, anchor),
         customer_id=customer_id,
         order_id=next((c.order_id for c in group if c.order_id), None),
         kinds=kinds,
         due_at=anchor.due_at,
-        deadline=latest.deadline,
-        deadline_provisional=latest.provisional,
+        deadline=deadline,
+        deadline_provisional=provisional,
         reason="; ".join(dict.fromkeys(c.reason for c in group)),
         issue_id=next((c.issue_id for c in group if c.issue_id), None),
         sources=tuple(c.key for c in group),
@@ -172,7 +190,8 @@ def plan_retry(
     cal: BusinessCalendar,
     policy: Policy = DEFAULT_POLICY,
 ) -> PlannedVisit | None:
-    """After `unreachable`: 09:00 next working day, due by the end of the working day after.
+    """After `unreachable`: 09:00 next working day, due by the end of the working day after,
+    but never earlier than the deadline of the visit it retries (SPEC §2, amended 2026-12).
 
     None once the visit has had its 3 attempts.
     """
@@ -180,15 +199,26 @@ def plan_retry(
         return None
     tz = ZoneInfo(timezone)
     due = next_working_day_at(unreachable_at, policy.retry_at, tz, cal)
-    d = end_of_working_days(due, 1, tz, cal)
+    deadline, provisional = retry_deadline(due, visit.deadline, visit.deadline_provisional, tz, cal)
     kinds = visit.kinds if RETRY in visit.kinds else (*visit.kinds, RETRY)
     return replace(
         visit,
         kinds=kinds,
         due_at=due,
         due_iso=due.isoformat(),
-        deadline=d.at,
-        deadline_provisional=d.provisional,
+        deadline=deadline,
+        deadline_provisional=provisional,
         attempt=visit.attempt + 1,
         reason=f"retry {visit.attempt + 1} of {policy.max_attempts} after unreachable",
     )
+
+
+def retry_deadline(
+    due: datetime, retried: datetime, retried_provisional: bool, tz: ZoneInfo, cal: BusinessCalendar
+) -> tuple[datetime, bool]:
+    """A retry due at `due`: the end of the working day after, or the `retried` visit's
+    deadline if later."""
+    d = end_of_working_days(due, 1, tz, cal)
+    if retried > d.at:
+        return retried, retried_provisional
+    return d.at, d.provisional

@@ -56,6 +56,8 @@ class Policy:
     retry_at: time = time(9, 0)
     max_attempts: int = 3
     merge_within: timedelta = timedelta(days=7)
+    # A merged visit's deadline never passes the own deadline of one of these kinds it carries.
+    merge_protected_kinds: tuple[str, ...] = (ISSUE_FOLLOW_UP, HOLIDAY_CARE)
     horizon_months: int = 24
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from followup.calendar import BusinessCalendar, end_of_working_days
 from followup.scheduling.domain.candidates import Candidate
-from followup.scheduling.domain.plan import PlannedVisit
+from followup.scheduling.domain.plan import PlannedVisit, merged_deadline, retry_deadline
 from followup.scheduling.domain.policy import DEFAULT_POLICY, Policy
 
 
@@ -87,18 +87,23 @@ def recomputed_deadline(
 ) -> tuple[datetime, bool] | None:
     """An open visit's deadline on `cal` (SPEC §2: recomputed when official data is loaded).
 
-    The latest deadline of its components as the rules now count them (a merge keeps the
-    later deadline); a retry's, counted again from its due time. Due times never move. None
-    when a component is no longer derivable from the facts (the stored deadline then stands).
+    Its components' deadlines as the rules now count them, merged as a merge does
+    (plan.merged_deadline); a retry's counted again from its due time, never earlier than the
+    merged deadline of the visit it retries. Due times never move. None when a component is no
+    longer derivable from the facts (the stored deadline then stands; a retry then keeps only
+    its own count).
     """
-    if visit.attempt > 1:
-        d = end_of_working_days(visit.due_at, 1, ZoneInfo(timezone), cal)
-        return d.at, d.provisional
     found = [components[k] for k in visit.sources if k in components]
-    if not found or len(found) != len(visit.sources):
-        return None
-    latest = max(found, key=lambda c: c.deadline)
-    return latest.deadline, latest.provisional
+    merged = None
+    if found and len(found) == len(visit.sources):
+        merged = merged_deadline(found, policy.merge_protected_kinds)
+    if visit.attempt > 1:
+        tz = ZoneInfo(timezone)
+        if merged is None:
+            d = end_of_working_days(visit.due_at, 1, tz, cal)
+            return d.at, d.provisional
+        return retry_deadline(visit.due_at, *merged, tz, cal)
+    return merged
 
 
 def changed_calendar_years(stored: Mapping[int, str], current: Mapping[int, str]) -> set[int]:
