@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import orjson
@@ -19,6 +19,7 @@ from followup.core.rejections import Rejection
 from followup.visits import handlers, queries
 from followup.visits.deps import VisitsDeps
 from followup.visits.domain.log_visit import LogVisit
+from followup.visits.domain.model import VisitStatus
 from followup.visits.domain.spot_checks import SpotCheckBody
 from followup.visits.domain.views import (
     CommandAccepted,
@@ -29,7 +30,6 @@ from followup.visits.domain.views import (
 )
 from followup.visits.store import CommandStore
 
-Status = Literal["due", "missed", "done", "rescheduled", "declined", "unreachable"]
 T = TypeVar("T")
 
 
@@ -93,7 +93,7 @@ def routers(auth: Authenticate, deps: VisitsDeps) -> list[APIRouter]:
     async def list_visits(
         request: Request,
         principal: Principal = Depends(auth),
-        status: Status | None = None,
+        status: VisitStatus | None = None,
         agent_id: str | None = None,
         customer_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,

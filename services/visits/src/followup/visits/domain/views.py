@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from followup.events import VisitDue, VisitLogged, VisitSpotChecked
 from followup.events.ids import issue_id_for_problem
-from followup.visits.domain.model import Visit
+from followup.visits.domain.model import Visit, VisitStatus
 
 # What a masked free text reads as: there was text, and this caller may not see it.
 MASKED = "***"
@@ -41,7 +41,7 @@ class VisitRow(View):
     customer_id: str
     order_id: str | None = None
     kinds: list[str]
-    status: str
+    status: VisitStatus
     agent_id: str | None = None
     due_at: datetime | None = None
     deadline: datetime | None = None

@@ -81,30 +81,26 @@ async def visits_of_customer_needing_agent(conn: asyncpg.Connection, customer_id
     return [r["visit_id"] for r in rows]
 
 
+# The clock's sweeps, each over the index its condition matches (visit_by_status for the
+# missed one, the partial visit_rescheduled for the other).
+_OVERDUE = """SELECT visit_id FROM visit WHERE status = 'due' AND deadline < $1
+              ORDER BY deadline LIMIT $2"""
+_BACK_DUE = """SELECT visit_id FROM visit WHERE status = 'rescheduled' AND rescheduled_to <= $1
+               ORDER BY rescheduled_to LIMIT $2"""
+
+
 async def overdue_visit_ids(
     conn: asyncpg.Connection, now: datetime, limit: int = 5000
 ) -> list[str]:
-    """Due visits whose deadline has passed: the missed sweep's work (index on status)."""
-    rows = await conn.fetch(
-        """SELECT visit_id FROM visit WHERE status = 'due' AND deadline < $1
-           ORDER BY deadline LIMIT $2""",
-        now,
-        limit,
-    )
-    return [r["visit_id"] for r in rows]
+    """Due visits whose deadline has passed: the missed sweep's work."""
+    return [r["visit_id"] for r in await conn.fetch(_OVERDUE, now, limit)]
 
 
 async def rescheduled_visit_ids(
     conn: asyncpg.Connection, now: datetime, limit: int = 5000
 ) -> list[str]:
     """Rescheduled visits whose time has come: the sweep that puts them back in the queue."""
-    rows = await conn.fetch(
-        """SELECT visit_id FROM visit WHERE status = 'rescheduled' AND rescheduled_to <= $1
-           ORDER BY rescheduled_to LIMIT $2""",
-        now,
-        limit,
-    )
-    return [r["visit_id"] for r in rows]
+    return [r["visit_id"] for r in await conn.fetch(_BACK_DUE, now, limit)]
 
 
 VISIT_COLUMNS = """visit_id, customer_id, order_id, kinds, status, agent_id, due_at, deadline,
