@@ -25,7 +25,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --all-packages --no-dev
 
 FROM ${PYTHON_IMAGE}
-RUN useradd --system --uid 10001 --user-group followup
+RUN groupadd --system --gid 10001 followup && useradd --system --uid 10001 --gid 10001 followup
 WORKDIR /app
 COPY --from=build /app /app
 # Containers listen on every interface; bytecode was compiled at build (read-only root fs).

@@ -8,6 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from .deploy_tools import ROOT
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -100,3 +102,14 @@ def test_hadolint_style_basics_hold() -> None:
     assert ":latest" not in DOCKERFILE
     assert "apt-get upgrade" not in DOCKERFILE
     assert not [line for line in LINES if line.startswith("ADD ")]
+
+
+def test_the_image_user_is_the_one_the_kubernetes_pods_run_as() -> None:
+    uid, gid = (
+        next(line for line in reversed(LINES) if line.startswith("USER ")).split()[1].split(":")
+    )
+    base = (ROOT / "deploy" / "k8s" / "base" / "visits.yaml").read_text()
+    (deployment,) = [d for d in yaml.safe_load_all(base) if d["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]["securityContext"]
+    assert (pod["runAsUser"], pod["runAsGroup"]) == (int(uid), int(gid))
+    assert f"--uid {uid} --gid {gid}" in DOCKERFILE
