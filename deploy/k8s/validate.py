@@ -47,10 +47,10 @@ def build(path: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(out.stdout) if d]
 
 
-def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> openAPIV3Schema of every vendored CRD."""
+def crd_schemas(folder: Path = HERE / "crds") -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> openAPIV3Schema of every CRD vendored in `folder`."""
     schemas = {}
-    for path in sorted((HERE / "crds").glob("*.yaml")):
+    for path in sorted(folder.glob("*.yaml")):
         for crd in yaml.safe_load_all(path.read_text()):
             if not crd or crd.get("kind") != "CustomResourceDefinition":
                 continue

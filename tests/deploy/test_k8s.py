@@ -10,6 +10,7 @@ import functools
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -181,3 +182,39 @@ def test_the_prometheus_rule_carries_the_alert_rules() -> None:
     (rule,) = of(built("base"), "PrometheusRule").values()
     alerts = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
     assert rule["spec"]["groups"] == alerts["groups"]
+
+
+def test_a_vendored_crd_schema_checks_its_custom_resources(tmp_path: Path) -> None:
+    validate = load("validate")
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "spec": {
+            "group": "keda.sh",
+            "names": {"kind": "ScaledObject"},
+            "versions": [
+                {
+                    "name": "v1alpha1",
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "required": ["scaleTargetRef"],
+                                    "properties": {"minReplicaCount": {"type": "integer"}},
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    (tmp_path / "keda.yaml").write_text(yaml.safe_dump(crd))
+    schemas = validate.crd_schemas(tmp_path)
+    scaled = of(built("base"), "ScaledObject")["visits"]
+    assert validate.validate([scaled], schemas) == []
+    broken = {**scaled, "spec": {"minReplicaCount": "two"}}
+    problems = validate.validate([broken], schemas)
+    assert len(problems) == 2, problems  # a string count and no scaleTargetRef
