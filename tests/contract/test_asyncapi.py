@@ -101,6 +101,7 @@ def test_a_channel_per_topic_with_its_event_types() -> None:
                 "IssueResumed",
                 "IssueSlaBreached",
                 "IssueDeadlinesRecomputed",
+                "IssueResponded",
             ]
         ),
         "followup.clock": ["ClockAdvanced"],

@@ -43,6 +43,7 @@ SPEC_TOPICS = {
         "IssueResumed",
         "IssueSlaBreached",
         "IssueDeadlinesRecomputed",
+        "IssueResponded",
     ],
     "followup.dead-letter": [],
     "followup.clock": ["ClockAdvanced"],
@@ -85,7 +86,7 @@ def test_each_type_belongs_to_its_producers_topic() -> None:
 
 
 # Types at a later dataversion (each one only added optional fields).
-LATER_VERSIONS = {"IssueRaised": 2, "VisitLogged": 2}
+LATER_VERSIONS = {"IssueRaised": 3, "IssueAssigned": 2, "VisitLogged": 2}
 
 
 def test_the_registry_reads_every_type_at_every_version_up_to_its_latest() -> None:
@@ -203,6 +204,7 @@ SPEC_TIMES = {
     "IssueResolved": ["resolved_at", "resolve_by"],
     "IssueReopened": ["reopened_at", "resolve_by"],
     "IssueClosed": ["closed_at"],
+    "IssueResponded": ["responded_at"],
     "ClockAdvanced": ["now"],
     "CustomerTierChanged": ["changed_at"],
     "PolicyActivated": ["effective_at"],

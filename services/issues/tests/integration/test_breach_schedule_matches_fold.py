@@ -138,7 +138,11 @@ def random_action(rng: random.Random, issue: model.Issue, now: datetime) -> Any:
         actor = rng.choice(people)
         pause = lifecycle.PauseResolution("waiting")
         return lambda c, conn, id_: c.pause_resolution(conn, id_, pause, actor, now)
-    if roll < 0.75 and issue.open_pauses:
+    if roll < 0.55:
+        contact = lifecycle.RespondToIssue(rng.choice(["phone", "onsite", "message"]))
+        who = rng.choice(people)
+        return lambda c, conn, id_: c.respond_to_issue(conn, id_, contact, who, now)
+    if roll < 0.8 and issue.open_pauses:
         actor = rng.choice(people)
         resume = lifecycle.ResumeResolution()
         return lambda c, conn, id_: c.resume_resolution(conn, id_, resume, actor, now)

@@ -185,6 +185,8 @@ async def live_history(conn: asyncpg.Connection) -> tuple[list[Event[Any]], list
     commands = svc.commands
     t1 = at(2026, 3, 9, 9)
     await commands.assign_issue(conn, issue_id, lifecycle.AssignIssue("E-17"), "S-1", t1)
+    contact = lifecycle.RespondToIssue("phone", "called back")
+    await commands.respond_to_issue(conn, issue_id, contact, "E-17", at(2026, 3, 9, 9, 30))
     t2 = at(2026, 3, 9, 10)
     await commands.pause_resolution(conn, issue_id, lifecycle.PauseResolution("away"), "E-17", t2)
     t3 = at(2026, 3, 10, 10)
@@ -209,6 +211,7 @@ async def test_reading_back_its_own_events_live_changes_nothing(conn: asyncpg.Co
         "IssueRaised",
         "IssueSlaBreached",
         "IssueAssigned",
+        "IssueResponded",
         "IssuePaused",
         "IssuePaused",
         "IssueResumed",

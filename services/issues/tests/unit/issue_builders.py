@@ -10,7 +10,12 @@ from zoneinfo import ZoneInfo
 from followup.calendar import default_calendar
 from followup.core.rejections import Rejection
 from followup.events import IssueRaised
-from followup.issues.domain.lifecycle import AssignIssue, decide_assign
+from followup.issues.domain.lifecycle import (
+    AssignIssue,
+    RespondToIssue,
+    decide_assign,
+    decide_respond,
+)
 from followup.issues.domain.model import Issue, IssueEvent, evolve, open_issue
 from followup.issues.domain.raising import RaiseComplaint, raise_complaint
 
@@ -57,3 +62,13 @@ def friday_evening_issue(raised_at: datetime = at(2026, 3, 6, 19, 30)) -> Issue:
 def assign(issue: Issue, who: str, now: datetime, department: str | None = None) -> Issue:
     """The issue after an accepted assignment."""
     return then(issue, accepted(decide_assign(issue, AssignIssue(who, department), now)))
+
+
+def respond(issue: Issue, who: str, now: datetime, channel: str = "phone") -> Issue:
+    """The issue after an accepted contact with the customer."""
+    return then(issue, accepted(decide_respond(issue, RespondToIssue(channel), who, now)))
+
+
+def take(issue: Issue, who: str, now: datetime, department: str | None = None) -> Issue:
+    """Assigned, and the new owner calls the customer at once: handover and first response end."""
+    return respond(assign(issue, who, now, department), who, now)

@@ -15,6 +15,7 @@ from issue_builders import (
     at,
     end_of,
     friday_evening_issue,
+    take,
     then,
 )
 
@@ -124,8 +125,8 @@ def test_the_rows_give_the_breach_the_fold_gives_with_its_escalation() -> None:
     assert found[0].deadline.utcoffset() == timedelta(hours=8)
 
 
-def test_assignment_ends_handover_and_first_response_and_credits_the_owner() -> None:
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
+def test_taking_and_calling_ends_handover_and_first_response_and_credits_the_owner() -> None:
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
 
     assert schedule(issue, at(2026, 3, 7, 10)) == [
         (Clock.RESOLUTION, 1, end_of(2026, 3, 11), "after_sales", "E-17"),
@@ -133,7 +134,7 @@ def test_assignment_ends_handover_and_first_response_and_credits_the_owner() -> 
 
 
 def test_a_reassignment_after_the_deadline_keeps_the_credit_with_the_owner_at_it() -> None:
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
     # The sweep missed Wednesday night; on Thursday the issue moves to technical.
     issue = assign(issue, "T-3", at(2026, 3, 12, 9), department="technical")
 
@@ -150,7 +151,7 @@ def test_a_reassignment_after_the_deadline_keeps_the_credit_with_the_owner_at_it
 
 def test_clocks_that_ended_late_stay_scheduled_until_the_sweep_records_them() -> None:
     # Taken on Tuesday, after both deadlines passed unseen.
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 10, 9))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 10, 9))
 
     assert schedule(issue, at(2026, 3, 10, 9)) == [
         (Clock.HANDOVER, 1, end_of(2026, 3, 9), "after_sales", None),
@@ -170,7 +171,7 @@ def test_a_recorded_breach_takes_its_clock_off_the_schedule() -> None:
 
 
 def test_a_paused_clock_is_not_scheduled_and_comes_back_with_its_moved_deadline() -> None:
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
     issue = then(issue, accepted(
         decide_pause(issue, PauseResolution("customer abroad"), "E-17", at(2026, 3, 11, 20))
     ))  # fmt: skip
@@ -189,7 +190,7 @@ def test_a_paused_clock_is_not_scheduled_and_comes_back_with_its_moved_deadline(
 
 
 def test_a_pause_begun_after_the_deadline_does_not_save_the_clock() -> None:
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
     issue = then(issue, accepted(
         decide_pause(issue, PauseResolution("too late"), "E-17", at(2026, 3, 12, 9))
     ))  # fmt: skip
@@ -200,7 +201,7 @@ def test_a_pause_begun_after_the_deadline_does_not_save_the_clock() -> None:
 
 
 def test_a_reopened_round_is_scheduled_and_breaches_as_round_two() -> None:
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
     issue = resolve(issue, at(2026, 3, 10, 15))  # met
     assert schedule(issue, at(2026, 3, 10, 15)) == []
 
@@ -214,7 +215,7 @@ def test_a_reopened_round_is_scheduled_and_breaches_as_round_two() -> None:
 
 
 def test_resolution_breached_in_the_first_round_is_never_scheduled_again() -> None:
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
     issue = then(issue, *due(issue, at(2026, 3, 7, 10), at(2026, 3, 12)))
     issue = resolve(issue, at(2026, 3, 12, 10))
     issue = reopen(issue, at(2026, 3, 13, 10))
@@ -224,7 +225,7 @@ def test_resolution_breached_in_the_first_round_is_never_scheduled_again() -> No
 
 def test_a_first_round_resolved_late_is_scheduled_before_the_reopened_one() -> None:
     # Resolved Thursday, after Wednesday's deadline, with no sweep in between; then reopened.
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
     issue = resolve(issue, at(2026, 3, 12, 10))
     issue = reopen(issue, at(2026, 3, 13, 10))
 
@@ -251,9 +252,9 @@ def test_deciding_from_the_rows_matches_the_fold_at_any_later_instant(hours: int
     # (the issue, when its last event happened: the projections wrote its rows then)
     histories = [
         (friday_evening_issue(), start),
-        (assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10)), at(2026, 3, 7, 10)),
-        (assign(friday_evening_issue(), "E-17", at(2026, 3, 10, 9)), at(2026, 3, 10, 9)),
-        (reopen(resolve(assign(friday_evening_issue(), "E-1", start), start), start), start),
+        (take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10)), at(2026, 3, 7, 10)),
+        (take(friday_evening_issue(), "E-17", at(2026, 3, 10, 9)), at(2026, 3, 10, 9)),
+        (reopen(resolve(take(friday_evening_issue(), "E-1", start), start), start), start),
     ]
 
     for issue, written in histories:

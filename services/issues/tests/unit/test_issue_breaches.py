@@ -13,6 +13,7 @@ from issue_builders import (
     at,
     end_of,
     friday_evening_issue,
+    take,
     then,
 )
 
@@ -90,7 +91,7 @@ def test_each_clock_breaches_only_once_however_often_the_sweep_runs() -> None:
 
 
 def test_clocks_that_ended_in_time_never_breach() -> None:
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
     issue = resolve(issue, end_of(2026, 3, 11))
 
     assert breaches(issue, at(2026, 6, 1)) == []
@@ -99,7 +100,7 @@ def test_clocks_that_ended_in_time_never_breach() -> None:
 
 def test_a_clock_that_ended_late_is_still_recorded_when_the_sweep_comes_after_it() -> None:
     # Taken on Tuesday, after both deadlines, before any sweep saw them pass.
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 10, 9))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 10, 9))
 
     found = breaches(issue, at(2026, 3, 10, 10))
 
@@ -110,7 +111,7 @@ def test_a_clock_that_ended_late_is_still_recorded_when_the_sweep_comes_after_it
 
 
 def test_the_breach_credits_the_owner_at_the_deadline_not_the_one_after_reassignment() -> None:
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
     # After the resolution deadline (Wed 03-11) it moves to another person and department.
     issue = assign(issue, "T-3", at(2026, 3, 12, 9), department="technical")
 
@@ -139,7 +140,7 @@ def test_a_department_without_a_configured_manager_escalates_to_nobody() -> None
 
 
 def test_a_paused_clock_does_not_breach_while_paused() -> None:
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
     issue = then(issue, accepted(
         decide_pause(issue, PauseResolution("customer abroad"), "E-17", at(2026, 3, 11, 20))
     ))  # fmt: skip
@@ -149,7 +150,7 @@ def test_a_paused_clock_does_not_breach_while_paused() -> None:
 
 
 def test_after_a_resume_the_deadline_has_moved_by_the_paused_working_time() -> None:
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
     issue = then(issue, accepted(
         decide_pause(issue, PauseResolution("customer abroad"), "E-17", at(2026, 3, 11, 20))
     ))  # fmt: skip
@@ -168,7 +169,7 @@ def test_next_breach_at_is_the_earliest_deadline_still_able_to_breach() -> None:
     now = at(2026, 3, 6, 20)
 
     unassigned = next_breach_at(issue, now, CAL)
-    assigned = next_breach_at(assign(issue, "E-17", now), now, CAL)
+    assigned = next_breach_at(take(issue, "E-17", now), now, CAL)
 
     assert unassigned == at(2026, 3, 7, 19, 30)  # first response comes before handover
     assert assigned == end_of(2026, 3, 11)  # only resolution is left
@@ -201,7 +202,7 @@ def reopen(issue: Issue, logged_at: datetime) -> Issue:
 
 
 def test_a_reopened_round_that_runs_out_breaches_resolution_once() -> None:
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
     issue = resolve(issue, at(2026, 3, 10, 15))  # first round met
     issue = reopen(issue, at(2026, 3, 11, 10))  # new deadline: Thu 12, Fri 13, Mon 16
 
@@ -214,7 +215,7 @@ def test_a_reopened_round_that_runs_out_breaches_resolution_once() -> None:
 
 
 def test_a_resolution_clock_breached_in_the_first_round_is_not_breached_again() -> None:
-    issue = assign(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 7, 10))
     issue = then(issue, *breaches(issue, at(2026, 3, 12)))  # first round ran out on Wed
     issue = resolve(issue, at(2026, 3, 12, 10))
     issue = reopen(issue, at(2026, 3, 13, 10))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from issue_builders import CAL, accepted, at, end_of, friday_evening_issue, then
+from issue_builders import CAL, accepted, at, end_of, friday_evening_issue, take, then
 
 from followup.core.rejections import Rejection
 from followup.events import IssueClosed, IssueReopened, VisitLogged
@@ -66,8 +66,7 @@ def test_a_recorded_breach_shows_on_its_clock_and_on_the_issue() -> None:
 
 
 def test_clocks_that_ended_show_the_margin_they_ended_with() -> None:
-    issue = friday_evening_issue()
-    issue = then(issue, accepted(decide_assign(issue, AssignIssue("E-17"), at(2026, 3, 9, 8))))
+    issue = take(friday_evening_issue(), "E-17", at(2026, 3, 9, 8))
 
     handover = clock(issue, at(2026, 3, 20), Clock.HANDOVER)
     first_response = clock(issue, at(2026, 3, 20), Clock.FIRST_RESPONSE)

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from followup.events.base import EventData, Id, Instant, Text
-from followup.events.visits import ProblemCategory, Severity
+from followup.events.visits import Channel, ProblemCategory, Severity
 
 IssueSource = Literal["visit", "complaint", "hotline"]
 Department = Literal["after_sales", "technical", "customer_service"]
@@ -28,6 +28,10 @@ class IssueRaised(EventData):
     resolve_by: Instant
     # dataversion 2: the customer's IANA zone the deadlines were counted in (absent: Asia/Shanghai).
     timezone: Id | None = None
+    # dataversion 3: what ends the first-response clock. "contact": the first IssueResponded (or
+    # the resolution, if earlier); absent: the first assignment, as issues raised before
+    # IssueResponded existed keep their recorded results.
+    first_response: Literal["contact"] | None = None
 
 
 class IssueAssigned(EventData):
@@ -36,6 +40,8 @@ class IssueAssigned(EventData):
     assignee_id: Id
     department: Department
     assigned_at: Instant
+    # dataversion 2: who assigned it (the caller; absent in events from before).
+    assigned_by: Id | None = None
 
 
 class IssueResolved(EventData):
@@ -122,3 +128,15 @@ class IssueDeadlinesRecomputed(EventData):
     resolve_by: Instant | None = None
     previous_resolve_by: Instant | None = None
     round: Round
+
+
+class IssueResponded(EventData):
+    """Someone contacted the customer about the issue; the first one ends the first-response
+    clock (SPEC §10)."""
+
+    issue_id: Id
+    customer_id: Id
+    responded_by: Id
+    responded_at: Instant
+    channel: Channel
+    note: Text | None = None

@@ -62,6 +62,7 @@ TOPIC_OF_TYPE: dict[str, str] = {
     "IssueResumed": ISSUES,
     "IssueSlaBreached": ISSUES,
     "IssueDeadlinesRecomputed": ISSUES,
+    "IssueResponded": ISSUES,
     "VisitDeadlineRecomputed": SCHEDULING,
     "ClockAdvanced": CLOCK,
     "CustomerTierChanged": CUSTOMERS,

@@ -47,6 +47,13 @@ class AssignBody(BaseModel):
     department: str | None = None
 
 
+class RespondBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str | None = None
+    note: str | None = None
+
+
 class PauseBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -159,6 +166,18 @@ def routers(auth: Authenticate, deps: IssuesDeps) -> list[APIRouter]:
         command = lifecycle.AssignIssue(**body.model_dump())
         async with _connection(request) as conn:
             result = await commands.assign_issue(conn, issue_id, command, actor, _now(request))
+        return _accepted(result)
+
+    @router.post("/issues/{issue_id}/respond", status_code=202)
+    async def respond(
+        issue_id: str, body: RespondBody, request: Request, principal: Principal = Depends(auth)
+    ) -> JSONResponse:
+        """Records a contact with the customer: publishes IssueResponded; the first one ends
+        the first-response clock."""
+        actor = _actor(principal)
+        command = lifecycle.RespondToIssue(**body.model_dump())
+        async with _connection(request) as conn:
+            result = await commands.respond_to_issue(conn, issue_id, command, actor, _now(request))
         return _accepted(result)
 
     @router.post("/issues/{issue_id}/pause", status_code=202)

@@ -79,6 +79,19 @@ class IssueCommands:
             conn, issue_id, lambda i: lifecycle.decide_assign(i, command, now), now
         )
 
+    async def respond_to_issue(
+        self,
+        conn: asyncpg.Connection,
+        issue_id: str,
+        command: lifecycle.RespondToIssue,
+        actor: str,
+        now: datetime,
+    ) -> Recorded | Rejection:
+        """Records a contact with the customer: IssueResponded (the first ends first response)."""
+        return await self._decide(
+            conn, issue_id, lambda i: lifecycle.decide_respond(i, command, actor, now), now
+        )
+
     async def pause_resolution(
         self,
         conn: asyncpg.Connection,

@@ -1,9 +1,11 @@
 """SLA clocks (SPEC §4): deadlines in force, breaches, and recalculation on a new calendar year.
 
 Rules, as the code applies them:
-- handover and first response both end when a named owner first takes the issue (the first
-  IssueAssigned). Assignment is the first owner action: pausing and resolving need an owner,
-  so nothing an owner does can come earlier. Reassignments do not restart either clock.
+- handover ends when a named owner first takes the issue (the first IssueAssigned);
+  reassignments do not restart it.
+- first response ends at the first contact with the customer (IssueResponded), or at the
+  first resolution if that comes first (SPEC §10). Issues raised before contacts were recorded
+  (IssueRaised without `first_response`) keep their rule: it ended at the first assignment.
 - resolution runs from raising to the resolution, then from each reopen to the next
   resolution (a round). Paused working time moves the round's deadline later; pauses are merged
   first, so time covered by two pauses counts once. A pause that starts after the deadline in
@@ -119,7 +121,12 @@ def clock_spans(issue: Issue, now: datetime, cal: BusinessCalendar) -> list[Cloc
     spans = [
         ClockSpan(Clock.HANDOVER, 1, handover, taken),
         # Hour-based: wall-clock time, no calendar involved.
-        ClockSpan(Clock.FIRST_RESPONSE, 1, Deadline(issue.respond_by, False), taken),
+        ClockSpan(
+            Clock.FIRST_RESPONSE,
+            1,
+            Deadline(issue.respond_by, False),
+            issue.first_response_ended_at,
+        ),
     ]
     for round_ in issue.rounds:
         resolved = round_.resolved

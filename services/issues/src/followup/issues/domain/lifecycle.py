@@ -1,4 +1,5 @@
-"""Commands on an issue (SPEC §4): assign, pause, resume, resolve; a follow-up visit's verdict.
+"""Commands on an issue (SPEC §4, §10): assign, respond, pause, resume, resolve; a follow-up
+visit's verdict.
 
 Every decision takes the issue (None when the ledger has no such issue), the command and
 `now`, and returns the event to publish or a Rejection. Checks run in one order: unknown issue
@@ -9,10 +10,12 @@ Decisions:
 - assign: a named owner, allowed until the issue is resolved (reassigning included, also
   after a reopen); the department may be changed with it (a misfiled category), else it
   stays. Assigning the current owner again in the same department is a conflict.
+- respond: a contact with the customer about the issue (channel, optional note), while it is
+  open (raised, assigned, reopened); the first one ends the first-response clock. Later ones
+  are recorded too (the timeline), and may come before anyone owns the issue.
 - pause: with a reason, while the resolution clock runs and a named owner has the issue
-  (assigned, reopened): waiting on the customer is an owner's call, and it keeps assignment
-  the first owner action (the first response). Several people may each hold a pause open;
-  one person holds at most one.
+  (assigned, reopened): waiting on the customer is an owner's call. Several people may each
+  hold a pause open; one person holds at most one.
 - resume: names the pause (`pause_no`), or ends the caller's own open pause, or the only
   open pause; with several open and none the caller's, it must name one.
 - resolve: needs a named owner (assigned or reopened). Open pauses end with it.
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import cast, get_args
 
 from followup.calendar import BusinessCalendar
 from followup.core import rejections
@@ -44,10 +47,12 @@ from followup.events import (
     IssuePaused,
     IssueReopened,
     IssueResolved,
+    IssueResponded,
     IssueResumed,
     VisitLogged,
 )
 from followup.events.issues import Department
+from followup.events.visits import Channel
 from followup.issues.domain.clocks import resolution_in_force
 from followup.issues.domain.model import (
     DEFAULT_POLICY,
@@ -61,6 +66,7 @@ from followup.issues.domain.raising import DEPARTMENTS, resolution_deadline
 UNKNOWN_ISSUE = not_found("no such issue")
 # What the shared vocabulary leaves to issues: a conflict names the state the issue is in.
 CURRENT_STATUS = "current_status"
+CHANNELS: tuple[str, ...] = get_args(Channel)
 ASSIGNABLE = frozenset({IssueStatus.RAISED, IssueStatus.ASSIGNED, IssueStatus.REOPENED})
 RESOLVABLE = frozenset({IssueStatus.ASSIGNED, IssueStatus.REOPENED})
 
@@ -72,6 +78,14 @@ class AssignIssue:
     assignee_id: str | None = None
     # None keeps the department in charge.
     department: str | None = None
+
+
+@dataclass(frozen=True)
+class RespondToIssue:
+    """The body of `POST /v1/issues/{issue_id}/respond`."""
+
+    channel: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +136,31 @@ def decide_assign(
         assignee_id=assignee,
         department=department,
         assigned_at=now,
+    )
+
+
+def decide_respond(
+    issue: Issue | None, command: RespondToIssue, actor: str, now: datetime
+) -> IssueResponded | Rejection:
+    """IssueResponded (a contact with the customer), or why not."""
+    if issue is None:
+        return UNKNOWN_ISSUE
+    errors = [
+        *choice_errors("channel", command.channel, CHANNELS),
+        *text_errors("note", command.note, required=False),
+        *id_errors("actor", actor),
+    ]
+    if errors:
+        return invalid(errors)
+    if not issue.is_open:
+        return conflict(issue, f"a {issue.status} issue is past responding to")
+    return IssueResponded(
+        issue_id=issue.issue_id,
+        customer_id=issue.customer_id,
+        responded_by=actor,
+        responded_at=now,
+        channel=cast(Channel, command.channel),
+        note=command.note,
     )
 
 

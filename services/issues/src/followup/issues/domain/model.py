@@ -24,6 +24,7 @@ from followup.events import (
     IssueRaised,
     IssueReopened,
     IssueResolved,
+    IssueResponded,
     IssueResumed,
     IssueSlaBreached,
 )
@@ -88,6 +89,7 @@ IssueEvent: TypeAlias = (
     | IssueClosed
     | Breach
     | DeadlinesRecomputed
+    | IssueResponded
 )
 
 
@@ -135,6 +137,7 @@ class Issue:
     # The customer's IANA zone: working days and deadlines are counted in it.
     timezone: str = DEFAULT_TIMEZONE
     assignments: tuple[IssueAssigned, ...] = ()
+    responses: tuple[IssueResponded, ...] = ()
     pauses: tuple[PauseRecord, ...] = ()
     closed: IssueClosed | None = None
     breaches: tuple[Breach, ...] = ()
@@ -162,6 +165,22 @@ class Issue:
     def first_assigned_at(self) -> datetime | None:
         """When a named owner first took the issue: it ends handover and first response."""
         return self.assignments[0].assigned_at if self.assignments else None
+
+    @property
+    def first_responded_at(self) -> datetime | None:
+        """When someone first contacted the customer about the issue."""
+        return min((r.responded_at for r in self.responses), default=None)
+
+    @property
+    def first_response_ended_at(self) -> datetime | None:
+        """When the first-response clock ended: at the first contact or the first resolution,
+        whichever came first; for issues raised before contacts were recorded (IssueRaised
+        without `first_response`), at the first assignment, as their results were recorded."""
+        if self.raised.first_response != "contact":
+            return self.first_assigned_at
+        resolved = self.rounds[0].resolved
+        ends = (self.first_responded_at, resolved.resolved_at if resolved else None)
+        return min((t for t in ends if t is not None), default=None)
 
     @property
     def current_round(self) -> ResolutionRound:
@@ -245,6 +264,10 @@ def _assigned(issue: Issue, event: IssueAssigned) -> Issue:
     return replace(issue, assignments=(*issue.assignments, event), status=status)
 
 
+def _responded(issue: Issue, event: IssueResponded) -> Issue:
+    return replace(issue, responses=(*issue.responses, event))
+
+
 def _paused(issue: Issue, event: IssuePaused) -> Issue:
     pause = PauseRecord(
         pause_no=event.pause_no,
@@ -302,6 +325,7 @@ def _recomputed(issue: Issue, event: DeadlinesRecomputed) -> Issue:
 # One function per event type: what each event does to the issue (IssueRaised starts it).
 _APPLY: dict[type[IssueEvent], Callable[[Issue, Any], Issue]] = {
     IssueAssigned: _assigned,
+    IssueResponded: _responded,
     IssuePaused: _paused,
     IssueResumed: _resumed,
     IssueResolved: _resolved,

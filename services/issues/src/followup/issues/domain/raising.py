@@ -3,7 +3,8 @@
 Deadlines are counted in the customer's time zone by the SPEC §2 counting rules:
 - handover: "within 1 working day" — the end (23:59:59 local) of the first working day after
   the day it was raised (that day not counted; a make-up working Saturday counts);
-- first response: raised_at + 24 wall-clock hours (an hour-based clock never skips days);
+- first response: raised_at + 24 wall-clock hours (an hour-based clock never skips days), met
+  by a contact with the customer (`first_response="contact"`, SPEC §10);
 - resolution: within 3 (general) or 7 (complex) working days, counted the same way.
 """
 
@@ -122,6 +123,7 @@ def raise_issue_from_problem(
         respond_by=deadlines.respond_by,
         resolve_by=deadlines.resolve_by,
         timezone=zone,
+        first_response="contact",
     )
 
 
@@ -193,6 +195,7 @@ def raise_complaint(
         respond_by=deadlines.respond_by,
         resolve_by=deadlines.resolve_by,
         timezone=zone,
+        first_response="contact",
     )
 
 

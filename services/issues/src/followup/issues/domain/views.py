@@ -15,6 +15,7 @@ from followup.events import (
     IssueRaised,
     IssueReopened,
     IssueResolved,
+    IssueResponded,
     IssueResumed,
 )
 from followup.events.issues import Department
@@ -177,6 +178,9 @@ def _entry(event: IssueEvent) -> TimelineEntry:
             "department": event.department,
         }
         return TimelineEntry("assigned", event.assigned_at, None, details)
+    if isinstance(event, IssueResponded):
+        details = {"channel": event.channel, "note": event.note}
+        return TimelineEntry("responded", event.responded_at, event.responded_by, details)
     if isinstance(event, IssuePaused):
         details = {"pause_no": event.pause_no, "reason": event.reason}
         return TimelineEntry("paused", event.paused_at, event.paused_by, details)
