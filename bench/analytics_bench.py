@@ -45,10 +45,10 @@ from followup.analytics.handlers import AnalyticsHandlers
 from followup.analytics.metrics import AnalyticsMetrics
 from followup.analytics.queries import Analytics
 from followup.analytics.settings import AnalyticsSettings
-from followup.core.consumer import Tx
 from followup.core.db import create_pool, migrate
 from followup.core.logging import configure_logging
 from followup.core.maintenance import StatisticsKeeper
+from followup.core.subscription import Tx
 from followup.core.testing import create_database
 from followup.events import (
     CustomerDelivered,

@@ -33,12 +33,14 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from followup.core.applier import Item
 from followup.core.clock import WallClock
-from followup.core.consumer import EventConsumer, Item, Subscription, Tx
+from followup.core.consumer import EventConsumer
 from followup.core.db import create_pool, migrate
 from followup.core.deadletter import DeadLetterPublisher
 from followup.core.metrics import Metrics
 from followup.core.settings import CoreSettings
+from followup.core.subscription import Subscription, Tx
 from followup.core.testing import create_database, create_topics, dsn_for
 from followup.events import CONTENT_TYPE, Event, ProjectStarted, decode, encode, make_event
 

@@ -9,7 +9,7 @@
   0.1% of the issues (1,000, as many as scheduling's due sweep makes due: minutes of deadlines);
   breach_sweep_10k_s is the catch-up case, 1% (10,000 first-response breaches). The sweep is
   the subscription's `on_tick` (BreachSweep.on_clock_tick -> record_breaches) called
-  directly, as the consumer runs a clock tick: one transaction, a `followup.core.consumer.Tx`,
+  directly, as the consumer runs a clock tick: one transaction, a `followup.core.subscription.Tx`,
   flushed before commit; more ticks if one left work behind (the JSON says how many).
   Repeated, rolled back, for a range; one more, instrumented, run splits the time between
   finding and each step of recording.
@@ -51,10 +51,10 @@ import httpx
 import orjson
 
 from followup.calendar import default_calendar, end_of_working_days
-from followup.core.consumer import Tx
 from followup.core.db import create_pool, migrate
 from followup.core.http import encode_cursor
 from followup.core.logging import configure_logging
+from followup.core.subscription import Tx
 from followup.core.testing import create_database, create_topics
 from followup.events import IssueAssigned, IssueRaised, topics
 from followup.events.ids import NAMESPACE

@@ -30,10 +30,10 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from followup.calendar import default_calendar
-from followup.core.consumer import Tx
 from followup.core.db import create_pool, migrate
 from followup.core.maintenance import StatisticsKeeper
 from followup.core.settings import CoreSettings
+from followup.core.subscription import Tx
 from followup.core.testing import create_database
 from followup.events import Contact, CustomerDelivered, make_event
 from followup.scheduling.handlers import SchedulingHandlers

@@ -15,11 +15,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from followup.core.clock import Clock, WallClock
-from followup.core.consumer import EventConsumer, Subscription
+from followup.core.consumer import EventConsumer
 from followup.core.db import create_pool, migrate
 from followup.core.deadletter import DeadLetterPublisher
 from followup.core.metrics import Metrics
 from followup.core.settings import CoreSettings
+from followup.core.subscription import Subscription
 from followup.core.testing import Infra, create_topics
 from followup.events import CONTENT_TYPE, Event, encode, topics
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from followup.core.consumer import Subscription, Tx
+from followup.core.subscription import Subscription, Tx
 from followup.events import Event, IssueAssigned, ProjectStarted, decode, make_event, topics
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -8,8 +8,8 @@ import asyncpg
 import pytest
 
 from followup.core.clock import EPOCH, SimulatedClock, WallClock, publish_clock_advance
-from followup.core.consumer import Tx
 from followup.core.settings import CoreSettings
+from followup.core.subscription import Tx
 from followup.events import topics
 
 from .conftest import Env, assigned, make_consumer, projection_subscription, wait_until

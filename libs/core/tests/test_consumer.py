@@ -8,9 +8,10 @@ from typing import Any
 
 import asyncpg
 import orjson
+import pytest
 from aiokafka import AIOKafkaProducer
 
-from followup.core.consumer import Subscription, Tx
+from followup.core.subscription import Subscription, Tx
 from followup.events import Event, encode, topics
 
 from .conftest import (
@@ -352,12 +353,14 @@ async def _count_at_least(pool: asyncpg.Pool, n: int) -> bool:
     return await table_count(pool, "started") >= n
 
 
-async def test_pipelined_batches_claim_ids_early_and_apply_each_event_once(
-    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer
+@pytest.mark.parametrize("pipelined", [True, False], ids=["pipelined", "plain"])
+async def test_batches_claimed_early_or_one_at_a_time_apply_each_event_once(
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer, pipelined: bool
 ) -> None:
-    """A batch's ids are claimed while the batch before it is still in the database; the read
-    model still equals the fold with ids repeated across neighbouring batches and a batch that
-    must start over (a handler failing once), which makes the next give its early claim up."""
+    """With pipelined claims a batch's ids are claimed while the batch before it is still in the
+    database (without, never); the read model equals the fold either way, with ids repeated
+    across neighbouring batches and a batch that must start over (a handler failing once),
+    which makes the next give its early claim up."""
     topic = env.topic(topics.CUSTOMERS)
     flaky_id = f"flaky-{uuid.uuid4().hex[:6]}"
     failed_once: list[str] = []
@@ -386,7 +389,9 @@ async def test_pipelined_batches_claim_ids_early_and_apply_each_event_once(
     for i in range(0, len(messages) - 5, 40):
         messages.insert(i + 5, messages[i])
     await send_raw(producer, topic, messages)
-    settings = env.with_settings(batch_max_records=30, max_handler_attempts=3)
+    settings = env.with_settings(
+        batch_max_records=30, max_handler_attempts=3, pipelined_claims=pipelined
+    )
     sub = Subscription(
         consumer="piped", topics=[topics.CUSTOMERS], batch_handlers={"ProjectStarted": handler}
     )
@@ -409,7 +414,10 @@ async def test_pipelined_batches_claim_ids_early_and_apply_each_event_once(
     )
     assert failed_once == [flaky_id]
     assert not await pool.fetchval("SELECT count(*) FROM dead_letter WHERE consumer = 'piped'")
-    assert max(early_seen) >= 1, "no batch was ever claimed ahead"
+    if pipelined:
+        assert max(early_seen) >= 1, "no batch was ever claimed ahead"
+    else:
+        assert max(early_seen) == 0, "a batch was claimed ahead with pipelining off"
     assert (
         metric(env.metrics, "followup_events_consumed_total", consumer="piped", outcome="duplicate")
         == len(messages) - 901

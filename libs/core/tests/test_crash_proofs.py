@@ -33,7 +33,15 @@ EVENTS = int(os.environ.get("CORE_PROOF_EVENTS", "50000"))
 class Worker:
     """One consumer process."""
 
-    def __init__(self, env: Env, *, group_suffix: str, log_dir: Path, stall_ms: int = 0) -> None:
+    def __init__(
+        self,
+        env: Env,
+        *,
+        group_suffix: str,
+        log_dir: Path,
+        stall_ms: int = 0,
+        pipelined: bool = True,
+    ) -> None:
         self.app_name = f"w{uuid.uuid4().hex[:10]}"
         self.log_path = log_dir / f"{self.app_name}.log"
         with self.log_path.open("wb") as log:
@@ -52,6 +60,7 @@ class Worker:
                     self.app_name,
                     "--stall-ms",
                     str(stall_ms),
+                    *([] if pipelined else ["--plain"]),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -160,9 +169,14 @@ async def check_against_fold(env: Env, pool: asyncpg.Pool) -> None:
     ) == len(ids)
 
 
+# Both ways: with pipelined claims, and the plain path (one batch at a time).
+both_claims = pytest.mark.parametrize("pipelined", [True, False], ids=["pipelined", "plain"])
+
+
 @pytest.mark.slow
+@both_claims
 async def test_kill_9_mid_batch_ten_times_and_the_read_model_equals_the_fold(
-    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer, tmp_path: Path
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer, tmp_path: Path, pipelined: bool
 ) -> None:
     """§7a: ≥ 50,000 events, a consumer process SIGKILLed mid-batch at least 10 times."""
     rng = random.Random(7)
@@ -174,7 +188,13 @@ async def test_kill_9_mid_batch_ten_times_and_the_read_model_equals_the_fold(
     while kills < 12 or not production.done():
         # A new group each time: offsets come from the database, and a fresh group does not
         # wait out the dead member's session.
-        worker = Worker(env, group_suffix=f"-{uuid.uuid4().hex[:6]}", log_dir=tmp_path, stall_ms=15)
+        worker = Worker(
+            env,
+            group_suffix=f"-{uuid.uuid4().hex[:6]}",
+            log_dir=tmp_path,
+            stall_ms=15,
+            pipelined=pipelined,
+        )
         await asyncio.sleep(rng.uniform(0.0, 1.5))
         mid_batch_kills += await kill_mid_batch(pool, worker)
         kills += 1
@@ -182,7 +202,9 @@ async def test_kill_9_mid_batch_ten_times_and_the_read_model_equals_the_fold(
             break
     total = await production
     assert mid_batch_kills >= 10, f"only {mid_batch_kills} of {kills} kills were mid-batch"
-    final = Worker(env, group_suffix=f"-{uuid.uuid4().hex[:6]}", log_dir=tmp_path)
+    final = Worker(
+        env, group_suffix=f"-{uuid.uuid4().hex[:6]}", log_dir=tmp_path, pipelined=pipelined
+    )
     try:
         await wait_stored(pool, total, timeout=120)
     finally:
@@ -192,15 +214,19 @@ async def test_kill_9_mid_batch_ten_times_and_the_read_model_equals_the_fold(
 
 
 @pytest.mark.slow
+@both_claims
 async def test_three_instances_one_killed_one_frozen_totals_exact(
-    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer, tmp_path: Path
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer, tmp_path: Path, pipelined: bool
 ) -> None:
     """§7e: three instances in one group; one SIGKILLed mid-batch, one frozen past its session
     (a zombie that wakes up holding a batch); the totals are exact."""
     rng = random.Random(11)
     topic = env.topic(topics.CUSTOMERS)
     suffix = f"-{uuid.uuid4().hex[:6]}"
-    workers = [Worker(env, group_suffix=suffix, log_dir=tmp_path, stall_ms=10) for _ in range(3)]
+    workers = [
+        Worker(env, group_suffix=suffix, log_dir=tmp_path, stall_ms=10, pipelined=pipelined)
+        for _ in range(3)
+    ]
     production = asyncio.create_task(
         produce_steadily(producer, topic, 30000, chunk=1000, pause=0.3, rng=rng)
     )

@@ -11,8 +11,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from followup.core.clock import WallClock
-from followup.core.consumer import Subscription, Tx
-from followup.core.deadletter import list_dead_letters, replay_dead_letters
+from followup.core.deadletter import list_dead_letters
+from followup.core.deadletter_replay import replay_dead_letters
+from followup.core.subscription import Subscription, Tx
 from followup.events import Event, RejectedMessage, decode, encode, topics
 
 from .conftest import (

@@ -16,7 +16,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from followup.core.attempts import INTERRUPTED
-from followup.core.consumer import Subscription, Tx
+from followup.core.subscription import Subscription, Tx
 from followup.events import Event, topics
 
 from .conftest import Env, make_consumer, read_topic, send_events, started, table_count, wait_until

@@ -27,12 +27,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from followup.core.clock import WallClock
-from followup.core.consumer import EventConsumer, Subscription, Tx
+from followup.core.consumer import EventConsumer
 from followup.core.db import create_pool, migrate
 from followup.core.deadletter import DeadLetterPublisher
 from followup.core.metrics import Metrics
 from followup.core.outbox import OutboxRelay, publish_events
 from followup.core.settings import CoreSettings
+from followup.core.subscription import Subscription, Tx
 from followup.core.testing import Infra, create_database, create_topics
 from followup.events import Event, derived_id, encode, topics
 

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from followup.core.cli import app as cli
 from followup.core.clock import EPOCH, SimulatedClock, WallClock
-from followup.core.consumer import Subscription, Tx
 from followup.core.metrics import Metrics
 from followup.core.outbox import OutboxRelay
 from followup.core.replay import rebuild
+from followup.core.subscription import Subscription, Tx
 from followup.events import ClockAdvanced, Event, derived_id, encode, make_event, topics
 
 from .conftest import (

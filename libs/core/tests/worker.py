@@ -18,12 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from projection import project_started
 
 from followup.core.clock import WallClock
-from followup.core.consumer import EventConsumer, Subscription, Tx
+from followup.core.consumer import EventConsumer
 from followup.core.db import create_pool
 from followup.core.deadletter import DeadLetterPublisher
 from followup.core.logging import configure_logging
 from followup.core.metrics import Metrics
 from followup.core.settings import CoreSettings
+from followup.core.subscription import Subscription, Tx
 from followup.events import Event, topics
 
 
@@ -39,6 +40,7 @@ async def main(args: argparse.Namespace) -> None:
         retry_initial_s=0.05,
         retry_max_s=1.0,
         max_handler_attempts=args.max_attempts,
+        pipelined_claims=not args.plain,
         log_level="INFO",
     )
     stall = args.stall_ms / 1000
@@ -93,5 +95,7 @@ if __name__ == "__main__":
     # The handler fails (ValueError) on this event id, saying so on stdout each time.
     parser.add_argument("--fail-on", default="")
     parser.add_argument("--max-attempts", type=int, default=5)
+    # Without pipelined claims: one batch at a time, claim -> apply -> commit.
+    parser.add_argument("--plain", action="store_true")
     configure_logging("worker", "INFO")
     asyncio.run(main(parser.parse_args()))

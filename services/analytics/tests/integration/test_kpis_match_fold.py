@@ -32,9 +32,9 @@ from followup.analytics.metrics import AnalyticsMetrics
 from followup.analytics.queries import Analytics
 from followup.analytics.settings import AnalyticsSettings
 from followup.core.auth import TokenTable, bearer_auth
-from followup.core.consumer import Tx
 from followup.core.db import create_pool, migrate
 from followup.core.problems import install_problem_handlers
+from followup.core.subscription import Tx
 from followup.core.testing import Infra, create_database
 from followup.events import EventData, make_event
 

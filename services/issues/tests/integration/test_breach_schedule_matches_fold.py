@@ -21,9 +21,9 @@ import orjson
 import pytest
 
 from followup.calendar import default_calendar
-from followup.core.consumer import Tx
 from followup.core.db import init_connection, migrate
 from followup.core.rejections import Rejection
+from followup.core.subscription import Tx
 from followup.core.testing import Infra, create_database
 from followup.events import VisitLogged, make_event
 from followup.issues import sweep as issue_sweep

@@ -16,8 +16,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from followup.calendar import BusinessCalendar, default_calendar
-from followup.core.consumer import Tx
 from followup.core.db import migrate
+from followup.core.subscription import Tx
 from followup.core.testing import Infra, create_database
 from followup.events import (
     Contact,

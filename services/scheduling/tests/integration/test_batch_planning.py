@@ -16,10 +16,10 @@ import orjson
 import pytest
 
 from followup.calendar import BusinessCalendar, parse_year
-from followup.core.consumer import Tx
 from followup.core.db import create_pool, migrate
 from followup.core.maintenance import analyze_grown_tables
 from followup.core.outbox import OutboxRow
+from followup.core.subscription import Tx
 from followup.core.testing import Infra, create_database
 from followup.events import (
     Contact,

@@ -14,9 +14,9 @@ from fastapi import FastAPI
 
 from followup.calendar import BusinessCalendar, add_months_clamped
 from followup.core.auth import Principal, Role, TokenTable, bearer_auth
-from followup.core.consumer import Tx
 from followup.core.db import create_pool, migrate
 from followup.core.problems import install_problem_handlers
+from followup.core.subscription import Tx
 from followup.events import Contact, CustomerDelivered, make_event
 from followup.scheduling import api
 from followup.scheduling.deps import SchedulingDeps

@@ -14,10 +14,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from followup.core.consumer import Tx
 from followup.core.crypto import PersonalDataVault, master_key_from_env
 from followup.core.db import create_pool, migrate
 from followup.core.rejections import Rejection
+from followup.core.subscription import Tx
 from followup.core.testing import Infra, create_database
 from followup.events import VisitDue, make_event
 from followup.visits.domain.log_visit import LogVisit

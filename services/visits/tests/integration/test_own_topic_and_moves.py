@@ -12,13 +12,14 @@ import asyncpg
 import orjson
 import pytest
 
+from followup.core.applier import Applier
 from followup.core.clock import WallClock
-from followup.core.consumer import Applier, Tx
 from followup.core.crypto import PersonalDataVault, master_key_from_env
 from followup.core.db import create_pool, migrate
 from followup.core.metrics import Metrics
 from followup.core.rejections import Rejection
 from followup.core.settings import CoreSettings
+from followup.core.subscription import Tx
 from followup.core.testing import Infra, create_database
 from followup.events import (
     Event,

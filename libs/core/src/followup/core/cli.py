@@ -211,7 +211,7 @@ def replay_letters(
         raise typer.BadParameter("give --id N (repeatable) or --all")
     from followup.core.clock import clock_from_settings
     from followup.core.db import create_pool
-    from followup.core.deadletter import replay_dead_letters
+    from followup.core.deadletter_replay import replay_dead_letters
     from followup.core.metrics import Metrics
 
     hooks = load_service(service, dsn, with_subscription=True)

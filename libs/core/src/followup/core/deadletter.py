@@ -12,7 +12,7 @@ import asyncio
 import base64
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -21,14 +21,12 @@ import structlog
 
 from followup.core.db import Conn
 from followup.core.retry import Transient
-from followup.events import RejectedMessage, decode, topics
+from followup.events import topics
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
     from aiokafka.structs import ConsumerRecord
 
-    from followup.core.clock import Clock
-    from followup.core.consumer import Subscription
     from followup.core.metrics import Metrics
     from followup.core.settings import CoreSettings
 
@@ -36,7 +34,7 @@ log = structlog.get_logger(__name__)
 
 # The reason of an event whose handler kept failing (decode failures use RejectReason values).
 HANDLER_FAILED = "handler_failed"
-_MAX_ERROR = 2000
+MAX_ERROR = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +78,7 @@ class DeadLetter:
             headers=tuple((k, bytes(v) if v is not None else b"") for k, v in record.headers),
             reason=reason,
             error_type=error_type,
-            error=error[:_MAX_ERROR],
+            error=error[:MAX_ERROR],
             timestamp=record.timestamp,
             event_id=event_id,
             event_type=event_type,
@@ -199,17 +197,7 @@ class DeadLetterPublisher:
                 raise Transient(f"dead-letter publish failed: {exc!r}") from exc
 
 
-# -- listing and replaying ---------------------------------------------------------------------
-
-
-@dataclass
-class ReplayReport:
-    """What a dead-letter replay did."""
-
-    replayed: list[int] = field(default_factory=list)
-    duplicates: list[int] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)
-    failed: dict[int, str] = field(default_factory=dict)
+# -- listing -----------------------------------------------------------------------------------
 
 
 async def list_dead_letters(
@@ -232,82 +220,3 @@ async def list_dead_letters(
         limit,
     )
     return [dict(r) for r in rows]
-
-
-async def replay_dead_letters(
-    pool: asyncpg.Pool,
-    subscription: Subscription,
-    *,
-    settings: CoreSettings,
-    clock: Clock,
-    metrics: Metrics,
-    ids: Sequence[int] | None = None,
-) -> ReplayReport:
-    """Replays open dead letters of a consumer (all, or those ids) through decode + handler.
-
-    Each one goes in its own transaction with the same dedup as the consumer, so replaying
-    twice, or replaying an event the consumer has since seen, has no second effect.
-    """
-    from followup.core.consumer import Applier
-
-    applier = Applier(subscription, settings=settings, clock=clock, metrics=metrics)
-    report = ReplayReport()
-    rows = await pool.fetch(
-        """SELECT id, value FROM dead_letter
-           WHERE consumer = $1 AND replayed_at IS NULL
-             AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))
-           ORDER BY id""",
-        subscription.consumer,
-        list(ids) if ids is not None else None,
-    )
-    for row in rows:
-        letter_id = row["id"]
-        try:
-            event = decode(row["value"] or b"")
-        except RejectedMessage as exc:
-            await pool.execute(
-                """UPDATE dead_letter SET replay_attempts = replay_attempts + 1,
-                          last_replay_error = $2 WHERE id = $1""",
-                letter_id,
-                f"{exc.reason.value}: {exc.detail}"[:_MAX_ERROR],
-            )
-            report.failed[letter_id] = exc.reason.value
-            continue
-        async with pool.acquire() as conn, conn.transaction():
-            outcome = "skipped"
-            error: str | None = None
-            if applier.handles(event.type):
-                if not await applier.dedup(conn, [event]):
-                    outcome = "duplicate"
-                else:
-                    tx = applier.new_tx(conn, clock.now())
-                    failed = await applier.run_isolated(tx, [event])
-                    if failed:
-                        outcome, error = "failed", repr(failed[0][1])[:_MAX_ERROR]
-                    else:
-                        outcome = "replayed"
-            if outcome == "failed":
-                await conn.execute(
-                    """UPDATE dead_letter SET replay_attempts = replay_attempts + 1,
-                              last_replay_error = $2 WHERE id = $1""",
-                    letter_id,
-                    error,
-                )
-                report.failed[letter_id] = error or ""
-            else:
-                await conn.execute(
-                    """UPDATE dead_letter SET replayed_at = now(),
-                              replay_attempts = replay_attempts + 1,
-                              last_replay_error = $2 WHERE id = $1""",
-                    letter_id,
-                    None if outcome == "replayed" else outcome,
-                )
-                getattr(report, outcome).append(letter_id)
-        log.info(
-            "dead letter replayed",
-            dead_letter_id=letter_id,
-            outcome=outcome,
-            event_id=event.id,
-            event_type=event.type,
-        )
-    return report

@@ -29,13 +29,14 @@ import asyncpg
 import structlog
 
 from followup.core.clock import Clock, WallClock
-from followup.core.consumer import EventConsumer, Subscription
+from followup.core.consumer import EventConsumer
 from followup.core.db import create_pool, migration_files
 from followup.core.deadletter import DeadLetterPublisher
 from followup.core.maintenance import GrowingTable, StatisticsKeeper
 from followup.core.metrics import Metrics
 from followup.core.retry import is_transient
 from followup.core.settings import CoreSettings
+from followup.core.subscription import Subscription
 
 log = structlog.get_logger(__name__)
 

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from followup.core.auth import Authenticate, TokenTable, bearer_auth
 from followup.core.clock import Clock, clock_from_settings
-from followup.core.consumer import EventConsumer, Subscription
+from followup.core.consumer import EventConsumer
 from followup.core.db import create_pool, migrate
 from followup.core.deadletter import DeadLetterPublisher
 from followup.core.http import ReadyCheck, create_app
@@ -30,6 +30,7 @@ from followup.core.maintenance import GrowingTable, StatisticsKeeper
 from followup.core.metrics import Metrics
 from followup.core.outbox import OutboxRelay
 from followup.core.settings import CoreSettings
+from followup.core.subscription import Subscription
 from followup.events.asyncapi import build_asyncapi
 
 log = structlog.get_logger()

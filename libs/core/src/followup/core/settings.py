@@ -30,6 +30,9 @@ class CoreSettings(BaseSettings):
     # How long the group waits for a silent member before moving its partitions.
     kafka_session_timeout_ms: int = 15000
     max_handler_attempts: int = 5
+    # A batch claims its ids while the one before it commits (followup.core.batchtx); off, the
+    # plain path claim -> apply -> commit runs one batch at a time.
+    pipelined_claims: bool = True
     # Objects allocated between young-generation GC runs once the consumer starts (CPython's
     # default, 700, makes the collector a fifth of the per-event cost); 0 leaves GC alone.
     gc_young_threshold: int = 50000

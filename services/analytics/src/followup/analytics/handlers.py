@@ -7,7 +7,7 @@ from typing import Any
 
 from followup.analytics import aggregates, projections
 from followup.analytics.metrics import AnalyticsMetrics
-from followup.core.consumer import Tx
+from followup.core.subscription import Tx
 from followup.events import Event
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from followup.analytics.handlers import AnalyticsHandlers
-from followup.core.consumer import Subscription
+from followup.core.subscription import Subscription
 from followup.events import topics
 
 # Every producer's topic (SPEC §1). followup.clock is not among them: the service's clock reads

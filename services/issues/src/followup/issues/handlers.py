@@ -8,8 +8,8 @@ from typing import Any
 
 import structlog
 
-from followup.core.consumer import Tx
 from followup.core.rejections import Rejection
+from followup.core.subscription import Tx
 from followup.events import CustomerDelivered, Event, IntentSigned, VisitLogged
 from followup.issues.domain import lifecycle, raising
 from followup.issues.domain.model import IssueEvent

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from followup.calendar import BusinessCalendar
-from followup.core.consumer import Tx
+from followup.core.subscription import Tx
 from followup.events import Event, IssueClosed, IssueRaised, IssueReopened, derived_id, make_event
 from followup.issues.domain.model import Breach, Issue, IssueEvent, evolve
 from followup.issues.projections import history, ledger

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from followup.core.consumer import Subscription
+from followup.core.subscription import Subscription
 from followup.events import topics
 from followup.issues.deps import IssuesDeps
 

@@ -10,8 +10,8 @@ from datetime import datetime
 
 import structlog
 
-from followup.core.consumer import Tx
 from followup.core.outbox import outbox_row
+from followup.core.subscription import Tx
 from followup.events import make_event
 from followup.issues.domain import clocks
 from followup.issues.domain.model import Breach

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from followup.core.consumer import Tx
+from followup.core.subscription import Tx
 from followup.scheduling.domain.candidates import all_candidates
 from followup.scheduling.domain.model import customer_facts
 from followup.scheduling.domain.plan import horizon_end

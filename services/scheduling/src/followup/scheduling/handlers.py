@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from followup.core.consumer import Tx
+from followup.core.subscription import Tx
 from followup.events import AnyEvent, CustomerDelivered, Event, IssueResolved, VisitLogged
 from followup.scheduling import horizon
 from followup.scheduling.calendar_change import recompute_deadlines

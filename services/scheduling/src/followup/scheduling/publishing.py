@@ -8,7 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
-from followup.core.consumer import Tx
+from followup.core.subscription import Tx
 from followup.events import (
     AnyEvent,
     Event,

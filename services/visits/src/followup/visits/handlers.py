@@ -12,9 +12,9 @@ import asyncpg
 import orjson
 
 from followup.core.commands import KEY_REUSED, request_hash
-from followup.core.consumer import Tx
 from followup.core.crypto import PersonalDataVault
 from followup.core.rejections import Rejection
+from followup.core.subscription import Tx
 from followup.events import (
     CustomerDelivered,
     Event,
