@@ -43,3 +43,17 @@ CREATE TABLE churn_signal (
 );
 CREATE INDEX churn_signal_by_customer ON churn_signal (customer_id);
 CREATE INDEX churn_signal_by_at ON churn_signal (at);
+
+-- Per day (the cohort instant's day in Asia/Shanghai), per grouping and group: the hits and
+-- count of each ratio KPI's items, kept with kpi_item (a batch subtracts the rows it replaces
+-- and adds the new ones). A period's whole days are read here; its partial days, the
+-- unsettled entities and the spot checks (latest per visit in the period) from kpi_item.
+CREATE TABLE kpi_day (
+    kpi      text NOT NULL,
+    grouping text NOT NULL,
+    day      date NOT NULL,
+    key      text,
+    hits     bigint NOT NULL,
+    n        bigint NOT NULL
+);
+CREATE UNIQUE INDEX kpi_day_key ON kpi_day (kpi, grouping, day, key) NULLS NOT DISTINCT;

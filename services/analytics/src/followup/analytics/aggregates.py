@@ -51,10 +51,43 @@ ITEM_COLUMNS = (
     "settled_at",
 )
 _ITEM_TYPES = ("text", "text", "text", "timestamptz", *["text"] * 6, "bool", "bigint", "text")
+# The ratio KPIs kept per day (readings.RATIO_KPIS), and the zone their days are counted in.
+DAY_KPIS = (
+    "satisfaction",
+    "on_time",
+    "sla_handover",
+    "sla_first_response",
+    "sla_resolution",
+    "resolution",
+    "closure",
+    "return_complaint",
+    "return_repair",
+)
+DAY_ZONE = "Asia/Shanghai"
+# Adds (sign 1) or subtracts (-1) the items' hits and counts to their days, every grouping.
+_DAY_DELTA = f"""
+INSERT INTO kpi_day (kpi, grouping, day, key, hits, n)
+SELECT kpi, g.grouping, (at AT TIME ZONE '{DAY_ZONE}')::date, g.key,
+       $1 * count(*) FILTER (WHERE hit), $1 * count(*)
+FROM changed CROSS JOIN LATERAL (VALUES
+    ('all', 'all'), ('month', k_month), ('tier', k_tier), ('agent', k_agent),
+    ('department', k_department), ('category', k_category), ('region', k_region)
+) AS g(grouping, key)
+WHERE kpi = ANY('{{{",".join(DAY_KPIS)}}}'::text[])
+GROUP BY 1, 2, 3, 4
+ORDER BY 1, 2, 3, 4
+ON CONFLICT (kpi, grouping, day, key)
+DO UPDATE SET hits = kpi_day.hits + EXCLUDED.hits, n = kpi_day.n + EXCLUDED.n
+"""
+_RETURNED = "kpi, at, k_month, k_tier, k_agent, k_department, k_category, k_region, hit"
 _INSERT_ITEMS = (
-    f"INSERT INTO kpi_item ({', '.join(ITEM_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"${n}::{t}[]" for n, t in enumerate((*_ITEM_TYPES, "timestamptz"), 1))
-    + ")"
+    f"WITH changed AS (INSERT INTO kpi_item ({', '.join(ITEM_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"${n}::{t}[]" for n, t in enumerate((*_ITEM_TYPES, "timestamptz"), 2))
+    + f") RETURNING {_RETURNED}) "
+)
+_DELETE_ITEMS = (
+    "WITH changed AS (DELETE FROM kpi_item WHERE entity_id = ANY($2::text[]) AND entity = $3 "
+    f"RETURNING {_RETURNED}) " + _DAY_DELTA
 )
 _UPSERT_ENTITIES = """
 INSERT INTO kpi_entity (entity, entity_id, settled_at)
@@ -168,14 +201,11 @@ async def _store_items(conn: Conn, facts: Facts, visits: set[str], issues: set[s
     for entity, pairs in settled.items():
         if pairs:
             ids = [p[0] for p in pairs]
-            await conn.execute(
-                "DELETE FROM kpi_item WHERE entity_id = ANY($1::text[]) AND entity = $2",
-                ids,
-                entity,
-            )
+            await conn.execute(_DELETE_ITEMS, -1, ids, entity)
             await conn.execute(_UPSERT_ENTITIES, entity, ids, [p[1] for p in pairs])
     if rows:
-        await conn.execute(_INSERT_ITEMS, *([r[n] for r in rows] for n in range(len(ITEM_COLUMNS))))
+        columns = ([r[n] for r in rows] for n in range(len(ITEM_COLUMNS)))
+        await conn.execute(_INSERT_ITEMS + _DAY_DELTA, 1, *columns)
 
 
 async def _store_signals(conn: Conn, facts: Facts, customers: set[str]) -> None:

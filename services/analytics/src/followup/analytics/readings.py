@@ -13,13 +13,14 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import cast
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from followup.analytics import projections
-from followup.analytics.aggregates import _FOLLOW_UPS_OF, _ISSUES_OF, _VISITS_OF
+from followup.analytics.aggregates import _FOLLOW_UPS_OF, _ISSUES_OF, _VISITS_OF, DAY_ZONE
 from followup.analytics.domain.churn import ChurnSignal, churn_signals
 from followup.analytics.domain.groups import Grouping, GroupKey
 from followup.analytics.domain.issues import follow_up_visits
@@ -47,6 +48,7 @@ TIME_KPIS = {
     "resolution_time": ("resolution_time",),
 }
 _SETTLED = "(settled_at IS NULL OR settled_at <= $3)"
+_DAY_TZ = ZoneInfo(DAY_ZONE)
 # The on-time rate counts a deadline once it has passed (`deadline < as_of`).
 _IN_PERIOD = f"at >= $1 AND at < $2 AND {_SETTLED} AND (kpi <> 'on_time' OR at < $3)"
 
@@ -110,17 +112,59 @@ def _loose_in(loose: Loose, kpi: str, period: Period, as_of: datetime) -> list[t
     ]
 
 
+def _whole_days(start: datetime, end: datetime) -> tuple[date, date]:
+    """The days [lo, hi) of DAY_ZONE that lie wholly in [start, end) (lo >= hi: none)."""
+    first, last = start.astimezone(_DAY_TZ), end.astimezone(_DAY_TZ)
+    lo = first.date() if first == _midnight(first.date()) else first.date() + timedelta(days=1)
+    return lo, last.date()
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=_DAY_TZ)
+
+
 async def _ratios(
     conn: Conn, period: Period, as_of: datetime, grouping: Grouping, loose: Loose
 ) -> dict[str, dict[GroupKey, Ratio]]:
     counts: dict[str, dict[GroupKey, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    # Whole days from kpi_day (the on-time rate's only up to as_of: a deadline counts once
+    # passed), the rest of the period from kpi_item; the unsettled entities' rows in those
+    # days taken out again (their items at as_of come from `loose`).
+    days = {"other": _whole_days(period.start, period.end)}
+    days["on_time"] = _whole_days(period.start, min(period.end, max(as_of, period.start)))
+    windows: dict[str, tuple[datetime, datetime]] = {}
+    for which, (lo, hi) in days.items():
+        kpis = ["on_time"] if which == "on_time" else [k for k in RATIO_KPIS if k != "on_time"]
+        if lo >= hi:
+            windows[which] = (period.start, period.start)
+            continue
+        windows[which] = (_midnight(lo), _midnight(hi))
+        for kpi, key, hits, n in await conn.fetch(
+            "SELECT kpi, key, sum(hits)::bigint, sum(n)::bigint FROM kpi_day WHERE grouping = $1 "
+            "AND kpi = ANY($2::text[]) AND day >= $3 AND day < $4 GROUP BY 1, 2",
+            grouping,
+            kpis,
+            lo,
+            hi,
+        ):
+            counts[kpi][key][0] += hits
+            counts[kpi][key][1] += n
     rows = await conn.fetch(
-        f"""SELECT kpi, {_key(grouping)} AS key, count(*) FILTER (WHERE hit), count(*)
-            FROM kpi_item WHERE kpi = ANY($4::text[]) AND {_IN_PERIOD} GROUP BY 1, 2""",
+        f"""SELECT kpi, key, coalesce(sum(sign) FILTER (WHERE hit), 0), sum(sign) FROM (
+                SELECT kpi, {_key(grouping)} AS key, hit,
+                       CASE WHEN {_SETTLED} THEN 1 ELSE -1 END AS sign
+                FROM kpi_item
+                WHERE kpi = ANY($4::text[]) AND at >= $1 AND at < $2
+                  AND (kpi <> 'on_time' OR at < $3)
+                  AND (CASE WHEN kpi = 'on_time' THEN at >= $7 AND at < $8
+                            ELSE at >= $5 AND at < $6 END) = NOT {_SETTLED}
+            ) edges GROUP BY 1, 2""",
         period.start,
         period.end,
         as_of,
         list(RATIO_KPIS),
+        *windows["other"],
+        *windows["on_time"],
     )
     for kpi, key, hits, n in rows:
         counts[kpi][key][0] += hits
@@ -157,8 +201,10 @@ async def _ratios(
         tally = checks[_item_key(item, grouping)]
         tally[0] += int(bool(item.hit))
         tally[1] += 1
+    # A group whose rows all cancelled out has no item: it is not a group of the answer.
     answer = {
-        RATIO_KPIS[k]: {key: Ratio(h, n) for key, (h, n) in v.items()} for k, v in counts.items()
+        RATIO_KPIS[k]: {key: Ratio(h, n) for key, (h, n) in v.items() if n}
+        for k, v in counts.items()
     }
     if checks:
         answer["spot_check_pass_rate"] = {key: Ratio(h, n) for key, (h, n) in checks.items()}
