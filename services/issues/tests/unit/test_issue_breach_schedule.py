@@ -181,12 +181,12 @@ def test_a_paused_clock_is_not_scheduled_and_comes_back_with_its_moved_deadline(
     issue = then(issue, accepted(
         decide_resume(issue, ResumeResolution(), "E-17", at(2026, 3, 12, 8))
     ))  # fmt: skip
-    # 4 h on Wed + 8 h on Thu paused: one working day later, the end of Thu.
+    # 4 h on Wed + 8 h on Thu paused: the end of Wed moves exactly 12 h, to Thu 11:59:59.
     assert schedule(issue, at(2026, 3, 12, 8)) == [
-        (Clock.RESOLUTION, 1, end_of(2026, 3, 12), "after_sales", "E-17"),
+        (Clock.RESOLUTION, 1, at(2026, 3, 12, 11, 59, 59), "after_sales", "E-17"),
     ]
-    assert due(issue, at(2026, 3, 12, 8), end_of(2026, 3, 12)) == []
-    assert [b.clock for b in due(issue, at(2026, 3, 12, 8), at(2026, 3, 13))] == ["resolution"]
+    assert due(issue, at(2026, 3, 12, 8), at(2026, 3, 12, 11, 59, 59)) == []
+    assert [b.clock for b in due(issue, at(2026, 3, 12, 8), at(2026, 3, 12, 12))] == ["resolution"]
 
 
 def test_a_pause_begun_after_the_deadline_does_not_save_the_clock() -> None:

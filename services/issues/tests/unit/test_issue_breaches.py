@@ -158,10 +158,10 @@ def test_after_a_resume_the_deadline_has_moved_by_the_paused_working_time() -> N
         decide_resume(issue, ResumeResolution(), "E-17", at(2026, 3, 12, 8))
     ))  # fmt: skip
 
-    # 4 h on Wed + 8 h on Thu paused: the deadline moves one working day, to the end of Thu.
-    assert next_breach_at(issue, at(2026, 3, 12, 9), CAL) == end_of(2026, 3, 12)
-    assert breaches(issue, end_of(2026, 3, 12)) == []
-    assert clocks(breaches(issue, at(2026, 3, 13))) == [Clock.RESOLUTION]
+    # 4 h on Wed + 8 h on Thu paused: the end of Wed moves exactly 12 h, to Thu 11:59:59.
+    assert next_breach_at(issue, at(2026, 3, 12, 9), CAL) == at(2026, 3, 12, 11, 59, 59)
+    assert breaches(issue, at(2026, 3, 12, 11, 59, 59)) == []
+    assert clocks(breaches(issue, at(2026, 3, 12, 12))) == [Clock.RESOLUTION]
 
 
 def test_next_breach_at_is_the_earliest_deadline_still_able_to_breach() -> None:

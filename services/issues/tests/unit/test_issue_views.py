@@ -87,8 +87,9 @@ def test_a_paused_resolution_clock_shows_paused_with_its_deadline_moving_on() ->
     friday = clock(issue, at(2026, 3, 13, 18), Clock.RESOLUTION)
 
     assert view_issue(issue, at(2026, 3, 11, 18), CAL).paused
-    assert (wednesday.state, wednesday.deadline) == (ClockState.PAUSED, end_of(2026, 3, 12))
-    assert (friday.state, friday.deadline) == (ClockState.PAUSED, end_of(2026, 3, 16))
+    # Wed 12-18h paused: 6 h; by Fri 18h: Wed 12 h + Thu 24 h + Fri 18 h, over the weekend.
+    assert (wednesday.state, wednesday.deadline) == (ClockState.PAUSED, at(2026, 3, 12, 5, 59, 59))
+    assert (friday.state, friday.deadline) == (ClockState.PAUSED, at(2026, 3, 16, 5, 59, 59))
 
 
 def follow_up(confirmed: bool, logged_at: datetime) -> VisitLogged:

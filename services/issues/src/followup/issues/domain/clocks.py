@@ -7,9 +7,11 @@ Rules, as the code applies them:
   first resolution if that comes first (SPEC §10). Issues raised before contacts were recorded
   (IssueRaised without `first_response`) keep their rule: it ended at the first assignment.
 - resolution runs from raising to the resolution, then from each reopen to the next
-  resolution (a round). Paused working time moves the round's deadline later; pauses are merged
-  first, so time covered by two pauses counts once. A pause that starts after the deadline in
-  force has passed moves nothing: the clock had already run out.
+  resolution (a round). Paused working time moves the round's deadline later by exactly that
+  time (SPEC §10): the moved deadline is an instant, not rounded to the end of its day, and
+  the move skips non-working days (working time is the whole of each working day). Pauses are
+  merged first, so time covered by two pauses counts once. A pause that starts after the
+  deadline in force has passed moves nothing: the clock had already run out.
 - met: ended by its deadline (23:59:59 included); breached: ran past it, ended or not.
 - every clock breaches at most once: the resolution clock's one breach is that of the first
   round that ran out. A breach happens at the deadline, and names the owner and department in
@@ -18,7 +20,7 @@ Rules, as the code applies them:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,8 +29,8 @@ from zoneinfo import ZoneInfo
 from followup.calendar import (
     BusinessCalendar,
     Deadline,
+    add_working_seconds,
     end_of_working_days,
-    extend_by_pauses,
     merge_intervals,
     paused_working_seconds,
     working_seconds_between,
@@ -106,9 +108,28 @@ def resolution_in_force(
         if start > deadline.at:
             break  # the clock ran out before this pause: it cannot un-breach it
         counted.append((start, end))
-        deadline = extend_by_pauses(base, counted, until, tz, cal)
+        deadline = moved_by_pauses(base, counted, until, tz, cal)
     seconds = paused_working_seconds(counted, until, tz, cal)
     return ResolutionInForce(deadline, round(seconds))
+
+
+def moved_by_pauses(
+    base: Deadline,
+    pauses: Sequence[tuple[datetime, datetime | None]],
+    until: datetime,
+    tz: str,
+    cal: BusinessCalendar,
+) -> Deadline:
+    """`base` moved later by exactly the working time paused up to `until`: an instant."""
+    seconds = paused_working_seconds(pauses, until, tz, cal)
+    if seconds <= 0:
+        return base
+    zone = ZoneInfo(tz)
+    moved = add_working_seconds(base.at, seconds, tz, cal)
+    # The paused seconds were judged on the pause days, the move on the days it crossed.
+    first = min(start for start, _ in pauses).astimezone(zone).date()
+    provisional = cal.any_provisional(first, moved.astimezone(zone).date())
+    return Deadline(moved, base.provisional or provisional)
 
 
 def clock_spans(issue: Issue, now: datetime, cal: BusinessCalendar) -> list[ClockSpan]:
