@@ -9,7 +9,7 @@ from followup.core.subscription import Tx
 from followup.events import AnyEvent, CustomerDelivered, Event, IssueResolved, VisitLogged
 from followup.scheduling import horizon
 from followup.scheduling.calendar_change import recompute_deadlines
-from followup.scheduling.domain.model import CustomerFact, evolve
+from followup.scheduling.domain.model import CustomerFact, CustomerState, evolve
 from followup.scheduling.domain.plan import plan_retry
 from followup.scheduling.metrics import SchedulingMetrics
 from followup.scheduling.planning import Planner
@@ -55,10 +55,17 @@ class SchedulingHandlers:
             }
         new_deliveries: list[tuple[str, str, datetime, str, str, str]] = []
         resolved: dict[str, tuple[str, str, datetime]] = {}
+        # A customer's states after each of its facts of the batch but the last: planned in
+        # turn, so the plan is the same whatever the batch boundaries.
+        steps: dict[str, list[CustomerState]] = {}
+        seen: set[str] = set()
         for event in events:
             fact: CustomerFact = event.data
             cid = fact.customer_id
             before = states[cid]
+            if cid in seen:
+                steps.setdefault(cid, []).append(before)
+            seen.add(cid)
             after = states[cid] = evolve(before, fact)
             if isinstance(fact, CustomerDelivered) and fact.order_id not in before.deliveries:
                 at = after.deliveries[fact.order_id]
@@ -67,7 +74,7 @@ class SchedulingHandlers:
                 resolved[fact.issue_id] = (fact.issue_id, cid, after.resolved[fact.issue_id])
         await customers.insert_deliveries(conn, new_deliveries)
         await customers.upsert_resolved_issues(conn, list(resolved.values()))
-        stored = await planner.replan(conn, now, states, reach, None, new)
+        stored = await planner.replan(conn, now, states, reach, None, new, steps)
         self.metrics.visits_stored.inc(stored)
         # A visit already due when planned (history processed late) is published now.
         await self._publish_due(tx, now, causes=causes)

@@ -14,7 +14,14 @@ from followup.scheduling import horizon
 from followup.scheduling.domain.model import CustomerState, customer_facts
 from followup.scheduling.domain.plan import PlannedVisit, plan_customer
 from followup.scheduling.domain.policy import DEFAULT_POLICY, Policy
-from followup.scheduling.domain.reconcile import plan_components, reconcile
+from followup.scheduling.domain.reconcile import (
+    PlanChanges,
+    StoredVisit,
+    advance,
+    changes_between,
+    plan_components,
+    reconcile,
+)
 from followup.scheduling.domain.schedule import PlanMemo
 from followup.scheduling.projections import customers, plans
 
@@ -50,11 +57,15 @@ class Planner:
         reach: Mapping[str, datetime | None],
         extend_to: datetime | None = None,
         new: Collection[str] = (),
+        steps: Mapping[str, Sequence[CustomerState]] | None = None,
     ) -> int:
         """Plans every locked (or `new`) customer in memory up to their stored horizon (or
         `extend_to`, if further) and writes what changed; returns the number of visits stored.
 
         A stored plan never gets shorter: `reach` (how far each one reached) is a floor.
+        `steps` holds, for a customer several of whose facts came in one batch, the states
+        after each of them but the last: the customer is planned through each in turn, what
+        falls due published in between, exactly as if the facts had come one a batch.
         """
         ids = list(states)
         # Only a customer with a stored plan end has stored visits (see lock_states).
@@ -63,7 +74,6 @@ class Planner:
         update: list[PlannedVisit] = []
         delete: list[str] = []
         until: dict[str, datetime | None] = {}
-        policy, cal, memo, tz = self.policy, self.calendar, self.memo, self.default_timezone
         stored_count = 0
 
         async def planned_visits() -> AsyncIterator[Sequence[PlannedVisit]]:
@@ -71,30 +81,21 @@ class Planner:
             # One customer's new visits at a time.
             nonlocal stored_count
             for cid in ids:
-                facts = customer_facts(cid, states[cid], tz)
                 mine = stored.get(cid, [])
                 before = reach.get(cid)
-                end = horizon.plan_reach(horizon.stored_horizon(facts, now), before, extend_to)
-                until[cid] = end
-                if end is None:  # no fact that plans anything yet
-                    continue
-                fixed, planned = plan_components(mine)
-                visits = plan_customer(
-                    facts,
-                    cal,
-                    now,
-                    fixed,
-                    planned,
-                    policy,
-                    until=end,
-                    stored_until=before,
-                    memo=memo,
-                )
-                if not mine:  # a new customer (most of them): the whole plan is new
-                    stored_count += len(visits)
-                    yield visits
-                    continue
-                changes = reconcile(mine, visits)
+                earlier = steps.get(cid) if steps else None
+                if earlier:
+                    changes, until[cid] = self._plan_steps(
+                        cid, [*earlier, states[cid]], mine, before, now, extend_to
+                    )
+                else:
+                    end, visits = self._plan(cid, states[cid], mine, before, now, extend_to)
+                    until[cid] = end
+                    if not mine:  # a new customer (most of them): the whole plan is new
+                        stored_count += len(visits)
+                        yield visits
+                        continue
+                    changes = reconcile(mine, visits)
                 update.extend(changes.update)
                 delete.extend(changes.delete)
                 stored_count += len(changes.insert)
@@ -105,6 +106,55 @@ class Planner:
         await plans.delete_visits(conn, delete)
         await customers.save_customers(conn, states, until, now, new)
         return stored_count
+
+    def _plan(
+        self,
+        cid: str,
+        state: CustomerState,
+        mine: Sequence[StoredVisit],
+        before: datetime | None,
+        now: datetime,
+        extend_to: datetime | None,
+    ) -> tuple[datetime | None, list[PlannedVisit]]:
+        """How far the customer's stored plan reaches now, and its open visits up to there."""
+        facts = customer_facts(cid, state, self.default_timezone)
+        end = horizon.plan_reach(horizon.stored_horizon(facts, now), before, extend_to)
+        if end is None:  # no fact that plans anything yet
+            return None, []
+        fixed, planned = plan_components(mine)
+        visits = plan_customer(
+            facts,
+            self.calendar,
+            now,
+            fixed,
+            planned,
+            self.policy,
+            until=end,
+            stored_until=before,
+            memo=self.memo,
+        )
+        return end, visits
+
+    def _plan_steps(
+        self,
+        cid: str,
+        states: Sequence[CustomerState],
+        loaded: Sequence[StoredVisit],
+        before: datetime | None,
+        now: datetime,
+        extend_to: datetime | None,
+    ) -> tuple[PlanChanges, datetime | None]:
+        """The customer planned through each state in turn, in memory, what is due by `now`
+        published after each (as the due sweep does): the changes from the stored plan to the
+        last one's, and how far it reaches."""
+        mine = list(loaded)
+        for state in states:
+            end, visits = self._plan(cid, state, mine, before, now, extend_to)
+            if end is None:
+                continue
+            mine = advance(mine, reconcile(mine, visits), now)
+            before = end
+        return changes_between(loaded, mine), before
 
     async def extend_plans(self, conn: asyncpg.Connection, now: datetime) -> int:
         """Stores the next part of every plan that ends less than EXTEND_WITHIN ahead (up to

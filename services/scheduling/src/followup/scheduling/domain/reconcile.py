@@ -40,7 +40,8 @@ def plan_components(stored: Iterable[StoredVisit]) -> tuple[frozenset[str], froz
     return frozenset(fixed), frozenset(planned)
 
 
-def _same_plan(a: PlannedVisit, b: PlannedVisit) -> bool:
+def same_plan(a: PlannedVisit, b: PlannedVisit) -> bool:
+    """Whether a re-plan leaves the stored visit `a` as it is (its due time never moves)."""
     return (
         a.kinds == b.kinds
         and a.deadline == b.deadline
@@ -67,11 +68,45 @@ def reconcile(stored: Iterable[StoredVisit], visits: Iterable[PlannedVisit]) -> 
         s = by_id.get(v.visit_id)
         if s is None:
             changes.insert.append(v)
-        elif s.status == "planned" and s.visit.attempt == 1 and not _same_plan(s.visit, v):
+        elif s.status == "planned" and s.visit.attempt == 1 and not same_plan(s.visit, v):
             changes.update.append(v)
     changes.delete = [
         vid for vid, s in by_id.items() if s.status == "planned" and vid not in wanted
     ]
+    return changes
+
+
+def advance(
+    stored: Iterable[StoredVisit], changes: PlanChanges, now: datetime
+) -> list[StoredVisit]:
+    """The stored plan once `changes` are written and the due sweep has published what is
+    due by `now` (planned visits due by then become `due`)."""
+    by_id = {s.visit.visit_id: s for s in stored}
+    for vid in changes.delete:
+        del by_id[vid]
+    for v in (*changes.update, *changes.insert):
+        by_id[v.visit_id] = StoredVisit(v, "planned")
+    return [
+        StoredVisit(s.visit, "due") if s.status == "planned" and s.visit.due_at <= now else s
+        for s in by_id.values()
+    ]
+
+
+def changes_between(stored: Iterable[StoredVisit], later: Iterable[StoredVisit]) -> PlanChanges:
+    """The inserts, updates and deletes that turn the stored plan into `later` (statuses are
+    the due sweep's: a visit `due` in `later` and planned in the store is published by it)."""
+    before = {s.visit.visit_id: s.visit for s in stored}
+    changes = PlanChanges()
+    kept: set[str] = set()
+    for s in later:
+        vid = s.visit.visit_id
+        kept.add(vid)
+        old = before.get(vid)
+        if old is None:
+            changes.insert.append(s.visit)
+        elif not same_plan(old, s.visit):
+            changes.update.append(s.visit)
+    changes.delete = [vid for vid in before if vid not in kept]
     return changes
 
 
