@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import orjson
 
 from followup.core.clock import publish_clock_advance
@@ -121,7 +122,18 @@ async def test_thirteen_simulated_months_publish_exactly_the_policys_visits_once
         "FOLLOWUP_CLOCK": "simulated",
         "FOLLOWUP_TOPIC_PREFIX": prefix,
     }
-    await replay("scheduling", env)
+    conn = await asyncpg.connect(svc.env["FOLLOWUP_PG_DSN"])
+    try:
+        years = await conn.fetch("SELECT year, fingerprint FROM calendar_year ORDER BY year")
+        await replay("scheduling", env)
+        # The calendar years are kept: the first tick after the swap recomputes nothing.
+        assert (
+            years
+            and await conn.fetch("SELECT year, fingerprint FROM calendar_year ORDER BY year")
+            == years
+        )
+    finally:
+        await conn.close()
     # The service comes back on the rebuilt tables; its relay and ticks publish nothing new.
     await start_service(
         "scheduling",

@@ -8,6 +8,10 @@ from followup.scheduling.handlers import FACT_TYPES, SchedulingHandlers
 
 CONSUMES = [topics.CUSTOMERS, topics.VISITS, topics.ISSUES]
 PUBLISHES = [topics.SCHEDULING]
+# Not rebuilt by a replay: the official calendar years the stored deadlines were counted on
+# come from the calendar, not from the topics (emptied, the first tick after the swap would
+# recompute the deadlines of every customer with a provisional one).
+KEPT_ON_REPLAY = ("calendar_year",)
 
 
 def scheduling_subscription(handlers: SchedulingHandlers) -> Subscription:
@@ -16,8 +20,9 @@ def scheduling_subscription(handlers: SchedulingHandlers) -> Subscription:
         consumer="scheduling",
         topics=CONSUMES,
         # One batch handler for every customer fact: the core hands it each run of them in
-        # the batch, so a batch re-plans each of its customers once, in a few queries.
+        # the batch, so a batch re-plans its customers together, in a few queries.
         batch_handlers=dict.fromkeys(FACT_TYPES, handlers.apply_customer_facts),
         handlers={"VisitLogged": handlers.record_visit_outcome},
         on_tick=handlers.on_tick,
+        replay_keep_tables=KEPT_ON_REPLAY,
     )
