@@ -102,6 +102,8 @@ def test_a_channel_per_topic_with_its_event_types() -> None:
                 "IssueSlaBreached",
                 "IssueDeadlinesRecomputed",
                 "IssueResponded",
+                "IssueSlaWarning",
+                "IssueEscalated",
             ]
         ),
         "followup.clock": ["ClockAdvanced"],

@@ -140,3 +140,39 @@ class IssueResponded(EventData):
     responded_at: Instant
     channel: Channel
     note: Text | None = None
+
+
+class IssueSlaWarning(EventData):
+    """A clock has used the policy's share of its time (default 80%): once per clock and round.
+
+    `escalate_to` is who is warned (the owner, or the department's manager while unassigned).
+    """
+
+    issue_id: Id
+    customer_id: Id
+    clock: SlaClock
+    deadline: Instant
+    warned_at: Instant
+    escalate_to: Id | None = None
+    department: Department
+    owner_id: Id | None = None
+    round: Round
+
+
+EscalationLevel = Annotated[int, Field(ge=1)]
+
+
+class IssueEscalated(EventData):
+    """A breached issue is still open one further SLA period later: escalated a level up
+    (level 2: the director; the breach itself is level 1, IssueSlaBreached)."""
+
+    issue_id: Id
+    customer_id: Id
+    level: EscalationLevel
+    escalate_to: Id | None = None
+    escalated_at: Instant
+    clock: SlaClock
+    deadline: Instant
+    department: Department
+    owner_id: Id | None = None
+    round: Round

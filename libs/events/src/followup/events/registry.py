@@ -17,6 +17,7 @@ from followup.events.issues import (
     IssueAssigned,
     IssueClosed,
     IssueDeadlinesRecomputed,
+    IssueEscalated,
     IssuePaused,
     IssueRaised,
     IssueReopened,
@@ -24,6 +25,7 @@ from followup.events.issues import (
     IssueResponded,
     IssueResumed,
     IssueSlaBreached,
+    IssueSlaWarning,
 )
 from followup.events.scheduling import VisitDeadlineRecomputed, VisitDue
 from followup.events.visits import VisitLogged, VisitSpotChecked
@@ -50,6 +52,8 @@ LATEST: dict[type[EventData], int] = {
     IssueSlaBreached: 1,
     IssueDeadlinesRecomputed: 1,
     IssueResponded: 1,
+    IssueSlaWarning: 1,
+    IssueEscalated: 1,
     VisitDeadlineRecomputed: 1,
     ClockAdvanced: 1,
     CustomerTierChanged: 1,

@@ -63,6 +63,8 @@ TOPIC_OF_TYPE: dict[str, str] = {
     "IssueSlaBreached": ISSUES,
     "IssueDeadlinesRecomputed": ISSUES,
     "IssueResponded": ISSUES,
+    "IssueSlaWarning": ISSUES,
+    "IssueEscalated": ISSUES,
     "VisitDeadlineRecomputed": SCHEDULING,
     "ClockAdvanced": CLOCK,
     "CustomerTierChanged": CUSTOMERS,
