@@ -30,6 +30,7 @@ from followup.issues import sweep as issue_sweep
 from followup.issues.commands import IssueCommands
 from followup.issues.deps import IssuesDeps, issues_deps
 from followup.issues.domain import clocks, lifecycle, model, raising
+from followup.issues.domain.access import Actor, ActorRole
 from followup.issues.projections import history, ledger, schedule
 from followup.issues.recording import event_id_of
 
@@ -39,6 +40,11 @@ CAL = default_calendar()
 MANAGERS = {"after_sales": "M-AS", "technical": "M-T", "customer_service": "M-CS"}
 ISSUES = 300
 START = datetime(2026, 3, 2, 9, 0, tzinfo=SH)  # a Monday
+
+
+def admin(who: str) -> Actor:
+    """A caller who may act on every issue: these tests are about the ledger, not access."""
+    return Actor(who, ActorRole.ADMIN)
 
 
 @pytest.fixture
@@ -133,21 +139,21 @@ def random_action(rng: random.Random, issue: model.Issue, now: datetime) -> Any:
         who = rng.choice(people)
         department = rng.choice([None, None, "technical", "customer_service"])
         assign = lifecycle.AssignIssue(who, department)
-        return lambda c, conn, id_: c.assign_issue(conn, id_, assign, "S-4", now)
+        return lambda c, conn, id_: c.assign_issue(conn, id_, assign, admin("S-4"), now)
     if roll < 0.45:
         actor = rng.choice(people)
         pause = lifecycle.PauseResolution("waiting")
-        return lambda c, conn, id_: c.pause_resolution(conn, id_, pause, actor, now)
+        return lambda c, conn, id_: c.pause_resolution(conn, id_, pause, admin(actor), now)
     if roll < 0.55:
         contact = lifecycle.RespondToIssue(rng.choice(["phone", "onsite", "message"]))
         who = rng.choice(people)
-        return lambda c, conn, id_: c.respond_to_issue(conn, id_, contact, who, now)
+        return lambda c, conn, id_: c.respond_to_issue(conn, id_, contact, admin(who), now)
     if roll < 0.8 and issue.open_pauses:
         actor = rng.choice(people)
         resume = lifecycle.ResumeResolution()
-        return lambda c, conn, id_: c.resume_resolution(conn, id_, resume, actor, now)
+        return lambda c, conn, id_: c.resume_resolution(conn, id_, resume, admin(actor), now)
     resolve = lifecycle.ResolveIssue("done")
-    return lambda c, conn, id_: c.resolve_issue(conn, id_, resolve, "E-1", now)
+    return lambda c, conn, id_: c.resolve_issue(conn, id_, resolve, admin("E-1"), now)
 
 
 Tick = Callable[[datetime], Awaitable[None]]

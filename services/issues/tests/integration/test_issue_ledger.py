@@ -30,6 +30,7 @@ from followup.events import (
 )
 from followup.issues.deps import IssuesDeps, issues_deps
 from followup.issues.domain import clocks, lifecycle, model, raising
+from followup.issues.domain.access import Actor, ActorRole
 from followup.issues.projections import history
 from followup.issues.projections import ledger as ledger_sql
 from followup.issues.projections import schedule as schedule_sql
@@ -42,6 +43,11 @@ MANAGERS = {"after_sales": "M-AS", "technical": "M-T", "customer_service": "M-CS
 OFFICIAL = default_calendar()
 # As before the State Council published 2026: weekends and lunar festivals, no make-up days.
 PROVISIONAL = BusinessCalendar.load(library=False)
+
+
+def admin(who: str) -> Actor:
+    """A caller who may act on every issue: these tests are about the ledger, not access."""
+    return Actor(who, ActorRole.ADMIN)
 
 
 def at(y: int, m: int, d: int, h: int = 0, mi: int = 0, s: int = 0, tz: ZoneInfo = SH) -> datetime:
@@ -182,22 +188,23 @@ async def live_history(conn: asyncpg.Connection) -> tuple[list[Event[Any]], list
     # The clock passes first response (24 h) before anybody takes the issue.
     await tick(conn, svc, at(2026, 3, 7, 19))
 
-    commands = svc.commands
+    commands, lc = svc.commands, lifecycle
+    e17, s1 = admin("E-17"), admin("S-1")
     t1 = at(2026, 3, 9, 9)
-    await commands.assign_issue(conn, issue_id, lifecycle.AssignIssue("E-17"), "S-1", t1)
-    contact = lifecycle.RespondToIssue("phone", "called back")
-    await commands.respond_to_issue(conn, issue_id, contact, "E-17", at(2026, 3, 9, 9, 30))
+    await commands.assign_issue(conn, issue_id, lc.AssignIssue("E-17"), s1, t1)
+    contact = lc.RespondToIssue("phone", "called back")
+    await commands.respond_to_issue(conn, issue_id, contact, e17, at(2026, 3, 9, 9, 30))
     t2 = at(2026, 3, 9, 10)
-    await commands.pause_resolution(conn, issue_id, lifecycle.PauseResolution("away"), "E-17", t2)
+    await commands.pause_resolution(conn, issue_id, lc.PauseResolution("away"), e17, t2)
     t3 = at(2026, 3, 10, 10)
-    await commands.pause_resolution(conn, issue_id, lifecycle.PauseResolution("parts"), "S-1", t3)
+    await commands.pause_resolution(conn, issue_id, lc.PauseResolution("parts"), s1, t3)
     t4 = at(2026, 3, 11, 10)
-    await commands.resume_resolution(conn, issue_id, lifecycle.ResumeResolution(1), "E-17", t4)
+    await commands.resume_resolution(conn, issue_id, lc.ResumeResolution(1), e17, t4)
     t5 = at(2026, 3, 12, 10)
-    await commands.resume_resolution(conn, issue_id, lifecycle.ResumeResolution(), "S-1", t5)
+    await commands.resume_resolution(conn, issue_id, lc.ResumeResolution(), s1, t5)
     t6 = at(2026, 3, 13, 10)
-    resolve = lifecycle.ResolveIssue("replaced the amplifier")
-    await commands.resolve_issue(conn, issue_id, resolve, "E-17", t6)
+    resolve = lc.ResolveIssue("replaced the amplifier")
+    await commands.resolve_issue(conn, issue_id, resolve, e17, t6)
     t7 = at(2026, 3, 16, 15)
     follow_up = visit_log("C-B", t7, visit_id="V-9", issue_id=issue_id, issue_confirmed=False)
     await handle(conn, svc.handlers.raise_issues_from_visit_log, follow_up, t7)
@@ -414,9 +421,9 @@ async def test_an_official_year_loaded_later_moves_open_deadlines_once_and_finis
     rows = {r["customer_id"]: r["issue_id"] for r in await ledger(conn)}
     t1 = at(2026, 2, 13, 19)
     done = rows["C-done"]
-    await before.commands.assign_issue(conn, done, lifecycle.AssignIssue("E-1"), "S-1", t1)
+    await before.commands.assign_issue(conn, done, lifecycle.AssignIssue("E-1"), admin("S-1"), t1)
     resolve = lifecycle.ResolveIssue("fixed on the phone")
-    await before.commands.resolve_issue(conn, done, resolve, "E-1", t1)
+    await before.commands.resolve_issue(conn, done, resolve, admin("E-1"), t1)
     assert await ledger_sql.official_years_counted(conn) == sorted(PROVISIONAL.years_official())
 
     # The service restarts with the official 2026 data: Sat Feb 14 is a make-up working day.

@@ -27,11 +27,14 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a role and, for agents, their agent id."""
+    """Who is calling: a role and, for agents, their agent id; for agents and supervisors,
+    their department."""
 
     role: Role
     agent_id: str | None = None
     name: str = ""
+    # The department an agent or supervisor works in (SPEC §10); None for admins and analysts.
+    department: str | None = None
 
     @property
     def sees_personal_data(self) -> bool:
@@ -61,7 +64,7 @@ class TokenTable:
     def from_env(cls, env: Mapping[str, str] | None = None) -> TokenTable:
         """Reads FOLLOWUP_TOKENS (JSON) or FOLLOWUP_TOKENS_FILE, plus FOLLOWUP_DEV_TOKEN.
 
-        The JSON maps a token to {"role": ..., "agent_id": ..., "name": ...}.
+        The JSON maps a token to {"role": ..., "agent_id": ..., "name": ..., "department": ...}.
         FOLLOWUP_DEV_TOKEN (default `dev-admin`) grants admin; set it empty to disable it.
         """
         env = os.environ if env is None else env
@@ -71,7 +74,12 @@ class TokenTable:
         if inline := env.get("FOLLOWUP_TOKENS"):
             raw.update(json.loads(inline))
         tokens = {
-            tok: Principal(Role(spec["role"]), spec.get("agent_id"), spec.get("name", ""))
+            tok: Principal(
+                Role(spec["role"]),
+                spec.get("agent_id"),
+                spec.get("name", ""),
+                spec.get("department"),
+            )
             for tok, spec in raw.items()
         }
         dev = env.get("FOLLOWUP_DEV_TOKEN", "dev-admin")

@@ -21,6 +21,7 @@ from followup.issues import reads
 from followup.issues.commands import Raised, Recorded
 from followup.issues.deps import IssuesDeps
 from followup.issues.domain import lifecycle, raising
+from followup.issues.domain.access import Actor, ActorRole
 
 Status = Literal["raised", "assigned", "resolved", "reopened", "closed"]
 Department = Literal["after_sales", "technical", "customer_service"]
@@ -74,9 +75,13 @@ class ResolveBody(BaseModel):
     resolved_by: str | None = None
 
 
-def _actor(principal: Principal) -> str:
+def _actor(principal: Principal) -> Actor:
     require_role(principal, *ACTORS)
-    return principal.agent_id or principal.name or principal.role.value
+    return Actor(
+        principal.agent_id or principal.name or principal.role.value,
+        ActorRole(principal.role.value),
+        principal.department,
+    )
 
 
 @asynccontextmanager

@@ -17,12 +17,14 @@ from followup.core.commands import remember_result, replay_result
 from followup.core.outbox import publish_events
 from followup.core.rejections import Rejection
 from followup.events import Event, derived_id
-from followup.issues.domain import lifecycle, raising
+from followup.issues.domain import access, lifecycle, raising
+from followup.issues.domain.access import Action, Actor
 from followup.issues.domain.model import Issue, IssueEvent
 from followup.issues.projections import history, ledger
 from followup.issues.recording import Publish, Recorder, event_id_of
 
-Decision = Callable[[Issue | None], IssueEvent | Rejection]
+Decision = Callable[[Issue], IssueEvent | Rejection]
+Check = Callable[[Issue], Rejection | None]
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,22 @@ class IssueCommands:
         return publish
 
     async def _decide(
-        self, conn: asyncpg.Connection, issue_id: str, decide: Decision, now: datetime
+        self,
+        conn: asyncpg.Connection,
+        issue_id: str,
+        action: Action,
+        actor: Actor,
+        decide: Decision,
+        now: datetime,
+        check: Check | None = None,
     ) -> Recorded | Rejection:
         async with conn.transaction():
             issue = await history.load_issue(conn, issue_id, lock=True)
+            if issue is None:
+                return lifecycle.UNKNOWN_ISSUE
+            refused = access.refusal(issue, actor, action) or (check(issue) if check else None)
+            if refused is not None:
+                return refused
             decided = decide(issue)
             if isinstance(decided, Rejection):
                 return decided
@@ -71,12 +85,19 @@ class IssueCommands:
         conn: asyncpg.Connection,
         issue_id: str,
         command: lifecycle.AssignIssue,
-        actor: str,
+        actor: Actor,
         now: datetime,
     ) -> Recorded | Rejection:
-        """Assigns a named owner: IssueAssigned."""
+        """Assigns a named owner (an agent takes it for themselves): IssueAssigned."""
+        meant = access.assignment_by(actor, command)
         return await self._decide(
-            conn, issue_id, lambda i: lifecycle.decide_assign(i, command, now), now
+            conn,
+            issue_id,
+            Action.ASSIGN,
+            actor,
+            lambda i: lifecycle.decide_assign(i, meant, now, by=actor.actor_id),
+            now,
+            lambda i: access.assignment_refusal(i, actor, command),
         )
 
     async def respond_to_issue(
@@ -84,12 +105,17 @@ class IssueCommands:
         conn: asyncpg.Connection,
         issue_id: str,
         command: lifecycle.RespondToIssue,
-        actor: str,
+        actor: Actor,
         now: datetime,
     ) -> Recorded | Rejection:
         """Records a contact with the customer: IssueResponded (the first ends first response)."""
         return await self._decide(
-            conn, issue_id, lambda i: lifecycle.decide_respond(i, command, actor, now), now
+            conn,
+            issue_id,
+            Action.RESPOND,
+            actor,
+            lambda i: lifecycle.decide_respond(i, command, actor.actor_id, now),
+            now,
         )
 
     async def pause_resolution(
@@ -97,12 +123,17 @@ class IssueCommands:
         conn: asyncpg.Connection,
         issue_id: str,
         command: lifecycle.PauseResolution,
-        actor: str,
+        actor: Actor,
         now: datetime,
     ) -> Recorded | Rejection:
         """Pauses the resolution clock, with a reason: IssuePaused."""
         return await self._decide(
-            conn, issue_id, lambda i: lifecycle.decide_pause(i, command, actor, now), now
+            conn,
+            issue_id,
+            Action.PAUSE,
+            actor,
+            lambda i: lifecycle.decide_pause(i, command, actor.actor_id, now),
+            now,
         )
 
     async def resume_resolution(
@@ -110,12 +141,17 @@ class IssueCommands:
         conn: asyncpg.Connection,
         issue_id: str,
         command: lifecycle.ResumeResolution,
-        actor: str,
+        actor: Actor,
         now: datetime,
     ) -> Recorded | Rejection:
         """Resumes the resolution clock: IssueResumed."""
         return await self._decide(
-            conn, issue_id, lambda i: lifecycle.decide_resume(i, command, actor, now), now
+            conn,
+            issue_id,
+            Action.RESUME,
+            actor,
+            lambda i: lifecycle.decide_resume(i, command, actor.actor_id, now),
+            now,
         )
 
     async def resolve_issue(
@@ -123,15 +159,18 @@ class IssueCommands:
         conn: asyncpg.Connection,
         issue_id: str,
         command: lifecycle.ResolveIssue,
-        actor: str,
+        actor: Actor,
         now: datetime,
     ) -> Recorded | Rejection:
-        """Resolves the issue with the deadline in force: IssueResolved."""
+        """Resolves the issue with the deadline in force: IssueResolved, by the caller."""
         return await self._decide(
             conn,
             issue_id,
-            lambda i: lifecycle.decide_resolve(i, command, actor, now, self.calendar),
+            Action.RESOLVE,
+            actor,
+            lambda i: lifecycle.decide_resolve(i, command, actor.actor_id, now, self.calendar),
             now,
+            lambda i: access.resolver_refusal(actor, command),
         )
 
     async def raise_complaint(

@@ -18,7 +18,9 @@ Decisions:
   hold a pause open; one person holds at most one.
 - resume: names the pause (`pause_no`), or ends the caller's own open pause, or the only
   open pause; with several open and none the caller's, it must name one.
-- resolve: needs a named owner (assigned or reopened). Open pauses end with it.
+- resolve: needs a named owner (assigned or reopened). Open pauses end with it. The resolver
+  is the caller.
+- who may act at all is `access`'s decision, taken before these (403 after 404).
 - follow-up visit: only a completed log with `issue_confirmed` on a resolved issue counts, and
   only if logged after that resolution; confirmed → IssueClosed, not confirmed →
   IssueReopened with a new resolution deadline counted from the log, by severity.
@@ -113,9 +115,9 @@ class ResolveIssue:
 
 
 def decide_assign(
-    issue: Issue | None, command: AssignIssue, now: datetime
+    issue: Issue | None, command: AssignIssue, now: datetime, *, by: str | None = None
 ) -> IssueAssigned | Rejection:
-    """IssueAssigned to a named owner (with the department in charge), or why not."""
+    """IssueAssigned to a named owner (with the department in charge) by `by`, or why not."""
     if issue is None:
         return UNKNOWN_ISSUE
     errors = [
@@ -136,6 +138,7 @@ def decide_assign(
         assignee_id=assignee,
         department=department,
         assigned_at=now,
+        assigned_by=by,
     )
 
 
@@ -246,7 +249,8 @@ def decide_resolve(
         issue_id=issue.issue_id,
         customer_id=issue.customer_id,
         resolved_at=now,
-        resolved_by=command.resolved_by or actor,
+        # The caller, always (SPEC §10): access refuses a body naming someone else.
+        resolved_by=actor,
         resolution=cast(str, command.resolution),
         resolve_by=in_force.deadline.at,
         paused_seconds=in_force.paused_seconds,

@@ -177,7 +177,7 @@ def _entry(event: IssueEvent) -> TimelineEntry:
             "assignee_id": event.assignee_id,
             "department": event.department,
         }
-        return TimelineEntry("assigned", event.assigned_at, None, details)
+        return TimelineEntry("assigned", event.assigned_at, event.assigned_by, details)
     if isinstance(event, IssueResponded):
         details = {"channel": event.channel, "note": event.note}
         return TimelineEntry("responded", event.responded_at, event.responded_by, details)
