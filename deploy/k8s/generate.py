@@ -419,6 +419,13 @@ def shared() -> list[dict[str, Any]]:
     ]
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes shared sub-objects out in full (no &id001 anchors in a manifest)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def files() -> dict[str, str]:
     """File name -> YAML text of every base file."""
     docs = {
@@ -429,7 +436,7 @@ def files() -> dict[str, str]:
         **{f"{svc}.yaml": service(svc, port) for svc, port in SERVICES.items()},
     }
     out = {
-        name: HEADER + yaml.safe_dump_all(objs, sort_keys=False, width=100)
+        name: HEADER + yaml.dump_all(objs, Dumper=_Dumper, sort_keys=False, width=100)
         for name, objs in docs.items()
     }
     out["kustomization.yaml"] = HEADER + yaml.safe_dump(
