@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from followup.analytics import projections
 from followup.analytics.domain.issues import follow_up_visits
@@ -27,7 +27,14 @@ from followup.analytics.domain.items import (
     visit_items,
     visit_settled_at,
 )
-from followup.analytics.domain.model import Facts, IssueFacts, VisitFacts
+from followup.analytics.domain.model import (
+    AnalyticsEvent,
+    Facts,
+    IssueEvent,
+    IssueFacts,
+    VisitEvent,
+    VisitFacts,
+)
 from followup.analytics.domain.records import RECORD_TYPES
 from followup.core.db import Conn
 from followup.events import EventData
@@ -120,9 +127,9 @@ async def _ids(conn: Conn, sql: str, keys: Iterable[str]) -> set[str]:
     return {r[0] for r in await conn.fetch(sql, keys)} if keys else set()
 
 
-_VISITS_OF = "SELECT DISTINCT visit_id FROM visit_fact WHERE customer_id = ANY($1::text[])"
-_ISSUES_OF = "SELECT DISTINCT issue_id FROM issue_fact WHERE customer_id = ANY($1::text[])"
-_FOLLOW_UPS_OF = """
+VISITS_OF = "SELECT DISTINCT visit_id FROM visit_fact WHERE customer_id = ANY($1::text[])"
+ISSUES_OF = "SELECT DISTINCT issue_id FROM issue_fact WHERE customer_id = ANY($1::text[])"
+FOLLOW_UPS_OF = """
 SELECT DISTINCT visit_id FROM visit_fact
 WHERE kind = 'due' AND issue_id = ANY($1::text[]) AND 'issue_follow_up' = ANY(kinds)
 """
@@ -142,11 +149,13 @@ async def refresh(conn: Conn, events: Sequence[EventData]) -> None:
         record_type = RECORD_TYPES.get(type(data))
         if record_type is None:
             continue
-        customer_id: str = getattr(data, "customer_id")  # noqa: B009 - every record names one
-        if record_type.entity == "visit":
-            visits.add(getattr(data, "visit_id"))  # noqa: B009
-        elif record_type.entity == "issue":
-            issues.add(getattr(data, "issue_id"))  # noqa: B009
+        # Record types exist only for the analytics events, each naming its customer.
+        event = cast(AnalyticsEvent, data)
+        customer_id = event.customer_id
+        if isinstance(event, VisitEvent):
+            visits.add(event.visit_id)
+        elif isinstance(event, IssueEvent):
+            issues.add(event.issue_id)
         else:
             profiled.add(customer_id)
         if record_type.kind in _CHURN_KINDS:
@@ -155,10 +164,10 @@ async def refresh(conn: Conn, events: Sequence[EventData]) -> None:
         return
     # A profile moves the tier, region and zone of the customer's items; churn reads all of a
     # customer's visits and issues.
-    visits |= await _ids(conn, _VISITS_OF, profiled)
-    issues |= await _ids(conn, _ISSUES_OF, profiled)
-    loaded_visits = visits | await _ids(conn, _VISITS_OF, churned)
-    loaded_issues = issues | await _ids(conn, _ISSUES_OF, churned)
+    visits |= await _ids(conn, VISITS_OF, profiled)
+    issues |= await _ids(conn, ISSUES_OF, profiled)
+    loaded_visits = visits | await _ids(conn, VISITS_OF, churned)
+    loaded_issues = issues | await _ids(conn, ISSUES_OF, churned)
     facts = await projections.load_entities(conn, sorted(loaded_visits), sorted(loaded_issues))
     # An issue's return-visit items read its follow-up visits: an issue a touched visit follows
     # up is touched, and every follow-up visit of a touched issue is read.
@@ -169,7 +178,7 @@ async def refresh(conn: Conn, events: Sequence[EventData]) -> None:
         for d in v.dues
         if "issue_follow_up" in d.kinds and d.issue_id is not None
     }
-    more_visits = await _ids(conn, _FOLLOW_UPS_OF, issues) - facts.visits.keys()
+    more_visits = await _ids(conn, FOLLOW_UPS_OF, issues) - facts.visits.keys()
     more_issues = issues - facts.issues.keys()
     if more_visits or more_issues:
         extra = await projections.load_entities(conn, sorted(more_visits), sorted(more_issues))

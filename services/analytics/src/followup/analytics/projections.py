@@ -1,10 +1,10 @@
-"""Analytics' read-model SQL: the domain's facts, one row per event, and the facts a period needs.
+"""Analytics' facts, one row per event, and the facts of chosen entities or of a period.
 
 Rows are insert-only and keyed by event id, so the stored facts are a set, as the domain's are:
-any order of the topics and any redelivery store the same rows. A query does not fold every
-stored row: it picks, through the indexes, every visit, issue and customer that can count in
-its period (see `involved`), loads their whole facts and hands them to the pure domain, whose
-answer over them equals its answer over everything (each KPI filters by its own cohort).
+any order of the topics and any redelivery store the same rows. The aggregates (aggregates.py)
+load the facts of the entities a batch touched; `load_facts` picks, through the indexes, every
+visit, issue and customer that can count in a period (`involved`) for a fold of the period
+(the oracle the aggregates are tested and benchmarked against).
 """
 
 from __future__ import annotations
@@ -85,11 +85,15 @@ _SQL_TYPES = {
 
 Row = tuple[Any, ...]
 # Filled at ingest speed (a new service, a replay's fresh tables): the service's wiring keeps
-# their statistics, on the columns the period's reads pick by.
+# their statistics, on the columns the batches and the reads pick by.
 GROWING_TABLES = (
     GrowingTable("visit_fact", ("visit_id", "customer_id")),
     GrowingTable("issue_fact", ("issue_id", "customer_id")),
     GrowingTable("customer_fact", ("customer_id",)),
+    GrowingTable("kpi_item", ("entity_id", "kpi")),
+    GrowingTable("kpi_entity", ("entity_id",)),
+    GrowingTable("kpi_day", ("kpi",)),
+    GrowingTable("churn_signal", ("customer_id",)),
 )
 
 

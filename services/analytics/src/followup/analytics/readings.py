@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from followup.analytics import projections
-from followup.analytics.aggregates import _FOLLOW_UPS_OF, _ISSUES_OF, _VISITS_OF, DAY_ZONE
+from followup.analytics.aggregates import DAY_ZONE, FOLLOW_UPS_OF, ISSUES_OF, VISITS_OF
 from followup.analytics.domain.churn import ChurnSignal, churn_signals
 from followup.analytics.domain.groups import Grouping, GroupKey
 from followup.analytics.domain.issues import follow_up_visits
@@ -92,7 +92,7 @@ async def _loose(conn: Conn, as_of: datetime) -> Loose:
     issue_ids = sorted(r[1] for r in rows if r[0] == "issue")
     if not rows:
         return Loose([], [], [])
-    follow_ups = {r[0] for r in await conn.fetch(_FOLLOW_UPS_OF, issue_ids)} if issue_ids else set()
+    follow_ups = {r[0] for r in await conn.fetch(FOLLOW_UPS_OF, issue_ids)} if issue_ids else set()
     facts = await projections.load_entities(conn, sorted({*visit_ids, *follow_ups}), issue_ids)
     items: list[tuple[str, Item]] = []
     for vid in visit_ids:
@@ -290,8 +290,8 @@ async def _signals(
     )
     signals = [ChurnSignal(r[0], r[1], r[2], tuple(r[3])) for r in rows]
     if unsettled:
-        visit_ids = sorted(r[0] for r in await conn.fetch(_VISITS_OF, unsettled))
-        issue_ids = sorted(r[0] for r in await conn.fetch(_ISSUES_OF, unsettled))
+        visit_ids = sorted(r[0] for r in await conn.fetch(VISITS_OF, unsettled))
+        issue_ids = sorted(r[0] for r in await conn.fetch(ISSUES_OF, unsettled))
         facts = await projections.load_entities(conn, visit_ids, issue_ids)
         signals += churn_signals(facts, period, as_of)
     signals.sort(key=lambda s: (s.customer_id, s.at, s.rule, s.evidence))
