@@ -173,6 +173,25 @@ class CommandStoreContract:
         await store.queue(due("V-6", agent="A-2", attempt=2))
         assert await store.row("V-6") == Row("due", "A-2", 2, None, False, None)
 
+    async def test_a_declined_visit_ends_and_takes_no_more_logs(self, store: Harness) -> None:
+        await store.queue(due("V-10"))
+        declined = LogVisit.model_validate({"channel": "phone", "outcome": "declined"})
+        assert kind(await store.run(logs("V-10", declined, "A-1"))) == "accepted"
+        later = NOW + timedelta(hours=1)
+        assert kind(await store.run(logs("V-10", contact(), "A-1", at=later))) == "visit_ended"
+        assert await store.row("V-10") == Row("declined", "A-1", 1, None, False, None)
+        assert len(await store.published()) == 1
+
+    async def test_a_rescheduled_visit_leaves_the_queue_until_its_time(
+        self, store: Harness
+    ) -> None:
+        await store.queue(due("V-11"))
+        # Put off to Friday 5 June, 10:00 in Shanghai: before its deadline, which stays.
+        friday = {"rescheduled_to": "2026-06-05T10:00:00+08:00"}
+        put_off = LogVisit.model_validate({"channel": "phone", "outcome": "rescheduled", **friday})
+        assert kind(await store.run(logs("V-11", put_off, "A-1"))) == "accepted"
+        assert await store.row("V-11") == Row("rescheduled", "A-1", 1, None, False, None)
+
     async def test_a_completed_visit_is_spot_checked_once(self, store: Harness) -> None:
         await store.queue(due("V-7"))
         assert kind(await store.run(checks("V-7", "verified"))) == "not_completed"
