@@ -29,6 +29,7 @@ from followup.core.logging import configure_logging
 from followup.core.maintenance import GrowingTable, StatisticsKeeper
 from followup.core.metrics import Metrics
 from followup.core.outbox import OutboxRelay
+from followup.core.runtime import Background, Runtime
 from followup.core.settings import CoreSettings
 from followup.core.subscription import Subscription
 from followup.events.asyncapi import build_asyncapi
@@ -54,6 +55,8 @@ class ServiceParts:
     growing_tables: Sequence[GrowingTable] = ()
     # Customer keys (followup.keys), started before the consumer: handlers and routes seal with it.
     key_store: KeyStore | None = None
+    # Parts that run beside the consumer (a service's notifications, say), started after it.
+    background: Sequence[Background] = ()
 
 
 def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
@@ -63,6 +66,8 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
     metrics = Metrics(registry=registry)
     if parts.register_metrics is not None:
         parts.register_metrics(registry)
+    for part in parts.background:
+        part.register_metrics(registry)
     tokens = TokenTable.from_env()
     auth = bearer_auth(tokens)
     state: dict[str, Any] = {}
@@ -121,11 +126,18 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
             )
             await consumer.start()
             state["consumer"] = consumer
+        runtime = Runtime(settings=settings, pool=pool, clock=clock, metrics=metrics)
+        started: list[Background] = []
+        for part in parts.background:
+            await part.start(runtime)
+            started.append(part)
         log.info("service started", port=settings.port, clock=settings.clock)
         try:
             yield
         finally:
             # SIGTERM: finish the current batch, flush the outbox, leave the group.
+            for part in reversed(started):
+                await part.stop()
             if consumer is not None:
                 await consumer.stop()
             await statistics.stop()
