@@ -21,7 +21,7 @@ from followup.issues.domain.lifecycle import (
     decide_resolve,
     decide_resume,
 )
-from followup.issues.domain.model import Issue, open_issue
+from followup.issues.domain.model import Issue, SlaPolicy, open_issue
 from followup.issues.domain.raising import RaiseComplaint, raise_complaint
 
 
@@ -128,3 +128,19 @@ def test_a_pause_needs_a_reason(reason: str | None) -> None:
 
     assert isinstance(rejection, Rejection) and rejection.kind == RejectionKind.INVALID
     assert [e.field for e in rejection.errors] == ["reason"]
+
+
+def test_the_policy_may_cap_the_pauses_of_an_issue_and_by_default_does_not() -> None:
+    issue = paused(
+        owned(WEDNESDAY),
+        ("E-17", at(2026, 3, 5, 10), at(2026, 3, 5, 11)),
+        ("CS-4", at(2026, 3, 5, 12), at(2026, 3, 5, 13)),
+    )
+    capped = SlaPolicy(max_pauses=2)
+
+    third = decide_pause(issue, PauseResolution("again"), "E-17", at(2026, 3, 5, 14), capped)
+    uncapped = decide_pause(issue, PauseResolution("again"), "E-17", at(2026, 3, 5, 14))
+
+    assert isinstance(third, Rejection) and third.kind == RejectionKind.CONFLICT
+    assert "2 pause(s)" in third.detail
+    assert accepted(uncapped).pause_no == 3

@@ -15,7 +15,8 @@ Decisions:
   are recorded too (the timeline), and may come before anyone owns the issue.
 - pause: with a reason, while the resolution clock runs and a named owner has the issue
   (assigned, reopened): waiting on the customer is an owner's call. Several people may each
-  hold a pause open; one person holds at most one.
+  hold a pause open; one person holds at most one. The policy may cap the pauses of an issue
+  (`max_pauses`, over all its rounds; default: no cap).
 - resume: names the pause (`pause_no`), or ends the caller's own open pause, or the only
   open pause; with several open and none the caller's, it must name one.
 - resolve: needs a named owner (assigned or reopened). Open pauses end with it. The resolver
@@ -168,7 +169,11 @@ def decide_respond(
 
 
 def decide_pause(
-    issue: Issue | None, command: PauseResolution, actor: str, now: datetime
+    issue: Issue | None,
+    command: PauseResolution,
+    actor: str,
+    now: datetime,
+    policy: SlaPolicy = DEFAULT_POLICY,
 ) -> IssuePaused | Rejection:
     """IssuePaused (the resolution clock stops, with a reason), or why not."""
     if issue is None:
@@ -183,6 +188,8 @@ def decide_pause(
     own = _own_open_pause(issue, actor)
     if own is not None:
         return conflict(issue, f"{actor} already holds pause {own.pause_no} open")
+    if policy.max_pauses is not None and len(issue.pauses) >= policy.max_pauses:
+        return conflict(issue, f"the policy allows {policy.max_pauses} pause(s) per issue")
     return IssuePaused(
         issue_id=issue.issue_id,
         customer_id=issue.customer_id,

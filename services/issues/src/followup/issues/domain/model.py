@@ -60,6 +60,8 @@ class SlaPolicy:
     first_response_hours: int = 24
     general_resolution_working_days: int = 3
     complex_resolution_working_days: int = 7
+    # Pauses allowed per issue, over all its rounds (SPEC §10); None: no cap.
+    max_pauses: int | None = None
 
     def resolution_working_days(self, severity: str) -> int:
         """Working days to resolve an issue of this severity."""
