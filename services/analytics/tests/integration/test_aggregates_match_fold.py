@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from analytics_builders import CST, at
+from analytics_builders import CST, at, due, logged
 from analytics_histories import random_history
 
 from followup.analytics import queries
@@ -79,6 +79,21 @@ async def store(
             await handlers.record_facts(Tx(conn, AFTER_ALL, "analytics"), batch)
 
 
+def same_hour_responses(seed: int) -> list[tuple[str, EventData]]:
+    """Visits answered within the same hour of their due time: nearest ranks fall inside one
+    hour's durations, not only on its first."""
+    rng = random.Random(seed)
+    out: list[tuple[str, EventData]] = []
+    for n in range(40):
+        vid, cid = f"V-H-{n}", f"C-{rng.randrange(25):03d}"
+        due_at = at(3, rng.choice([11, 12, 13]), 9)
+        agent = rng.choice(["A-1", "A-2"])
+        out.append((f"h-due-{n}", due(vid, due_at, due_at + timedelta(days=7), cid, agent)))
+        when = due_at + timedelta(hours=2, minutes=rng.randrange(60), seconds=rng.randrange(60))
+        out.append((f"h-log-{n}", logged(vid, when, cid, agent)))
+    return out
+
+
 def instants_of(facts: Facts) -> list[datetime]:
     """Some instants the rules compare `as_of` with: logs, checks, deadlines, assignments."""
     out: list[datetime] = []
@@ -108,6 +123,7 @@ async def test_the_aggregates_answer_what_the_fold_answers_in_any_arrival_order(
 ) -> None:
     pool, other = pools
     history = random_history(seed, customers=25, visits=200, issues=100)
+    history += same_hour_responses(seed)
     await store(pool, history, seed, 97)
     expected = fold(e for _, e in history)
     svc = Analytics(AnalyticsSettings(), AnalyticsMetrics())

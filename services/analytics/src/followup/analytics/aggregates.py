@@ -71,30 +71,44 @@ DAY_KPIS = (
     "return_repair",
 )
 DAY_ZONE = "Asia/Shanghai"
-# Adds (sign 1) or subtracts (-1) the items' hits and counts to their days, every grouping.
-_DAY_DELTA = f"""
-INSERT INTO kpi_day (kpi, grouping, day, key, hits, n)
-SELECT kpi, g.grouping, (at AT TIME ZONE '{DAY_ZONE}')::date, g.key,
-       $1 * count(*) FILTER (WHERE hit), $1 * count(*)
-FROM changed CROSS JOIN LATERAL (VALUES
+_GROUPS = """CROSS JOIN LATERAL (VALUES
     ('all', 'all'), ('month', k_month), ('tier', k_tier), ('agent', k_agent),
     ('department', k_department), ('category', k_category), ('region', k_region)
-) AS g(grouping, key)
-WHERE kpi = ANY('{{{",".join(DAY_KPIS)}}}'::text[])
-GROUP BY 1, 2, 3, 4
-ORDER BY 1, 2, 3, 4
-ON CONFLICT (kpi, grouping, day, key)
-DO UPDATE SET hits = kpi_day.hits + EXCLUDED.hits, n = kpi_day.n + EXCLUDED.n
+) AS g(grouping, key)"""
+_DAY = f"(at AT TIME ZONE '{DAY_ZONE}')::date"
+# Adds (sign 1) or subtracts (-1) the changed items to their days, every grouping: the ratio
+# KPIs' hits and counts, the time KPIs' counts per hour of duration.
+_DAY_DELTA = f"""
+, ratios AS (
+    INSERT INTO kpi_day (kpi, grouping, day, key, hits, n)
+    SELECT kpi, g.grouping, {_DAY}, g.key, $1 * count(*) FILTER (WHERE hit), $1 * count(*)
+    FROM changed {_GROUPS}
+    WHERE kpi = ANY('{{{",".join(DAY_KPIS)}}}'::text[])
+    GROUP BY 1, 2, 3, 4
+    ORDER BY 1, 2, 3, 4
+    ON CONFLICT (kpi, grouping, day, key)
+    DO UPDATE SET hits = kpi_day.hits + EXCLUDED.hits, n = kpi_day.n + EXCLUDED.n
+)
+INSERT INTO kpi_dur_day (kpi, grouping, day, key, bucket, n)
+SELECT kpi, g.grouping, {_DAY}, g.key, bucket, $1 * count(*)
+FROM changed {_GROUPS}
+WHERE duration_us IS NOT NULL
+GROUP BY 1, 2, 3, 4, 5
+ORDER BY 1, 2, 3, 4, 5
+ON CONFLICT (kpi, grouping, day, key, bucket) DO UPDATE SET n = kpi_dur_day.n + EXCLUDED.n
 """
-_RETURNED = "kpi, at, k_month, k_tier, k_agent, k_department, k_category, k_region, hit"
+_RETURNED = (
+    "kpi, at, k_month, k_tier, k_agent, k_department, k_category, k_region, hit, duration_us,"
+    " bucket"
+)
 _INSERT_ITEMS = (
     f"WITH changed AS (INSERT INTO kpi_item ({', '.join(ITEM_COLUMNS)}) SELECT * FROM unnest("
     + ", ".join(f"${n}::{t}[]" for n, t in enumerate((*_ITEM_TYPES, "timestamptz"), 2))
-    + f") RETURNING {_RETURNED}) "
+    + f") RETURNING {_RETURNED})"
 )
 _DELETE_ITEMS = (
     "WITH changed AS (DELETE FROM kpi_item WHERE entity_id = ANY($2::text[]) AND entity = $3 "
-    f"RETURNING {_RETURNED}) " + _DAY_DELTA
+    f"RETURNING {_RETURNED})" + _DAY_DELTA
 )
 _UPSERT_ENTITIES = """
 INSERT INTO kpi_entity (entity, entity_id, settled_at)

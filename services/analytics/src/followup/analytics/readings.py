@@ -211,49 +211,102 @@ async def _ratios(
     return answer
 
 
+_HOUR_US = 3_600_000_000
+
+
+def _bucket(us: int) -> int:
+    """The hour of a duration as SQL's bucket column has it (truncated toward zero)."""
+    hours = abs(us) // _HOUR_US
+    return hours if us >= 0 else -hours
+
+
+def _find(buckets: dict[int, int], rank: int) -> tuple[int, int]:
+    """The bucket holding the rank-th smallest duration, and its rank within the bucket."""
+    before = 0
+    for bucket in sorted(buckets):
+        if before + buckets[bucket] >= rank:
+            return bucket, rank - before
+        before += buckets[bucket]
+    raise AssertionError("rank past the durations counted")
+
+
 async def _times(
     conn: Conn, period: Period, as_of: datetime, grouping: Grouping, loose: Loose
 ) -> dict[str, dict[GroupKey, Percentiles]]:
-    answer: dict[str, dict[GroupKey, Percentiles]] = defaultdict(dict)
-    extra: dict[str, dict[GroupKey, list[int]]] = defaultdict(lambda: defaultdict(list))
-    for kpi in TIME_KPIS:
-        for _, item in _loose_in(loose, kpi, period, as_of):
-            assert item.duration is not None
-            extra[kpi][_item_key(item, grouping)].append(item.duration // timedelta(microseconds=1))
-    rows = await conn.fetch(
-        f"""SELECT kpi, {_key(grouping)} AS key, count(*),
-                (array_agg(duration_us ORDER BY duration_us))[{_rank_sql(50)}],
-                (array_agg(duration_us ORDER BY duration_us))[{_rank_sql(90)}]
-            FROM kpi_item WHERE kpi = ANY($4::text[]) AND {_IN_PERIOD} GROUP BY 1, 2""",
+    """Nearest-rank p50/p90 per group: the hour holding each rank from the counts per hour
+    (whole days from kpi_dur_day, the rest from kpi_item, unsettled entities as `_ratios`
+    does), then the exact durations of that hour."""
+    lo, hi = _whole_days(period.start, period.end)
+    window = (_midnight(lo), _midnight(hi)) if lo < hi else (period.start, period.start)
+    counts: dict[tuple[str, GroupKey], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    if lo < hi:
+        for kpi, key, bucket, n in await conn.fetch(
+            "SELECT kpi, key, bucket, sum(n)::bigint FROM kpi_dur_day WHERE grouping = $1 "
+            "AND kpi = ANY($2::text[]) AND day >= $3 AND day < $4 GROUP BY 1, 2, 3",
+            grouping,
+            list(TIME_KPIS),
+            lo,
+            hi,
+        ):
+            counts[kpi, key][bucket] += n
+    for kpi, key, bucket, n in await conn.fetch(
+        f"""SELECT kpi, key, bucket, sum(sign) FROM (
+                SELECT kpi, {_key(grouping)} AS key, bucket,
+                       CASE WHEN {_SETTLED} THEN 1 ELSE -1 END AS sign
+                FROM kpi_item
+                WHERE kpi = ANY($4::text[]) AND at >= $1 AND at < $2
+                  AND duration_us IS NOT NULL AND (at >= $5 AND at < $6) = NOT {_SETTLED}
+            ) edges GROUP BY 1, 2, 3""",
         period.start,
         period.end,
         as_of,
-        [k for k in TIME_KPIS if k not in extra],
+        list(TIME_KPIS),
+        *window,
+    ):
+        counts[kpi, key][bucket] += n
+    extra: dict[tuple[str, GroupKey, int], list[int]] = defaultdict(list)
+    for kpi in TIME_KPIS:
+        for _, item in _loose_in(loose, kpi, period, as_of):
+            assert item.duration is not None
+            us = item.duration // timedelta(microseconds=1)
+            key = _item_key(item, grouping)
+            counts[kpi, key][_bucket(us)] += 1
+            extra[kpi, key, _bucket(us)].append(us)
+    wanted: dict[tuple[str, GroupKey], tuple[int, tuple[int, int], tuple[int, int]]] = {}
+    for (kpi, key), buckets in counts.items():
+        held = {b: n for b, n in buckets.items() if n}
+        total = sum(held.values())
+        if total:
+            wanted[kpi, key] = (total, _find(held, _rank(50, total)), _find(held, _rank(90, total)))
+    hours = sorted(
+        {(kpi, key, b) for (kpi, key), (_, p50, p90) in wanted.items() for b, _ in (p50, p90)},
+        key=str,
     )
-    for kpi, key, n, p50, p90 in rows:
-        for name in TIME_KPIS[kpi]:
-            answer[name][key] = Percentiles(n, _hours(p50), _hours(p90))
-    if extra:
-        # Unsettled durations: every duration of these KPIs, merged (rare: `as_of` is now).
-        rows = await conn.fetch(
-            f"""SELECT kpi, {_key(grouping)} AS key, array_agg(duration_us)
-                FROM kpi_item WHERE kpi = ANY($4::text[]) AND {_IN_PERIOD} GROUP BY 1, 2""",
+    values: dict[tuple[str, GroupKey, int], list[int]] = {}
+    if hours:
+        for kpi, key, bucket, durations in await conn.fetch(
+            f"""SELECT w.kpi, w.key, w.bucket, array_agg(duration_us ORDER BY duration_us)
+                FROM unnest($4::text[], $5::text[], $6::bigint[]) AS w(kpi, key, bucket)
+                JOIN kpi_item i ON i.kpi = w.kpi AND i.bucket = w.bucket
+                 AND {_key(grouping)} IS NOT DISTINCT FROM w.key
+                WHERE i.duration_us IS NOT NULL AND i.at >= $1 AND i.at < $2 AND {_SETTLED}
+                GROUP BY 1, 2, 3""",
             period.start,
             period.end,
             as_of,
-            list(extra),
-        )
-        for kpi, key, durations in rows:
-            extra[kpi][key] += durations
-        for kpi, by_key in extra.items():
-            for key, values in by_key.items():
-                ordered = sorted(values)
-                n = len(ordered)
-                p = Percentiles(
-                    n, _hours(ordered[_rank(50, n) - 1]), _hours(ordered[_rank(90, n) - 1])
-                )
-                for name in TIME_KPIS[kpi]:
-                    answer[name][key] = p
+            [h[0] for h in hours],
+            [h[1] for h in hours],
+            [h[2] for h in hours],
+        ):
+            values[kpi, key, bucket] = list(durations)
+    answer: dict[str, dict[GroupKey, Percentiles]] = defaultdict(dict)
+    for (kpi, key), (total, (b50, r50), (b90, r90)) in wanted.items():
+        picked = []
+        for bucket, rank in ((b50, r50), (b90, r90)):
+            ordered = sorted(values.get((kpi, key, bucket), []) + extra.get((kpi, key, bucket), []))
+            picked.append(_hours(ordered[rank - 1]))
+        for name in TIME_KPIS[kpi]:
+            answer[name][key] = Percentiles(total, picked[0], picked[1])
     return dict(answer)
 
 
