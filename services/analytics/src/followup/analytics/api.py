@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from followup.analytics.domain.period import Period, days_ending_with, month_hol
 from followup.analytics.queries import Analytics
 from followup.core.auth import Authenticate, Principal, Role, require_role
 from followup.core.http import decode_cursor, encode_cursor, json_response
+from followup.core.instants import parse_instant
 from followup.core.problems import Problem
 
 GroupBy = Literal["month", "tier", "agent", "department", "category", "region"]
@@ -28,22 +29,6 @@ MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 # The churn list looks back this far by default: the longest rule's window (two complaints
 # within 90 days).
 AT_RISK_DAYS = 90
-
-
-def parse_instant(value: str, zone: ZoneInfo, *, end: bool, name: str) -> datetime:
-    """A `from`/`to` bound: a date is its day in the zone (`to` includes it: the period ends at
-    the next midnight); a datetime without an offset is read in the zone."""
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
-            return midnight + timedelta(days=1) if end else midnight
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise Problem(
-            422, f"{name} must be a date (YYYY-MM-DD) or an RFC 3339 instant", value=value
-        ) from None
-    return t if t.tzinfo is not None else t.replace(tzinfo=zone)
 
 
 def parse_month(month: str) -> tuple[int, int]:
