@@ -252,9 +252,8 @@ def test_a_retry_is_never_due_earlier_than_the_visit_it_retries(cal: BusinessCal
     # The routine visit of Thu 2026-04-02 is due by Thu 04-09. Unreachable that morning: the
     # retry is due Fri 04-03 09:00, and the working day after (Qingming, 04-04..06, is off)
     # ends Tue 04-07, earlier than the visit's own deadline, which it keeps.
-    [routine] = by_kind(
-        plan_customer(customer(("O-1", at(2026, 3, 2))), cal, at(2026, 3, 2)), "routine"
-    )[:1]
+    plan = plan_customer(customer(("O-1", at(2026, 3, 2))), cal, at(2026, 3, 2))
+    routine = by_kind(plan, "routine")[0]
     assert (routine.due_at, routine.deadline) == (at(2026, 4, 2), eod(2026, 4, 9))
     retry = plan_retry(routine, at(2026, 4, 2, 11), "Asia/Shanghai", cal)
     assert retry is not None
