@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -95,7 +95,20 @@ def _now(request: Request) -> datetime:
     return now
 
 
-def _accepted(result: Recorded | Rejection) -> JSONResponse:
+C = TypeVar("C")
+# A command of the service on one issue: (conn, issue_id, command, actor, now) -> its result.
+IssueCommand = Callable[
+    [asyncpg.Connection, str, C, Actor, datetime], Awaitable[Recorded | Rejection]
+]
+
+
+async def _run(
+    request: Request, principal: Principal, issue_id: str, run: IssueCommand[C], command: C
+) -> JSONResponse:
+    """Runs one command as the caller; 202 with the event it published, or problem+json."""
+    actor = _actor(principal)
+    async with _connection(request) as conn:
+        result = await run(conn, issue_id, command, actor, _now(request))
     if isinstance(result, Rejection):
         raise rejection_problem(result)
     body = {"issue_id": result.issue_id, "event": result.event, "event_id": result.event_id}
@@ -167,11 +180,8 @@ def routers(auth: Authenticate, deps: IssuesDeps) -> list[APIRouter]:
         issue_id: str, body: AssignBody, request: Request, principal: Principal = Depends(auth)
     ) -> JSONResponse:
         """Assigns a named owner: publishes IssueAssigned."""
-        actor = _actor(principal)
         command = lifecycle.AssignIssue(**body.model_dump())
-        async with _connection(request) as conn:
-            result = await commands.assign_issue(conn, issue_id, command, actor, _now(request))
-        return _accepted(result)
+        return await _run(request, principal, issue_id, commands.assign_issue, command)
 
     @router.post("/issues/{issue_id}/respond", status_code=202)
     async def respond(
@@ -179,43 +189,31 @@ def routers(auth: Authenticate, deps: IssuesDeps) -> list[APIRouter]:
     ) -> JSONResponse:
         """Records a contact with the customer: publishes IssueResponded; the first one ends
         the first-response clock."""
-        actor = _actor(principal)
         command = lifecycle.RespondToIssue(**body.model_dump())
-        async with _connection(request) as conn:
-            result = await commands.respond_to_issue(conn, issue_id, command, actor, _now(request))
-        return _accepted(result)
+        return await _run(request, principal, issue_id, commands.respond_to_issue, command)
 
     @router.post("/issues/{issue_id}/pause", status_code=202)
     async def pause(
         issue_id: str, body: PauseBody, request: Request, principal: Principal = Depends(auth)
     ) -> JSONResponse:
         """Pauses the resolution clock (waiting for the customer), with a reason."""
-        actor = _actor(principal)
         command = lifecycle.PauseResolution(**body.model_dump())
-        async with _connection(request) as conn:
-            result = await commands.pause_resolution(conn, issue_id, command, actor, _now(request))
-        return _accepted(result)
+        return await _run(request, principal, issue_id, commands.pause_resolution, command)
 
     @router.post("/issues/{issue_id}/resume", status_code=202)
     async def resume(
         issue_id: str, body: ResumeBody, request: Request, principal: Principal = Depends(auth)
     ) -> JSONResponse:
         """Resumes the resolution clock."""
-        actor = _actor(principal)
         command = lifecycle.ResumeResolution(**body.model_dump())
-        async with _connection(request) as conn:
-            result = await commands.resume_resolution(conn, issue_id, command, actor, _now(request))
-        return _accepted(result)
+        return await _run(request, principal, issue_id, commands.resume_resolution, command)
 
     @router.post("/issues/{issue_id}/resolve", status_code=202)
     async def resolve(
         issue_id: str, body: ResolveBody, request: Request, principal: Principal = Depends(auth)
     ) -> JSONResponse:
         """Resolves the issue: publishes IssueResolved with the deadline in force."""
-        actor = _actor(principal)
         command = lifecycle.ResolveIssue(**body.model_dump())
-        async with _connection(request) as conn:
-            result = await commands.resolve_issue(conn, issue_id, command, actor, _now(request))
-        return _accepted(result)
+        return await _run(request, principal, issue_id, commands.resolve_issue, command)
 
     return [router]
