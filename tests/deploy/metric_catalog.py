@@ -17,12 +17,12 @@ EXPORTED = {
     "followup_outbox_oldest_age_seconds": "libs/core",
     "followup_dead_letters": "libs/core",
     "followup_issue_sla_breaches": "services/issues",
+    "followup_issues_open": "services/issues",
 }
 
 PLANNED = {
     "followup_visits": "issue 18 §3: gauge, label state (due, overdue, unassigned, ...)",
     "followup_issues_open_age_seconds": "issue 18 §3: histogram of open issues' ages",
-    "followup_issues_open": "issue 15 §5: gauge, labels department, state",
     "followup_issue_sla_warnings": "issue 15 §5: counter",
     "followup_notifications": "issue 15 §5: counter, labels channel, outcome (delivered, ...)",
     "followup_calendar_next_year_official": "issue 16 §2: gauge per region, 0 = provisional",

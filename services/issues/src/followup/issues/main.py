@@ -10,6 +10,7 @@ from followup.calendar import default_calendar
 from followup.core.service import ServiceParts, build_service, run
 from followup.issues import api
 from followup.issues.deps import IssuesDeps, issues_deps
+from followup.issues.gauges import OpenIssues
 from followup.issues.settings import IssuesSettings
 from followup.issues.subscriptions import CONSUMES, PUBLISHES, issues_subscription
 
@@ -35,6 +36,7 @@ def service_parts(settings: IssuesSettings) -> ServiceParts:
         consumes=CONSUMES,
         description="The issue ledger with working-time SLA clocks and escalation (SPEC §4).",
         register_metrics=deps.metrics.register,
+        background=[OpenIssues()],
     )
 
 
