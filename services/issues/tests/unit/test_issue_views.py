@@ -8,7 +8,8 @@ from datetime import datetime
 from issue_builders import CAL, accepted, at, end_of, friday_evening_issue, take, then
 
 from followup.core.rejections import Rejection
-from followup.events import IssueClosed, IssueReopened, VisitLogged
+from followup.events import IssueClosed, IssueReopened, VisitLogged, topics
+from followup.issues.deps import issues_deps
 from followup.issues.domain.clocks import ClockState, detect_breaches
 from followup.issues.domain.lifecycle import (
     AssignIssue,
@@ -21,8 +22,9 @@ from followup.issues.domain.lifecycle import (
     decide_resolve,
     decide_resume,
 )
-from followup.issues.domain.model import Clock, Issue, IssueStatus
+from followup.issues.domain.model import FOLDED_TYPES, Clock, Issue, IssueStatus
 from followup.issues.domain.views import ClockView, view_issue, without_free_text
+from followup.issues.subscriptions import issues_subscription
 
 HOUR = 3600
 
@@ -183,3 +185,12 @@ def test_an_analyst_sees_every_state_and_number_but_no_words_anyone_wrote() -> N
     resolved = [e for e in redacted.timeline if e.kind == "resolved"]
     assert [e.details["met"] for e in resolved] == [True, False]
     assert redacted.clocks == full.clocks and redacted.status == full.status
+
+
+def test_the_service_reads_back_every_type_it_folds_and_skips_newer_ones() -> None:
+    handled = set(issues_subscription(issues_deps(CAL, {})).handlers)
+    on_topic = set(topics.types_on(topics.ISSUES))
+
+    assert handled >= FOLDED_TYPES
+    assert on_topic - handled == on_topic - FOLDED_TYPES
+    assert {"IssueResponded", "IssuePaused", "IssueSlaBreached"} <= FOLDED_TYPES

@@ -5,6 +5,7 @@ from __future__ import annotations
 from followup.core.subscription import Subscription
 from followup.events import topics
 from followup.issues.deps import IssuesDeps
+from followup.issues.domain.model import FOLDED_TYPES
 
 # followup.issues too: the service reads its own history back, so a replay rebuilds what was
 # decided through the API and by the clock; followup.customers for each customer's zone.
@@ -15,7 +16,11 @@ PUBLISHES = [topics.ISSUES]
 def issues_subscription(deps: IssuesDeps) -> Subscription:
     """VisitLogged raises, closes or reopens issues; the clock finds breaches."""
     handlers = deps.handlers
-    own = {type_: handlers.apply_published_event for type_ in topics.types_on(topics.ISSUES)}
+    own = {
+        type_: handlers.apply_published_event
+        for type_ in topics.types_on(topics.ISSUES)
+        if type_ in FOLDED_TYPES
+    }
     return Subscription(
         consumer="issues",
         topics=CONSUMES,

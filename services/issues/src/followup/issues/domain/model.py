@@ -336,3 +336,7 @@ _APPLY: dict[type[IssueEvent], Callable[[Issue, Any], Issue]] = {
     Breach: _breached,
     DeadlinesRecomputed: _recomputed,
 }
+
+# The type names the fold reads: the consumer skips other types of followup.issues (ones added
+# to the contract before this service folds them).
+FOLDED_TYPES = frozenset({IssueRaised.__name__, *(t.__name__ for t in _APPLY)})
