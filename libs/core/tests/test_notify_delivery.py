@@ -3,6 +3,7 @@ real PostgreSQL. Content, signature, retries, dead letters, idempotency, what a 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -203,3 +204,44 @@ async def test_an_analyst_gets_neither_the_customer_nor_any_free_text(db: asyncp
         "round",
         "owner_id",
     }
+
+
+async def test_operators_list_dead_notifications_and_revive_them_from_the_command_line(
+    db: asyncpg.Pool, fresh_db: str, tmp_path: Any
+) -> None:
+    from typer.testing import CliRunner
+
+    from followup.core.cli import app
+
+    async with HttpReceiver(then=400) as http:
+        w = World(db, channels(http.url, overrides={"M-T": {"email": None}}))
+        await w.stored(escalation(to="M-T"))
+        await w.settled()
+    runner = CliRunner()
+    # The CLI runs its own event loop: in a thread, beside this test's.
+    listed = await asyncio.to_thread(
+        runner.invoke,
+        app,
+        ["notifications", "list", "--service", "issues", "--dsn", fresh_db],
+        env={"COLUMNS": "250"},
+    )
+    assert listed.exit_code == 0, listed.output
+    assert "IssueEscalated ev-esc-1" in listed.output and "HTTP 400" in listed.output
+    revived = await asyncio.to_thread(
+        runner.invoke,
+        app,
+        ["notifications", "revive", "--service", "issues", "--dsn", fresh_db, "--all"],
+    )
+    assert revived.output.strip() == "revived 1"
+    assert await store.counts(db) == {"pending": 1}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[people.E-1]\nrole = "agent"\nwebhook = "chat"\n')
+    checked = runner.invoke(app, ["notifications", "check", str(bad)])
+    assert checked.exit_code == 2 and "no webhook named 'chat'" in checked.output
+    good = tmp_path / "good.toml"
+    good.write_text(
+        '[webhooks.chat]\nurl = "http://x"\nsecret = "s"\n'
+        '[people.E-1]\nrole = "agent"\nlocale = "en"\nwebhook = "chat"\n'
+    )
+    checked = runner.invoke(app, ["notifications", "check", str(good)])
+    assert (checked.exit_code, checked.output) == (0, "E-1 (agent, en): webhook\n")

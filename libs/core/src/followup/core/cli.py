@@ -22,6 +22,7 @@ import typer
 
 from followup.core.cli_calendar import app as _calendar_app
 from followup.core.cli_keys import app as _keys_app
+from followup.core.cli_notify import app as _notify_app
 from followup.core.cli_policy import app as _policy_app
 from followup.core.settings import CoreSettings
 
@@ -41,6 +42,7 @@ app.add_typer(clock_app, name="clock")
 app.add_typer(_policy_app, name="policy")
 app.add_typer(_calendar_app, name="calendar")
 app.add_typer(_keys_app, name="keys")
+app.add_typer(_notify_app, name="notifications")
 
 try:  # the sample publisher is optional tooling of the local stack
     from followup.core.sample import app as _sample_app

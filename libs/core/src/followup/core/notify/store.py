@@ -155,3 +155,16 @@ async def counts(conn: Db) -> dict[str, int]:
     """Rows by state."""
     rows = await conn.fetch("SELECT state, count(*) AS n FROM notification GROUP BY state")
     return {r["state"]: int(r["n"]) for r in rows}
+
+
+async def listed(conn: Db, state: str | None, limit: int) -> list[dict[str, Any]]:
+    """Rows, newest first, of one state or all: what operators look at (no facts)."""
+    rows = await conn.fetch(
+        """SELECT delivery_id::text, event_id, event_type, person_id, channel, state, attempts,
+                  last_error, created_at, finished_at
+             FROM notification WHERE ($1::text IS NULL OR state = $1)
+            ORDER BY created_at DESC LIMIT $2""",
+        state,
+        limit,
+    )
+    return [dict(r) for r in rows]
