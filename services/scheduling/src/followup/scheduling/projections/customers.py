@@ -83,26 +83,32 @@ async def load_deliveries(
     conn: asyncpg.Connection, customer_ids: Sequence[str]
 ) -> dict[str, dict[str, datetime]]:
     """customer -> order -> delivered_at."""
-    out: dict[str, dict[str, datetime]] = {}
-    for r in await conn.fetch(
+    return await _by_customer(
+        conn,
         """SELECT customer_id, order_id, delivered_at FROM delivery
            WHERE customer_id = ANY($1::text[])""",
         customer_ids,
-    ):
-        out.setdefault(r[0], {})[r[1]] = r[2]
-    return out
+    )
 
 
 async def load_resolved_issues(
     conn: asyncpg.Connection, customer_ids: Sequence[str]
 ) -> dict[str, dict[str, datetime]]:
     """customer -> issue -> resolved_at."""
-    out: dict[str, dict[str, datetime]] = {}
-    for r in await conn.fetch(
+    return await _by_customer(
+        conn,
         """SELECT customer_id, issue_id, resolved_at FROM resolved_issue
            WHERE customer_id = ANY($1::text[])""",
         customer_ids,
-    ):
+    )
+
+
+async def _by_customer(
+    conn: asyncpg.Connection, query: str, customer_ids: Sequence[str]
+) -> dict[str, dict[str, datetime]]:
+    """(customer, key, instant) rows as customer -> key -> instant."""
+    out: dict[str, dict[str, datetime]] = {}
+    for r in await conn.fetch(query, customer_ids):
         out.setdefault(r[0], {})[r[1]] = r[2]
     return out
 
