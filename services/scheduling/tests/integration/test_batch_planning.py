@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import orjson
 import pytest
+from prometheus_client import CollectorRegistry
 
 from followup.calendar import BusinessCalendar, parse_year
 from followup.core.db import create_pool, migrate
@@ -543,6 +544,15 @@ async def test_a_clock_jump_of_thirteen_months_publishes_every_visit_once_in_due
     async with a.acquire() as conn:
         ends = await conn.fetch("SELECT planned_until FROM customer")
     assert all(r[0] >= t1 + STORE_AHEAD for r in ends)
+    # The service's metrics counted it all: every VisitDue, and the four plans the tick extended.
+    registry = CollectorRegistry()
+    handlers.metrics.register(registry)
+    assert registry.get_sample_value("followup_scheduling_visits_due_total") == len(first) + len(
+        published
+    )
+    assert (
+        registry.get_sample_value("followup_scheduling_plans_extended_total", {"by": "tick"}) == 4
+    )
 
 
 async def test_a_new_customer_written_meanwhile_fails_the_batch_instead_of_overwriting_it(
