@@ -21,7 +21,7 @@ export FOLLOWUP_TEST_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(TEST_KAFKA_PORT)
 export FOLLOWUP_TEST_PG_DSN ?= postgresql://postgres@127.0.0.1:$(TEST_PG_PORT)/postgres
 PYTEST_ARGS ?=
 
-.PHONY: help sync up down status sample test test-unit test-infra test-infra-down lint typecheck bench clean
+.PHONY: help sync up down status sample demo demo-down test test-unit test-infra test-infra-down lint typecheck bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,6 +40,13 @@ status: ## Show what runs, where, and its logs
 
 sample: ## Publish a sample delivery to followup.customers
 	@$(RUN) followup sample delivery
+
+demo: sync ## Play a year of a department on its own stack (CUSTOMERS=2000 MONTHS=12 SEED=1 POLICY=home-cinema)
+	@CUSTOMERS=$(or $(CUSTOMERS),2000) MONTHS=$(or $(MONTHS),12) SEED=$(or $(SEED),1) \
+	  POLICY=$(or $(POLICY),home-cinema) infra/demo.sh up
+
+demo-down: ## Stop the demo's stack
+	@infra/demo.sh down
 
 test: sync test-infra ## Run every test (unit, integration, contract, e2e) on real Kafka and PostgreSQL
 	@$(RUN) pytest $(PYTEST_ARGS)

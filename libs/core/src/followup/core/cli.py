@@ -44,7 +44,14 @@ app.add_typer(_calendar_app, name="calendar")
 app.add_typer(_keys_app, name="keys")
 app.add_typer(_notify_app, name="notifications")
 
-try:  # the sample publisher is optional tooling of the local stack
+try:  # the demo and the sample publisher are optional tooling of the local stack
+    from followup.core.demo.cli import app as _demo_app
+
+    app.add_typer(_demo_app, name="demo")
+except ImportError:  # pragma: no cover
+    pass
+
+try:
     from followup.core.sample import app as _sample_app
 
     app.add_typer(_sample_app, name="sample")

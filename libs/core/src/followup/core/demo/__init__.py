@@ -1,0 +1,1 @@
+"""`followup demo`: a seeded company and a year of its department, played on the stack."""
