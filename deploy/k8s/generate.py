@@ -176,6 +176,7 @@ def env(svc: str, port: int) -> list[dict[str, Any]]:
         secret("FOLLOWUP_PG_DSN", f"{svc}-db-app", "uri"),
         secret("FOLLOWUP_TOKENS", "followup-secrets", "FOLLOWUP_TOKENS"),
         secret("FOLLOWUP_DATA_KEY", "followup-secrets", "FOLLOWUP_DATA_KEY"),
+        secret("FOLLOWUP_MASTER_KEYS", "followup-secrets", "FOLLOWUP_MASTER_KEYS"),
     ]
 
 

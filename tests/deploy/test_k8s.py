@@ -86,8 +86,15 @@ def test_each_service_runs_two_or_more_hardened_replicas(overlay: str) -> None:
         assert {"cpu", "memory"} <= set(c["resources"]["requests"]), name
         assert {"cpu", "memory"} <= set(c["resources"]["limits"]), name
         assert c["image"].split(":")[-1] not in {"latest", "followup"}, c["image"]
+        secrets = {
+            "FOLLOWUP_PG_DSN",
+            "FOLLOWUP_TOKENS",
+            "FOLLOWUP_DATA_KEY",
+            "FOLLOWUP_MASTER_KEYS",
+        }
+        assert secrets <= {var["name"] for var in c["env"]}, name
         for var in c["env"]:
-            if var["name"] in {"FOLLOWUP_PG_DSN", "FOLLOWUP_TOKENS", "FOLLOWUP_DATA_KEY"}:
+            if var["name"] in secrets:
                 assert "secretKeyRef" in var["valueFrom"], (name, var)
     assert of(objs, "ConfigMap")["followup-config"]["data"]["FOLLOWUP_HOST"] == "0.0.0.0"
     assert not of(objs, "Secret"), "Secrets are created out of band, never in the manifests"
