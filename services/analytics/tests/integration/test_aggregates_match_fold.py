@@ -43,6 +43,7 @@ PERIODS = [
     Period(at(3, 1, 0), at(4, 1, 0)),  # March
     Period(at(2, 1, 0), at(5, 1, 0)),  # a quarter
     Period(at(1, 1, 0), at(1, 1, 0, year=2027)),  # the year
+    Period(at(2, 10, 0), at(4, 20, 0)),  # whole months between whole days
     Period(at(3, 15, 13, 30), at(3, 19, 17, 45)),  # odd instants
     Period(at(3, 15, 13, 30), at(3, 15, 13, 30)),  # empty
 ]

@@ -78,25 +78,45 @@ _GROUPS = """CROSS JOIN LATERAL (VALUES
 _DAY = f"(at AT TIME ZONE '{DAY_ZONE}')::date"
 # Adds (sign 1) or subtracts (-1) the changed items to their days, every grouping: the ratio
 # KPIs' hits and counts, the time KPIs' counts per hour of duration.
-_DAY_DELTA = f"""
-, ratios AS (
-    INSERT INTO kpi_day (kpi, grouping, day, key, hits, n)
-    SELECT kpi, g.grouping, {_DAY}, g.key, $1 * count(*) FILTER (WHERE hit), $1 * count(*)
+_MONTH = f"date_trunc('month', at AT TIME ZONE '{DAY_ZONE}')::date"
+
+
+def _ratio_delta(name: str, table: str, span: str) -> str:
+    return f"""
+, {name} AS (
+    INSERT INTO {table} (kpi, grouping, day, key, hits, n)
+    SELECT kpi, g.grouping, {span}, g.key, $1 * count(*) FILTER (WHERE hit), $1 * count(*)
     FROM changed {_GROUPS}
     WHERE kpi = ANY('{{{",".join(DAY_KPIS)}}}'::text[])
     GROUP BY 1, 2, 3, 4
     ORDER BY 1, 2, 3, 4
     ON CONFLICT (kpi, grouping, day, key)
-    DO UPDATE SET hits = kpi_day.hits + EXCLUDED.hits, n = kpi_day.n + EXCLUDED.n
+    DO UPDATE SET hits = {table}.hits + EXCLUDED.hits, n = {table}.n + EXCLUDED.n
+)"""
+
+
+def _duration_delta(name: str, table: str, span: str) -> str:
+    return f"""
+, {name} AS (
+    INSERT INTO {table} (kpi, grouping, day, key, bucket, n)
+    SELECT kpi, g.grouping, {span}, g.key, bucket, $1 * count(*)
+    FROM changed {_GROUPS}
+    WHERE duration_us IS NOT NULL
+    GROUP BY 1, 2, 3, 4, 5
+    ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (kpi, grouping, day, key, bucket) DO UPDATE SET n = {table}.n + EXCLUDED.n
+)"""
+
+
+# Adds (sign 1) or subtracts (-1) the changed items to their days and months, every grouping:
+# the ratio KPIs' hits and counts, the time KPIs' counts per hour of duration.
+_DAY_DELTA = (
+    _ratio_delta("days", "kpi_day", _DAY)
+    + _ratio_delta("months", "kpi_month", _MONTH)
+    + _duration_delta("duration_days", "kpi_dur_day", _DAY)
+    + _duration_delta("duration_months", "kpi_dur_month", _MONTH)
+    + " SELECT 1"
 )
-INSERT INTO kpi_dur_day (kpi, grouping, day, key, bucket, n)
-SELECT kpi, g.grouping, {_DAY}, g.key, bucket, $1 * count(*)
-FROM changed {_GROUPS}
-WHERE duration_us IS NOT NULL
-GROUP BY 1, 2, 3, 4, 5
-ORDER BY 1, 2, 3, 4, 5
-ON CONFLICT (kpi, grouping, day, key, bucket) DO UPDATE SET n = kpi_dur_day.n + EXCLUDED.n
-"""
 _RETURNED = (
     "kpi, at, k_month, k_tier, k_agent, k_department, k_category, k_region, hit, duration_us,"
     " bucket"

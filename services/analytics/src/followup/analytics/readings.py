@@ -119,6 +119,19 @@ def _whole_days(start: datetime, end: datetime) -> tuple[date, date]:
     return lo, last.date()
 
 
+def _spans(lo: date, hi: date, days: str, months: str) -> list[tuple[str, date, date]]:
+    """The whole days [lo, hi) as (table, from, to): whole months from the months' table
+    (rows keyed by the month's first day), the other days from the days'."""
+    if lo >= hi:
+        return []
+    first = lo if lo.day == 1 else date(lo.year + lo.month // 12, lo.month % 12 + 1, 1)
+    last = hi.replace(day=1)
+    if first >= last:
+        return [(days, lo, hi)]
+    spans = [(days, lo, first), (months, first, last), (days, last, hi)]
+    return [s for s in spans if s[1] < s[2]]
+
+
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=_DAY_TZ)
 
@@ -139,36 +152,49 @@ async def _ratios(
             windows[which] = (period.start, period.start)
             continue
         windows[which] = (_midnight(lo), _midnight(hi))
-        for kpi, key, hits, n in await conn.fetch(
-            "SELECT kpi, key, sum(hits)::bigint, sum(n)::bigint FROM kpi_day WHERE grouping = $1 "
-            "AND kpi = ANY($2::text[]) AND day >= $3 AND day < $4 GROUP BY 1, 2",
-            grouping,
-            kpis,
-            lo,
-            hi,
-        ):
-            counts[kpi][key][0] += hits
-            counts[kpi][key][1] += n
-    rows = await conn.fetch(
-        f"""SELECT kpi, key, coalesce(sum(sign) FILTER (WHERE hit), 0), sum(sign) FROM (
-                SELECT kpi, {_key(grouping)} AS key, hit,
-                       CASE WHEN {_SETTLED} THEN 1 ELSE -1 END AS sign
-                FROM kpi_item
-                WHERE kpi = ANY($4::text[]) AND at >= $1 AND at < $2
-                  AND (kpi <> 'on_time' OR at < $3)
-                  AND (CASE WHEN kpi = 'on_time' THEN at >= $7 AND at < $8
-                            ELSE at >= $5 AND at < $6 END) = NOT {_SETTLED}
-            ) edges GROUP BY 1, 2""",
-        period.start,
-        period.end,
-        as_of,
-        list(RATIO_KPIS),
-        *windows["other"],
-        *windows["on_time"],
-    )
-    for kpi, key, hits, n in rows:
-        counts[kpi][key][0] += hits
-        counts[kpi][key][1] += n
+        for table, span_lo, span_hi in _spans(lo, hi, "kpi_day", "kpi_month"):
+            for kpi, key, hits, n in await conn.fetch(
+                f"SELECT kpi, key, sum(hits)::bigint, sum(n)::bigint FROM {table} "
+                "WHERE grouping = $1 AND kpi = ANY($2::text[]) AND day >= $3 AND day < $4 "
+                "GROUP BY 1, 2",
+                grouping,
+                kpis,
+                span_lo,
+                span_hi,
+            ):
+                counts[kpi][key][0] += hits
+                counts[kpi][key][1] += n
+    others = [k for k in RATIO_KPIS if k != "on_time"]
+    for kpis, (w_lo, w_hi) in ((others, windows["other"]), (["on_time"], windows["on_time"])):
+        # The partial days before and after the whole ones, settled rows: index range scans.
+        for lo, hi in ((period.start, w_lo), (w_hi if w_hi > w_lo else period.start, period.end)):
+            if lo >= hi:
+                continue
+            for kpi, key, hits, n in await conn.fetch(
+                f"""SELECT kpi, {_key(grouping)}, count(*) FILTER (WHERE hit), count(*)
+                    FROM kpi_item WHERE kpi = ANY($4::text[]) AND at >= $1 AND at < $2
+                      AND {_SETTLED} AND (kpi <> 'on_time' OR at < $3) GROUP BY 1, 2""",
+                lo,
+                hi,
+                as_of,
+                kpis,
+            ):
+                counts[kpi][key][0] += hits
+                counts[kpi][key][1] += n
+        # The unsettled entities' rows in the whole days, counted there: taken out again.
+        if w_lo < w_hi and (loose.visit_ids or loose.issue_ids):
+            for kpi, key, hits, n in await conn.fetch(
+                f"""SELECT kpi, {_key(grouping)}, count(*) FILTER (WHERE hit), count(*)
+                    FROM kpi_item WHERE entity_id = ANY($3::text[]) AND kpi = ANY($4::text[])
+                      AND at >= $1 AND at < $2 AND settled_at > $5 GROUP BY 1, 2""",
+                w_lo,
+                w_hi,
+                [*loose.visit_ids, *loose.issue_ids],
+                kpis,
+                as_of,
+            ):
+                counts[kpi][key][0] -= hits
+                counts[kpi][key][1] -= n
     for kpi in RATIO_KPIS:
         for _, item in _loose_in(loose, kpi, period, as_of):
             tally = counts[kpi][_item_key(item, grouping)]
@@ -239,31 +265,42 @@ async def _times(
     lo, hi = _whole_days(period.start, period.end)
     window = (_midnight(lo), _midnight(hi)) if lo < hi else (period.start, period.start)
     counts: dict[tuple[str, GroupKey], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    if lo < hi:
+    for table, span_lo, span_hi in _spans(lo, hi, "kpi_dur_day", "kpi_dur_month"):
         for kpi, key, bucket, n in await conn.fetch(
-            "SELECT kpi, key, bucket, sum(n)::bigint FROM kpi_dur_day WHERE grouping = $1 "
+            f"SELECT kpi, key, bucket, sum(n)::bigint FROM {table} WHERE grouping = $1 "
             "AND kpi = ANY($2::text[]) AND day >= $3 AND day < $4 GROUP BY 1, 2, 3",
             grouping,
             list(TIME_KPIS),
-            lo,
-            hi,
+            span_lo,
+            span_hi,
         ):
             counts[kpi, key][bucket] += n
-    for kpi, key, bucket, n in await conn.fetch(
-        f"""SELECT kpi, key, bucket, sum(sign) FROM (
-                SELECT kpi, {_key(grouping)} AS key, bucket,
-                       CASE WHEN {_SETTLED} THEN 1 ELSE -1 END AS sign
-                FROM kpi_item
-                WHERE kpi = ANY($4::text[]) AND at >= $1 AND at < $2
-                  AND duration_us IS NOT NULL AND (at >= $5 AND at < $6) = NOT {_SETTLED}
-            ) edges GROUP BY 1, 2, 3""",
-        period.start,
-        period.end,
-        as_of,
-        list(TIME_KPIS),
-        *window,
-    ):
-        counts[kpi, key][bucket] += n
+    kpis = list(TIME_KPIS)
+    for lo_at, hi_at in ((period.start, window[0]), (max(window[1], period.start), period.end)):
+        if lo_at < hi_at:
+            for kpi, key, bucket, n in await conn.fetch(
+                f"""SELECT kpi, {_key(grouping)}, bucket, count(*) FROM kpi_item
+                    WHERE kpi = ANY($4::text[]) AND at >= $1 AND at < $2
+                      AND duration_us IS NOT NULL AND {_SETTLED} GROUP BY 1, 2, 3""",
+                lo_at,
+                hi_at,
+                as_of,
+                kpis,
+            ):
+                counts[kpi, key][bucket] += n
+    if lo < hi and (loose.visit_ids or loose.issue_ids):
+        for kpi, key, bucket, n in await conn.fetch(
+            f"""SELECT kpi, {_key(grouping)}, bucket, count(*) FROM kpi_item
+                WHERE entity_id = ANY($3::text[]) AND kpi = ANY($4::text[])
+                  AND at >= $1 AND at < $2 AND duration_us IS NOT NULL AND settled_at > $5
+                GROUP BY 1, 2, 3""",
+            window[0],
+            window[1],
+            [*loose.visit_ids, *loose.issue_ids],
+            kpis,
+            as_of,
+        ):
+            counts[kpi, key][bucket] -= n
     extra: dict[tuple[str, GroupKey, int], list[int]] = defaultdict(list)
     for kpi in TIME_KPIS:
         for _, item in _loose_in(loose, kpi, period, as_of):
