@@ -60,6 +60,10 @@ class TokenTable:
                 found = principal
         return found
 
+    def principals(self) -> list[Principal]:
+        """Everyone a token is configured for (the roster check reads them)."""
+        return list(self._tokens.values())
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TokenTable:
         """Reads FOLLOWUP_TOKENS (JSON) or FOLLOWUP_TOKENS_FILE, plus FOLLOWUP_DEV_TOKEN.

@@ -14,6 +14,7 @@ from followup.visits import api
 from followup.visits.deps import VisitsDeps
 from followup.visits.handlers import VisitHandlers
 from followup.visits.settings import VisitsSettings
+from followup.visits.staffing import staffing_from_env
 from followup.visits.store import PostgresCommandStore
 from followup.visits.subscriptions import CONSUMES, PUBLISHES, visits_subscription
 
@@ -28,6 +29,7 @@ def service_parts(settings: VisitsSettings) -> ServiceParts:
         vault=vault,
         timezone=ZoneInfo(settings.default_timezone),
         command_store=partial(PostgresCommandStore, topic_prefix=settings.topic_prefix),
+        staffing=staffing_from_env(settings.policy),
     )
     return ServiceParts(
         name="visits",
