@@ -6,6 +6,7 @@ Shared by the live consumer, the blue/green replay and the dead-letter replay.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,7 @@ from followup.core.deadletter import HANDLER_FAILED, DeadLetter
 from followup.core.logging import bind_event, unbind_event
 from followup.core.retry import is_transient
 from followup.core.subscription import Subscription, Tx
-from followup.events import Event, RejectedMessage, decode
+from followup.events import Event, RejectedMessage, RejectReason, decode
 
 if TYPE_CHECKING:
     from aiokafka import TopicPartition
@@ -47,12 +48,29 @@ class Item:
     rejected: RejectedMessage | None = None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]").search
+
+
+def decode_event(value: bytes) -> Event[Any]:
+    """The event, or RejectedMessage; ids with control characters are refused here.
+
+    PostgreSQL cannot store a NUL in text: such an id would fail the claim of every batch
+    holding it, so it is a dead letter before it reaches the database.
+    """
+    event = decode(value)
+    for name in ("id", "subject", "correlationid"):
+        text = getattr(event, name)
+        if text is not None and _CONTROL(text):
+            raise RejectedMessage(RejectReason.NOT_CLOUDEVENT, f"control character in {name}")
+    return event
+
+
 def decode_records(records: Sequence[ConsumerRecord[Any, Any]]) -> list[Item]:
     """Decodes every record; a record that cannot be accepted carries its rejection."""
     items = []
     for record in records:
         try:
-            items.append(Item(record, decode(record.value or b"")))
+            items.append(Item(record, decode_event(record.value or b"")))
         except RejectedMessage as exc:
             items.append(Item(record, None, exc))
     return items
@@ -227,7 +245,13 @@ class Applier:
                 if is_transient(exc):
                     raise
                 raise HandlerFailed(repr(exc)) from exc
-        await tx.flush()
+        try:
+            await tx.flush()
+        except Exception as exc:
+            # An outbox row the database refuses: isolation finds whose publish it was.
+            if is_transient(exc):
+                raise
+            raise HandlerFailed(f"outbox: {exc!r}") from exc
 
     async def run_isolated(
         self, tx: Tx, events: Sequence[Event[Any]], attempts: AttemptStore | None = None

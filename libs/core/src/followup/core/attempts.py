@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from followup.core.deadletter import storable
+
 # What an attempt that never finished is recorded as, until the handler says otherwise.
 INTERRUPTED = "Interrupted"
 INTERRUPTED_ERROR = "the consumer stopped while handling the event (crash, kill or OOM)"
@@ -73,8 +75,8 @@ class AttemptStore:
                WHERE consumer = $1 AND event_id = $2""",
             self.consumer,
             event_id,
-            error_type,
-            error[:2000],
+            storable(error_type),
+            storable(error)[:2000],
         )
 
     async def succeeded(self, event_id: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from followup.core.applier import (
     Applier,
     BatchResult,
     HandlerFailed,
+    Item,
     SortedBatch,
     handler_dead_letter,
     reject_dead_letter,
@@ -33,6 +35,7 @@ from followup.core.attempts import AttemptStore
 from followup.core.db import Conn
 from followup.core.deadletter import (
     HANDLER_FAILED,
+    PROCESSING_FAILED,
     DeadLetter,
     DeadLetterPublisher,
     record_dead_letters,
@@ -49,6 +52,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 _dumps = orjson.dumps
+
+# Failures outside any handler, in isolation, before a batch goes one record at a time.
+_DETERMINISTIC_TRIES = 2
 
 
 @dataclass(slots=True)
@@ -187,6 +193,7 @@ class BatchWriter:
                 return None
         backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
         isolate = False
+        deterministic = 0
         while True:
             try:
                 async with self.tx_lock:
@@ -207,10 +214,19 @@ class BatchWriter:
                 raise
             except Exception as exc:
                 signals.retrying.set()
-                if not is_transient(exc):
-                    log.exception("batch failed unexpectedly; retrying", consumer=self.name)
-                self.health.note_failure("kafka" if _is_kafka_error(exc) else "database", exc)
-                await self.drop_connection(slot)
+                if is_transient(exc):
+                    self.health.note_failure("kafka" if _is_kafka_error(exc) else "database", exc)
+                    await self.drop_connection(slot)
+                else:
+                    # Outside any handler: isolating may pin it on one event; if not, the
+                    # batch goes one record at a time and only the culprit is dead-lettered.
+                    deterministic += 1
+                    log.exception("batch failed outside its handlers", consumer=self.name)
+                    if not isolate:
+                        isolate = True
+                        continue
+                    if deterministic >= _DETERMINISTIC_TRIES:
+                        return await self._one_by_one(batch, generation, slot)
                 await backoff.sleep()
                 if generation != self.generation():
                     # Lost the partitions while retrying: the new owner redoes this batch.
@@ -223,6 +239,78 @@ class BatchWriter:
         result.duplicate += batch.handled - len(batch.unique)
         result.skipped = batch.skipped
         return result
+
+    async def _one_by_one(
+        self, batch: SortedBatch, generation: int, slot: int
+    ) -> BatchResult | None:
+        """The bounded path: each record in its own transaction, in order; one that still fails
+        outside its handlers on its own is dead-lettered bare (PROCESSING_FAILED)."""
+        log.error(
+            "batch keeps failing outside its handlers; applying it one record at a time",
+            consumer=self.name,
+            records=len(batch.items),
+        )
+        self.expect_duplicates = True
+        total = BatchResult(skipped=batch.skipped)
+        for item in batch.items:
+            tp = TopicPartition(item.record.topic, item.record.partition)
+            offsets = {tp: item.record.offset + 1}
+            one = await self._commit_alone(item, offsets, generation, slot)
+            if one is None:
+                return None
+            if tp in self.db_offsets:
+                self.db_offsets[tp] = offsets[tp]
+            total.ok += one.ok
+            total.duplicate += one.duplicate
+            total.dead_letter += one.dead_letter
+        self.health.note_ok()
+        return total
+
+    async def _commit_alone(
+        self, item: Item, offsets: dict[TopicPartition, int], generation: int, slot: int
+    ) -> BatchResult | None:
+        backoff = Backoff(self.settings.retry_initial_s, self.settings.retry_max_s)
+        single = SortedBatch.of([item], self.applier.handles)
+        culprit: str | None = None
+        while True:
+            try:
+                async with self.tx_lock:
+                    if culprit is None:
+                        return await self._commit(single, offsets, True, slot, None, Signals())
+                    return await self._bare_dead_letter(item, offsets, slot, culprit)
+            except (claim.Fenced, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                if is_transient(exc):
+                    self.health.note_failure("database", exc)
+                    await self.drop_connection(slot)
+                    await backoff.sleep()
+                elif culprit is None:
+                    culprit = f"{type(exc).__name__}: {exc}"
+                else:
+                    log.exception("a bare dead letter failed too; retrying", consumer=self.name)
+                    await backoff.sleep()
+                if generation != self.generation():
+                    return None
+
+    async def _bare_dead_letter(
+        self, item: Item, offsets: dict[TopicPartition, int], slot: int, error: str
+    ) -> BatchResult:
+        """Moves the offset past the record and dead-letters it with its bytes only."""
+        conn = await self.connection(slot)
+        async with conn.transaction():
+            await claim.claim(conn, self.name, self._cas(offsets), "[]", [], expect_duplicates=True)
+            letter = DeadLetter.from_record(
+                self.name,
+                item.record,
+                reason=PROCESSING_FAILED,
+                error_type="ProcessingFailed",
+                error=error,
+                event_id=item.event.id if item.event is not None else None,
+                event_type=item.event.type if item.event is not None else None,
+            )
+            await self._dead_letter(conn, [dataclasses.replace(letter, headers=())])
+        return BatchResult(dead_letter=1)
 
     async def _claim_early(
         self, batch: SortedBatch, slot: int, before: SortedBatch
@@ -275,13 +363,7 @@ class BatchWriter:
         early: _Early | None,
         signals: Signals,
     ) -> BatchResult:
-        tps = list(next_offsets)
-        offsets: claim.Offsets = [
-            [tp.topic for tp in tps],
-            [tp.partition for tp in tps],
-            [self.db_offsets.get(tp, -1) for tp in tps],
-            [next_offsets[tp] for tp in tps],
-        ]
+        offsets = self._cas(next_offsets)
         if early is None:
             conn = await self.connection(slot)
             tr = conn.transaction()
@@ -295,6 +377,16 @@ class BatchWriter:
             raise
         await tr.commit()
         return result
+
+    def _cas(self, next_offsets: dict[TopicPartition, int]) -> claim.Offsets:
+        """The compare-and-set's arguments: from where this consumer left each partition."""
+        tps = list(next_offsets)
+        return [
+            [tp.topic for tp in tps],
+            [tp.partition for tp in tps],
+            [self.db_offsets.get(tp, -1) for tp in tps],
+            [next_offsets[tp] for tp in tps],
+        ]
 
     async def _apply(
         self,

@@ -34,6 +34,8 @@ log = structlog.get_logger(__name__)
 
 # The reason of an event whose handler kept failing (decode failures use RejectReason values).
 HANDLER_FAILED = "handler_failed"
+# The reason of a record whose batch kept failing outside any handler, even on its own.
+PROCESSING_FAILED = "processing_failed"
 MAX_ERROR = 2000
 
 
@@ -77,8 +79,8 @@ class DeadLetter:
             value=record.value,
             headers=tuple((k, bytes(v) if v is not None else b"") for k, v in record.headers),
             reason=reason,
-            error_type=error_type,
-            error=error[:MAX_ERROR],
+            error_type=storable(error_type),
+            error=storable(error)[:MAX_ERROR],
             timestamp=record.timestamp,
             event_id=event_id,
             event_type=event_type,
@@ -102,6 +104,11 @@ class DeadLetter:
         if self.event_type is not None:
             extra.append(("event_type", self.event_type))
         return [*self.headers, *((k, v.encode()) for k, v in extra)]
+
+
+def storable(text: str) -> str:
+    """The text with NULs escaped: PostgreSQL text cannot hold them."""
+    return text.replace("\x00", "\\x00")
 
 
 async def record_dead_letters(conn: Conn, letters: Sequence[DeadLetter]) -> list[DeadLetter]:

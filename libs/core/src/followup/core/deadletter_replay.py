@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import asyncpg
 import structlog
 
-from followup.core.applier import Applier
+from followup.core.applier import Applier, decode_event
 from followup.core.deadletter import MAX_ERROR
 from followup.core.subscription import Subscription
-from followup.events import RejectedMessage, decode
+from followup.events import RejectedMessage
 
 if TYPE_CHECKING:
     from followup.core.clock import Clock
@@ -59,7 +59,7 @@ async def replay_dead_letters(
     for row in rows:
         letter_id = row["id"]
         try:
-            event = decode(row["value"] or b"")
+            event = decode_event(row["value"] or b"")
         except RejectedMessage as exc:
             await pool.execute(
                 """UPDATE dead_letter SET replay_attempts = replay_attempts + 1,
