@@ -37,9 +37,16 @@ synchronous_commit = on
 fsync = on
 CONF
   fi
-  if as_pg "$FOLLOWUP_PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
-    log "postgres already running (127.0.0.1:$FOLLOWUP_PG_PORT)"; return 0
-  fi
+  # pg_ctl trusts the pid file: a postmaster just killed and not yet reaped still looks alive.
+  # Believe it only once the server answers; else wait for the old process to be gone.
+  local deadline=$((SECONDS + 30))
+  while as_pg "$FOLLOWUP_PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; do
+    if "$FOLLOWUP_PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$FOLLOWUP_PG_PORT"; then
+      log "postgres already running (127.0.0.1:$FOLLOWUP_PG_PORT)"; return 0
+    fi
+    [ $SECONDS -lt $deadline ] || die "postgres neither answers nor stops (pid $(head -1 "$DATA/postmaster.pid"))"
+    sleep 0.5
+  done
   [ "$(id -u)" = 0 ] && { touch "$LOG"; chown postgres "$LOG"; }
   log "starting postgres on 127.0.0.1:$FOLLOWUP_PG_PORT (log: $LOG)"
   as_pg "$FOLLOWUP_PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null \

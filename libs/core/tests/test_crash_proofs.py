@@ -41,6 +41,7 @@ class Worker:
         log_dir: Path,
         stall_ms: int = 0,
         pipelined: bool = True,
+        idle_timeout_s: float = 30.0,
     ) -> None:
         self.app_name = f"w{uuid.uuid4().hex[:10]}"
         self.log_path = log_dir / f"{self.app_name}.log"
@@ -61,6 +62,7 @@ class Worker:
                     "--stall-ms",
                     str(stall_ms),
                     *([] if pipelined else ["--plain"]),
+                    f"--idle-timeout-s={idle_timeout_s}",
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -253,4 +255,77 @@ async def test_three_instances_one_killed_one_frozen_totals_exact(
             w.signal(signal.SIGCONT)
         codes = [await w.terminate() for w in workers[1:]]
     assert codes == [0, 0], [w.tail() for w in workers[1:]]
+    await check_against_fold(env, pool)
+
+
+async def stored_for(pool: asyncpg.Pool, partitions: set[int]) -> int:
+    return int(
+        await pool.fetchval(
+            """SELECT coalesce(sum(next_offset), 0) FROM consumer_offset
+               WHERE consumer = 'crashy' AND partition = ANY($1::int[])""",
+            sorted(partitions),
+        )
+    )
+
+
+async def locked_partitions(pool: asyncpg.Pool, app_name: str) -> set[int]:
+    """The partitions whose offset rows the worker's open transactions hold."""
+    rows = await pool.fetch(
+        """SELECT DISTINCT o.partition FROM consumer_offset o
+           JOIN pg_locks l ON l.locktype = 'transactionid' AND l.granted
+                            AND l.mode = 'ExclusiveLock'
+           JOIN pg_stat_activity a ON a.pid = l.pid AND a.application_name = $1
+           WHERE o.consumer = 'crashy' AND o.xmax::text = l.transactionid::text""",
+        app_name,
+    )
+    return {r[0] for r in rows}
+
+
+@pytest.mark.slow
+async def test_a_member_frozen_mid_batch_releases_its_partitions_in_seconds(
+    env: Env, pool: asyncpg.Pool, producer: AIOKafkaProducer, tmp_path: Path
+) -> None:
+    """Finding 5: a member frozen inside its batch (SIGSTOP: its socket stays open, so neither
+    the client's command timeout nor TCP notices) held its offset rows, and the partitions'
+    new owner waited on them, for as long as it stayed frozen. The server now ends its session
+    after the idle timeout and the others go on while it is still frozen."""
+    rng = random.Random(5)
+    topic = env.topic(topics.CUSTOMERS)
+    suffix = f"-{uuid.uuid4().hex[:6]}"
+    workers = [
+        Worker(env, group_suffix=suffix, log_dir=tmp_path, stall_ms=100, idle_timeout_s=8)
+        for _ in range(3)
+    ]
+    production = asyncio.create_task(
+        produce_steadily(producer, topic, 30000, chunk=1000, pause=0.3, rng=rng)
+    )
+    frozen = workers[0]
+    try:
+        deadline = time.monotonic() + 60
+        held: set[int] = set()
+        while not held:
+            assert time.monotonic() < deadline, f"the worker never held a batch:\n{frozen.tail()}"
+            if await in_transaction(pool, frozen.app_name):
+                frozen.signal(signal.SIGSTOP)
+                # What it had sent (a commit, say) runs meanwhile: only then are its locks known.
+                await asyncio.sleep(1.0)
+                held = await locked_partitions(pool, frozen.app_name)
+                if not held:
+                    frozen.signal(signal.SIGCONT)
+            await asyncio.sleep(0.003)
+        before = await stored_for(pool, held)
+        total = await production
+        # Its partitions move on while it is frozen: past the session (6 s), its rows are
+        # free once the server ends its idle session (8 s), well before 90 s.
+        deadline = time.monotonic() + 90
+        while await stored_for(pool, held) <= before:
+            assert time.monotonic() < deadline, f"partitions {held} stuck behind the frozen member"
+            await asyncio.sleep(0.5)
+        await wait_stored(pool, total, timeout=120)
+        assert frozen.proc.poll() is None, "the frozen member is still there, stopped"
+    finally:
+        for w in workers:
+            w.signal(signal.SIGCONT)
+        codes = [await w.terminate() for w in workers]
+    assert codes == [0, 0, 0], [w.tail() for w in workers]
     await check_against_fold(env, pool)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -386,3 +387,19 @@ async def test_postgres_restart_under_load_loses_nothing_and_recovers_by_itself(
     assert set(derived) == expected  # every derived event published, at least once
     assert await pool.fetchval("SELECT count(*) FROM outbox") == EVENTS
     await pool.close()
+
+
+async def test_pg_sh_start_right_after_a_kill_9_brings_postgres_back(
+    own_postgres: OwnPostgres,
+) -> None:
+    """A postmaster killed and not yet reaped still looked alive to `pg_ctl status`, so
+    `pg.sh start` answered "already running" and left PostgreSQL down."""
+    [pid_file] = own_postgres.home.glob("postgres/data/postmaster.pid")
+    pid = int(pid_file.read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    await own_postgres.start()
+    conn = await asyncpg.connect(own_postgres.admin_dsn, timeout=10)
+    try:
+        assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await conn.close()

@@ -55,7 +55,11 @@ async def main(args: argparse.Namespace) -> None:
             await asyncio.sleep(stall)
 
     pool = await create_pool(
-        args.dsn, min_size=1, max_size=3, server_settings={"application_name": args.app_name}
+        args.dsn,
+        min_size=1,
+        max_size=3,
+        idle_in_transaction_timeout_s=args.idle_timeout_s,
+        server_settings={"application_name": args.app_name},
     )
     metrics = Metrics()
     sub = Subscription(
@@ -97,5 +101,6 @@ if __name__ == "__main__":
     parser.add_argument("--max-attempts", type=int, default=5)
     # Without pipelined claims: one batch at a time, claim -> apply -> commit.
     parser.add_argument("--plain", action="store_true")
+    parser.add_argument("--idle-timeout-s", type=float, default=30.0)
     configure_logging("worker", "INFO")
     asyncio.run(main(parser.parse_args()))

@@ -90,6 +90,10 @@ def _settings_for(name: str, dsn: str | None) -> CoreSettings:
     elif not os.environ.get("FOLLOWUP_PG_DSN"):
         port = os.environ.get("FOLLOWUP_PG_PORT", "15432")
         overrides["pg_dsn"] = f"postgresql://postgres@127.0.0.1:{port}/{name}"
+    # The broker of the same stack as the database: `make up` reads the port, as here.
+    kafka_port = os.environ.get("FOLLOWUP_KAFKA_PORT")
+    if kafka_port and not os.environ.get("FOLLOWUP_KAFKA_BOOTSTRAP"):
+        overrides["kafka_bootstrap"] = f"127.0.0.1:{kafka_port}"
     return cls(**overrides)
 
 

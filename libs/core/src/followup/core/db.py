@@ -41,9 +41,23 @@ async def init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def create_pool(dsn: str, **kw: Any) -> asyncpg.Pool:
-    """A pool whose connections carry the orjson jsonb codecs (extra kwargs go to asyncpg)."""
+async def create_pool(
+    dsn: str, *, idle_in_transaction_timeout_s: float = 30.0, **kw: Any
+) -> asyncpg.Pool:
+    """A pool whose connections carry the orjson jsonb codecs (extra kwargs go to asyncpg).
+
+    The server ends a session idle inside a transaction for longer than the timeout (0: never),
+    and probes a silent client's socket: a frozen or vanished member's batch releases its
+    offset rows in seconds, not when its host's TCP gives up (hours).
+    """
     user_init = kw.pop("init", None)
+    server_settings = {
+        "idle_in_transaction_session_timeout": str(int(idle_in_transaction_timeout_s * 1000)),
+        "tcp_keepalives_idle": "10",
+        "tcp_keepalives_interval": "5",
+        "tcp_keepalives_count": "3",
+        **kw.pop("server_settings", {}),
+    }
 
     async def init(conn: asyncpg.Connection) -> None:
         await init_connection(conn)
@@ -53,7 +67,7 @@ async def create_pool(dsn: str, **kw: Any) -> asyncpg.Pool:
     kw.setdefault("min_size", 2)
     kw.setdefault("max_size", 10)
     kw.setdefault("command_timeout", 60)
-    pool = await asyncpg.create_pool(dsn, init=init, **kw)
+    pool = await asyncpg.create_pool(dsn, init=init, server_settings=server_settings, **kw)
     assert pool is not None
     return pool
 

@@ -183,6 +183,7 @@ async def rebuild(
             settings.pg_dsn,
             min_size=1,
             max_size=4,
+            idle_in_transaction_timeout_s=settings.pg_idle_in_transaction_timeout_s,
             server_settings={"search_path": f"{REBUILD_SCHEMA}, public"},
         )
         group = f"{settings.group_id(subscription.consumer)}-replay-{uuid.uuid4().hex[:8]}"

@@ -97,7 +97,10 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await create_pool(
-            settings.pg_dsn, min_size=settings.pg_pool_min, max_size=settings.pg_pool_max
+            settings.pg_dsn,
+            min_size=settings.pg_pool_min,
+            max_size=settings.pg_pool_max,
+            idle_in_transaction_timeout_s=settings.pg_idle_in_transaction_timeout_s,
         )
         state["pool"] = app.state.pool = pool
         await migrate(pool, service=parts.name, migrations_dir=parts.migrations_dir)

@@ -20,6 +20,8 @@ class CoreSettings(BaseSettings):
     pg_dsn: str = ""
     pg_pool_min: int = 2
     pg_pool_max: int = 10
+    # The server ends a session idle in a transaction this long (a frozen member's batch).
+    pg_idle_in_transaction_timeout_s: float = 30.0
     clock: Literal["wall", "simulated"] = "wall"
 
     # Consuming: large batches under load, no waiting for them to fill when traffic is light.
