@@ -22,6 +22,7 @@ import yaml
 from prometheus_client import start_http_server
 
 from followup.core.metrics import Metrics
+from followup.core.notify.metrics import NotifyMetrics
 
 from .deploy_tools import PROMETHEUS_DIR, ROOT, families
 from .metric_catalog import EXPORTED
@@ -51,6 +52,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     metrics.dead_letters.labels("visits", "invalid_data").inc()
     metrics.outbox_oldest_age.set(1.5)
     metrics.events_consumed.labels("visits", "ok").inc(3)
+    NotifyMetrics(metrics.registry).outcome("webhook", "retried")
     server, _ = start_http_server(free_port(), addr="127.0.0.1", registry=metrics.registry)
     port = free_port()
     home: Path = tmp_path_factory.mktemp("prometheus-home")

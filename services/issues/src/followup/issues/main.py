@@ -11,6 +11,7 @@ from followup.core.service import ServiceParts, build_service, run
 from followup.issues import api
 from followup.issues.deps import IssuesDeps, issues_deps
 from followup.issues.gauges import OpenIssues
+from followup.issues.notifications import issues_notifier
 from followup.issues.settings import IssuesSettings
 from followup.issues.subscriptions import CONSUMES, PUBLISHES, issues_subscription
 
@@ -27,6 +28,7 @@ def build_deps(settings: IssuesSettings) -> IssuesDeps:
 def service_parts(settings: IssuesSettings) -> ServiceParts:
     """What issues is made of (the app and the CLI's replay both build from it)."""
     deps = build_deps(settings)
+    notifier = issues_notifier()
     return ServiceParts(
         name="issues",
         migrations_dir=MIGRATIONS,
@@ -36,7 +38,7 @@ def service_parts(settings: IssuesSettings) -> ServiceParts:
         consumes=CONSUMES,
         description="The issue ledger with working-time SLA clocks and escalation (SPEC §4).",
         register_metrics=deps.metrics.register,
-        background=[OpenIssues()],
+        background=[OpenIssues(), *([notifier] if notifier is not None else [])],
     )
 
 

@@ -71,8 +71,12 @@ def senders_for(channels: Channels, settings: NotifySettings) -> dict[Channel, S
 class Notifier:
     """Consumer and worker of one service's notifications (nothing runs until `start`)."""
 
-    def __init__(self, service: str, channels: Channels, settings: NotifySettings) -> None:
+    def __init__(
+        self, service: str, settings: NotifySettings, channels: Channels | None = None
+    ) -> None:
         self.consumer_name = f"{service}-notify"
+        # Loaded at start when not given: building a service's parts (for a replay, say)
+        # needs neither the file nor its secrets.
         self.channels = channels
         self.settings = settings
         self.metrics = NotifyMetrics()
@@ -84,12 +88,14 @@ class Notifier:
         self.metrics = NotifyMetrics(registry)
 
     async def start(self, runtime: Runtime) -> None:
-        """Creates the table, starts the worker, then the consumer."""
+        """Loads the channels file, creates the table, starts the worker, then the consumer."""
+        channels = self.channels or config.load(Path(self.settings.file))
+        self.channels = channels
         await migrate_store(runtime.pool)
         worker = DeliveryWorker(
             runtime.pool,
-            self.channels.recipients,
-            senders_for(self.channels, self.settings),
+            channels.recipients,
+            senders_for(channels, self.settings),
             self.settings,
             self.metrics,
         )
@@ -97,7 +103,7 @@ class Notifier:
         self.worker = worker
         subscription = notify_subscription(
             self.consumer_name,
-            self.channels.recipients,
+            channels.recipients,
             timedelta(hours=self.settings.max_age_hours),
         )
         consumer = EventConsumer(
@@ -129,7 +135,7 @@ def notifier_from_settings(service: str, settings: NotifySettings) -> Notifier |
     if not settings.file:
         log.info("notifications off: no FOLLOWUP_NOTIFY_FILE")
         return None
-    return Notifier(service, config.load(Path(settings.file)), settings)
+    return Notifier(service, settings)
 
 
 def background(notifier: Notifier | None) -> Sequence[Notifier]:

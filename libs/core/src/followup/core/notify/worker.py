@@ -68,8 +68,13 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claims one batch and settles every row of it; returns how many it claimed."""
         rows = await store.claim(self.pool, self.settings.batch, self.settings.lease_s)
-        if rows:
-            await asyncio.gather(*(self._deliver(row) for row in rows))
+        results = await asyncio.gather(*(self._deliver(r) for r in rows), return_exceptions=True)
+        for row, result in zip(rows, results, strict=True):
+            # Unsettled (the database went away, say): due again when its lease ends.
+            if isinstance(result, BaseException) and not is_transient(result):
+                log.error(
+                    "notification not settled", delivery_id=row.delivery_id, error=repr(result)
+                )
         return len(rows)
 
     async def _loop(self) -> None:
