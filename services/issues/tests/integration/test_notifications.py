@@ -194,7 +194,12 @@ async def test_each_event_reaches_its_people_once_on_every_channel_and_stale_one
             await notifier.start(world.runtime)
             try:
                 # The same events twice, at other offsets: a producer's retry, say.
-                await publish(producer, topic, [stale, *events, *events])
+                # Three days on the broker before this consumer reads it: nobody hears of it.
+                three_days_ago = (time.time() - 3 * 86400) * 1000
+                await producer.send_and_wait(
+                    topic, encode(stale), key=b"C-000127", timestamp_ms=int(three_days_ago)
+                )
+                await publish(producer, topic, [*events, *events])
                 await wait_until(lambda: _all_delivered(world.pool, 10), "10 deliveries")
             finally:
                 await notifier.stop()

@@ -416,6 +416,7 @@ class BatchWriter:
         signals.claimed.set()
         result.duplicate = len(events) - len(to_apply)
         tx = self.applier.new_tx(conn, self.clock.now())
+        tx.attach_records(unique)
         if self.applier.now_from_events:
             self.applier.record_ms = {i: item.record.timestamp for i, item in unique.items()}
         letters: list[DeadLetter] = []

@@ -46,7 +46,7 @@ class Subscription:
 class Tx:
     """What a handler gets: the batch's connection and transaction, the clock's now, publish."""
 
-    __slots__ = ("_outbox", "_topic_prefix", "conn", "consumer", "event", "now")
+    __slots__ = ("_outbox", "_records", "_topic_prefix", "conn", "consumer", "event", "now")
 
     def __init__(self, conn: Conn, now: datetime, consumer: str, topic_prefix: str = "") -> None:
         # Typed as a plain connection: handlers need not care that it came from a pool.
@@ -57,6 +57,17 @@ class Tx:
         self.event: Event[Any] | None = None
         self._outbox: dict[str, OutboxRow] = {}
         self._topic_prefix = topic_prefix
+        # The batch's Kafka records by event id (the consumer sets them; replays do not).
+        self._records: Mapping[str, Any] = {}
+
+    def attach_records(self, items: Mapping[str, Any]) -> None:
+        """Gives handlers the Kafka records of the batch (event id -> item with `.record`)."""
+        self._records = items
+
+    def record_ms(self, event_id: str) -> int | None:
+        """When an event's record reached the broker (its Kafka timestamp), if known."""
+        item = self._records.get(event_id)
+        return int(item.record.timestamp) if item is not None else None
 
     def publish(self, event: Event[Any], topic: str | None = None) -> None:
         """Publishes through the outbox in this transaction; once per event id."""

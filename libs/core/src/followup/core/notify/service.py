@@ -6,7 +6,8 @@ Built by a service's main.py and handed to the core as a background part
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,24 @@ def notified_topics() -> list[str]:
     return [t for t in topics.ALL_TOPICS if t in found]
 
 
-def notify_subscription(consumer: str, recipients: Recipients, max_age: timedelta) -> Subscription:
-    """Stores each notified event's deliveries in the consumer's batch transaction."""
+def notify_subscription(
+    consumer: str,
+    recipients: Recipients,
+    max_age: timedelta,
+    wall_ms: Callable[[], float] = lambda: time.time() * 1000,
+) -> Subscription:
+    """Stores each notified event's deliveries in the consumer's batch transaction.
+
+    An event whose record reached the broker more than `max_age` ago (wall time, whatever the
+    service's clock) notifies nobody; one without a record time (a dead letter replayed) does.
+    """
+    max_age_ms = max_age.total_seconds() * 1000
 
     async def store_deliveries(tx: Tx, events: list[Event[Any]]) -> None:
-        fresh = [e for e in events if tx.now - e.time <= max_age]
+        now_ms = wall_ms()
+        fresh = [
+            e for e in events if (ms := tx.record_ms(e.id)) is None or now_ms - ms <= max_age_ms
+        ]
         found, unknown = deliveries_for(fresh, recipients)
         await store(tx.conn, found)
         for a in unknown:

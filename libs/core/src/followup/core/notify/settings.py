@@ -21,8 +21,8 @@ class NotifySettings(BaseSettings):
     batch: int = 50
     # How long a claimed row stays claimed: a worker that dies mid-send leaves it due after.
     lease_s: float = 120.0
-    # Events older than this when consumed notify nobody: a new consumer group (or the offsets
-    # a replay swaps away) must not page people about last month.
+    # Events that reached the broker longer ago than this when consumed notify nobody: a new
+    # consumer group (or the offsets a replay swaps away) must not page people about last month.
     max_age_hours: float = 24.0
     # Settled rows are forgotten after this many days (0 keeps them); more than max_age, so
     # a re-read event still finds its row and is not sent twice.
