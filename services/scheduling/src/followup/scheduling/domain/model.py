@@ -48,6 +48,7 @@ class CustomerFacts:
     intent_signed_at: datetime | None = None
     project_started_at: datetime | None = None
     resolved_issues: tuple[ResolvedIssue, ...] = ()
+    segment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ def customer_facts(customer_id: str, state: CustomerState, default_timezone: str
         intent_signed_at=profile.intent_signed_at,
         project_started_at=profile.project_started_at,
         resolved_issues=tuple(ResolvedIssue(i, at) for i, at in state.resolved.items()),
+        segment=profile.segment,
     )
 
 
