@@ -89,7 +89,7 @@ def test_a_channel_per_topic_with_its_event_types() -> None:
             "IntentSigned",
             "ProjectStarted",
         ],
-        "followup.visits": ["VisitLogged", "VisitSpotChecked"],
+        "followup.visits": ["VisitAssigned", "VisitLogged", "VisitSpotChecked"],
         "followup.issues": sorted(
             [
                 "IssueRaised",

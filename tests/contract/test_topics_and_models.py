@@ -31,7 +31,8 @@ SPEC_TOPICS = {
         "CustomerTierChanged",
     ],
     "followup.scheduling": ["VisitDue", "VisitDeadlineRecomputed"],
-    "followup.visits": ["VisitLogged", "VisitSpotChecked"],
+    # VisitAssigned added with SPEC §10 (2026-12).
+    "followup.visits": ["VisitLogged", "VisitSpotChecked", "VisitAssigned"],
     "followup.issues": [
         "IssueRaised",
         "IssueAssigned",
@@ -201,6 +202,7 @@ SPEC_TIMES = {
     "VisitDue": ["due_at", "deadline"],
     "VisitLogged": ["logged_at"],
     "VisitSpotChecked": ["checked_at"],
+    "VisitAssigned": ["assigned_at"],
     "IssueRaised": ["raised_at", "handover_by", "respond_by", "resolve_by"],
     "IssueAssigned": ["assigned_at"],
     "IssueResolved": ["resolved_at", "resolve_by"],

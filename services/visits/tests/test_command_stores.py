@@ -16,15 +16,18 @@ from typing import Any, Protocol, TypeVar
 import asyncpg
 import pytest
 
+from followup.core.auth import Principal, Role
 from followup.core.crypto import PersonalDataVault, master_key_from_env
 from followup.core.db import create_pool, migrate
 from followup.core.rejections import Rejection, RejectionKind
+from followup.core.roster import parse_roster
 from followup.core.subscription import Tx
 from followup.core.testing import Infra, create_database
 from followup.events import Event, VisitDue, make_event
+from followup.visits.domain.assign import AssignVisit
 from followup.visits.domain.log_visit import LogVisit
 from followup.visits.domain.views import CommandAccepted
-from followup.visits.handlers import VisitHandlers, log_visit, spot_check
+from followup.visits.handlers import VisitHandlers, assign_visit, log_visit, spot_check
 from followup.visits.main import MIGRATIONS
 from followup.visits.memory import InMemoryCommandStore
 from followup.visits.projections import customers, queue
@@ -91,6 +94,30 @@ def checks(
 ) -> Callable[[CommandStore], Awaitable[CommandAccepted | Rejection]]:
     async def use_case(store: CommandStore) -> CommandAccepted | Rejection:
         return await spot_check(store, visit_id, "S-1", result, None, at)
+
+    return use_case
+
+
+ROSTER = parse_roster(
+    {
+        "teams": {"customer-service": {}},
+        "agents": {
+            "A-1": {"team": "customer-service", "department": "customer_service"},
+            "A-2": {"team": "customer-service", "department": "customer_service"},
+            "A-3": {"team": "customer-service", "department": "customer_service", "active": False},
+        },
+        "supervisors": {"S-1": {"department": "customer_service", "teams": ["customer-service"]}},
+    }
+)
+SUPERVISOR = Principal(Role.SUPERVISOR, "S-1", department="customer_service")
+
+
+def assigns(
+    visit_id: str, agent_id: str, caller: Principal
+) -> Callable[[CommandStore], Awaitable[CommandAccepted | Rejection]]:
+    async def use_case(store: CommandStore) -> CommandAccepted | Rejection:
+        body = AssignVisit(agent_id=agent_id, reason="A-1 is overbooked")
+        return await assign_visit(store, visit_id, body, caller, ROSTER, NOW)
 
     return use_case
 
@@ -210,6 +237,23 @@ class CommandStoreContract:
         assert kind(await store.run(checks("V-8", "not_verified"))) == "accepted"
         assert await store.row("V-8") == Row("due", "A-1", 1, None, False, "not_verified")
         assert kind(await store.run(checks("V-9", "verified"))) == "not_found"
+
+    async def test_a_supervisor_reassigns_a_visit_to_an_active_agent_and_an_agent_may_not(
+        self, store: Harness
+    ) -> None:
+        await store.queue(due("V-10"))
+        agent = Principal(Role.AGENT, "A-1", department="customer_service")
+        assert kind(await store.run(assigns("V-10", "A-2", agent))) == "forbidden"
+        assert kind(await store.run(assigns("V-10", "A-3", SUPERVISOR))) == "invalid"
+        assert kind(await store.run(assigns("V-nope", "A-2", SUPERVISOR))) == "not_found"
+        answer = await store.run(assigns("V-10", "A-2", SUPERVISOR))
+        assert isinstance(answer, CommandAccepted)
+        assert await store.published() == [(answer.event_id, "VisitAssigned")]
+        assert await store.row("V-10") == Row("due", "A-2", 1, None, False, None)
+        # The visit is A-2's now: A-1 may no longer log it, A-2 may.
+        assert kind(await store.run(logs("V-10", contact(), "A-1"))) == "forbidden"
+        assert kind(await store.run(logs("V-10", contact(), "A-2"))) == "accepted"
+        assert kind(await store.run(assigns("V-10", "A-1", SUPERVISOR))) == "visit-closed"
 
 
 class MemoryHarness:

@@ -62,6 +62,7 @@ from followup.events.visits import (
     Score,
     Severity,
     SpotCheckResult,
+    VisitAssigned,
     VisitLogged,
     VisitSpotChecked,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "SpotCheckResult",
     "Text",
     "Tier",
+    "VisitAssigned",
     "VisitDeadlineRecomputed",
     "VisitDue",
     "VisitKind",

@@ -28,7 +28,7 @@ from followup.events.issues import (
     IssueSlaWarning,
 )
 from followup.events.scheduling import VisitDeadlineRecomputed, VisitDue
-from followup.events.visits import VisitLogged, VisitSpotChecked
+from followup.events.visits import VisitAssigned, VisitLogged, VisitSpotChecked
 
 # Each event type's model and its latest dataversion. A later dataversion may only add optional
 # fields (SPEC §6), so the latest model reads every earlier version too: a reader handles one
@@ -42,6 +42,7 @@ LATEST: dict[type[EventData], int] = {
     VisitDue: 1,
     VisitLogged: 2,
     VisitSpotChecked: 1,
+    VisitAssigned: 1,
     IssueRaised: 3,
     IssueAssigned: 2,
     IssueResolved: 1,

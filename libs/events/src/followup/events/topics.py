@@ -53,6 +53,7 @@ TOPIC_OF_TYPE: dict[str, str] = {
     "VisitDue": SCHEDULING,
     "VisitLogged": VISITS,
     "VisitSpotChecked": VISITS,
+    "VisitAssigned": VISITS,
     "IssueRaised": ISSUES,
     "IssueAssigned": ISSUES,
     "IssueResolved": ISSUES,

@@ -64,3 +64,17 @@ class VisitSpotChecked(EventData):
     checked_at: Instant
     result: SpotCheckResult
     note: Text | None = None
+
+
+class VisitAssigned(EventData):
+    """A visit was given to an agent (SPEC §10): by routing, or by a supervisor or admin."""
+
+    visit_id: Id
+    customer_id: Id
+    agent_id: Id
+    # The team routing chose the agent from; absent for an account manager or a reassignment.
+    team: Id | None = None
+    # "routing", or the id of the user who assigned it.
+    assigned_by: Id
+    assigned_at: Instant
+    reason: Text | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import asyncpg
 import orjson
@@ -18,6 +18,7 @@ from followup.core.problems import rejection_problem
 from followup.core.rejections import Rejection
 from followup.visits import handlers, queries
 from followup.visits.deps import VisitsDeps
+from followup.visits.domain.assign import AssignVisit
 from followup.visits.domain.log_visit import LogVisit
 from followup.visits.domain.model import VisitStatus
 from followup.visits.domain.spot_checks import SpotCheckBody
@@ -96,12 +97,14 @@ def routers(auth: Authenticate, deps: VisitsDeps) -> list[APIRouter]:
         status: VisitStatus | None = None,
         agent_id: str | None = None,
         customer_id: str | None = None,
+        assignee: Literal["none"] | None = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: str | None = None,
     ) -> Response:
-        """Visits by deadline; agents see only their own. `status=unreachable` is the
-        supervisors' list of visits that ended unreachable; `rescheduled` ones are out of the
-        queue until their `rescheduled_to`."""
+        """Visits by deadline; agents see only their own, a supervisor its teams' queues.
+        `assignee=none` is the unassigned queue; `status=unreachable` the supervisors' list of
+        visits that ended unreachable; `rescheduled` ones are out of the queue until their
+        `rescheduled_to`."""
         return await page(
             request,
             principal,
@@ -110,6 +113,8 @@ def routers(auth: Authenticate, deps: VisitsDeps) -> list[APIRouter]:
             customer_id=customer_id,
             after=keyset_after(cursor),
             limit=limit,
+            unassigned=assignee == "none",
+            roster=deps.staffing.roster,
         )
 
     @router.get("/customers/{customer_id}/visits", response_model=VisitRecordPage)
@@ -163,6 +168,29 @@ def routers(auth: Authenticate, deps: VisitsDeps) -> list[APIRouter]:
                 acting_agent_id=acting,
                 now=_now(request),
                 idempotency_key=idempotency_key,
+            ),
+        )
+
+    @router.post(
+        "/visits/{visit_id}/assign",
+        status_code=202,
+        response_model=CommandAccepted,
+        response_class=JSONResponse,
+    )
+    async def assign_visit(
+        visit_id: str, body: AssignVisit, request: Request, principal: Principal = Depends(auth)
+    ) -> Response:
+        """Gives the visit to an agent (supervisors, admins): publishes VisitAssigned."""
+        require_role(principal, Role.SUPERVISOR, Role.ADMIN)
+        return await command(
+            request,
+            partial(
+                handlers.assign_visit,
+                visit_id=visit_id,
+                command=body,
+                caller=principal,
+                roster=deps.staffing.roster,
+                now=_now(request),
             ),
         )
 

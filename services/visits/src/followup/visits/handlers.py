@@ -11,13 +11,17 @@ from typing import Any
 import asyncpg
 import orjson
 
+from followup.core.auth import Principal
 from followup.core.commands import KEY_REUSED, request_hash
 from followup.core.crypto import PersonalDataVault
 from followup.core.rejections import Rejection
+from followup.core.roster import Roster
 from followup.core.subscription import Tx
 from followup.events import (
     CustomerDelivered,
     Event,
+    IntentSigned,
+    VisitAssigned,
     VisitDeadlineRecomputed,
     VisitDue,
     VisitLogged,
@@ -25,6 +29,8 @@ from followup.events import (
     derived_id,
     make_event,
 )
+from followup.visits import dispatch
+from followup.visits.domain.assign import AssignVisit, assign_event_id, assigner_id, decide_assign
 from followup.visits.domain.lifecycle import (
     back_event_id,
     decide_back_in_queue,
@@ -33,9 +39,11 @@ from followup.visits.domain.lifecycle import (
 )
 from followup.visits.domain.log_visit import LogVisit, decide_log_visit, log_event_id
 from followup.visits.domain.model import Visit, VisitEvent, evolve
+from followup.visits.domain.routing import CustomerFacts, needs_routing
 from followup.visits.domain.spot_checks import decide_spot_check
 from followup.visits.domain.views import CommandAccepted
 from followup.visits.projections import customers, queue, visit_events
+from followup.visits.staffing import Staffing
 from followup.visits.store import CommandStore, RememberedAnswer
 
 SOURCE = "followup/visits"
@@ -44,8 +52,10 @@ SOURCE = "followup/visits"
 class VisitHandlers:
     """The consumer's handlers, over one personal-data vault (customers' contacts)."""
 
-    def __init__(self, vault: PersonalDataVault) -> None:
-        self.vault = vault
+    def __init__(self, vault: PersonalDataVault, staffing: Staffing | None = None) -> None:
+        # Without staffing (or with an empty roster) nothing is routed: visits keep the agent
+        # their VisitDue or their customer's account manager names.
+        self.vault, self.staffing = vault, staffing
 
     async def add_visit_to_due_queue(self, tx: Tx, event: Event[VisitDue]) -> None:
         """VisitDue: the visit enters (or, for a retry, re-enters) the agents' queue."""
@@ -78,6 +88,10 @@ class VisitHandlers:
         # A visit known only from a log (its VisitDue is on another topic, not read yet) gets
         # its queue row when the VisitDue comes.
         await queue.save_visit_rows(conn, [v for v in visits if v.due is not None], tx.now)
+        if self.staffing is not None:
+            await dispatch.route_new_visits(
+                tx, self.staffing, [v for v in visits if needs_routing(v)]
+            )
 
     async def move_visit_deadline(self, tx: Tx, event: Event[VisitDeadlineRecomputed]) -> None:
         """VisitDeadlineRecomputed: official calendar data moved an open visit's deadline.
@@ -102,23 +116,32 @@ class VisitHandlers:
         else:
             await self._record(conn, visit, move.visit_id, missed_event_id(missed), missed, tx.now)
 
-    async def remember_customer(self, tx: Tx, event: Event[CustomerDelivered]) -> None:
-        """CustomerDelivered: the account manager assigns visits; the contact is sealed."""
+    async def remember_customer(
+        self, tx: Tx, event: Event[CustomerDelivered] | Event[IntentSigned]
+    ) -> None:
+        """CustomerDelivered and IntentSigned: the contact is sealed (an intent-only customer
+        is called too); the account manager, region, segment and tier route visits."""
         d = event.data
         sealed = await self.vault.seal(
             tx.conn, d.customer_id, orjson.dumps(d.contact.model_dump(exclude_none=True))
         )
-        await customers.upsert_customer(
-            tx.conn, d.customer_id, d.account_manager_id, sealed, tx.now
-        )
-        for visit_id in await queue.visits_of_customer_needing_agent(tx.conn, d.customer_id):
-            visit = await visit_events.load_visit(tx.conn, visit_id)
-            if visit is not None:
-                await queue.save_visit_row(tx.conn, visit, tx.now)
+        manager = d.account_manager_id if isinstance(d, CustomerDelivered) else None
+        facts = CustomerFacts(manager, d.region, d.segment, d.tier)
+        await customers.upsert_customer(tx.conn, d.customer_id, manager, sealed, tx.now, facts)
+        waiting = await queue.visits_of_customer_needing_agent(tx.conn, d.customer_id)
+        visits = [v for v in await visit_events.load_visits(tx.conn, waiting) if v.due]
+        await queue.save_visit_rows(tx.conn, visits, tx.now)
+        if self.staffing is not None:
+            await dispatch.route_new_visits(
+                tx, self.staffing, [v for v in visits if needs_routing(v)]
+            )
 
     async def mark_missed_visits(self, tx: Tx, now: datetime) -> None:
         """The clock moved: rescheduled visits whose time has come are back in the queue, and
-        due visits past their deadline become missed (a visit back late is missed at once)."""
+        due visits past their deadline become missed (a visit back late is missed at once);
+        open visits of agents the roster lists as inactive go to active ones."""
+        if self.staffing is not None:
+            await dispatch.reroute_inactive(tx, self.staffing, now)
         for visit_id in await queue.rescheduled_visit_ids(tx.conn, now):
             visit = await visit_events.load_visit(tx.conn, visit_id, lock=True)
             back = decide_back_in_queue(visit, now) if visit is not None else None
@@ -206,6 +229,25 @@ async def spot_check(
         return CommandAccepted(event_id=event_id, visit_id=visit_id)
 
 
+async def assign_visit(
+    store: CommandStore,
+    visit_id: str,
+    command: AssignVisit,
+    caller: Principal,
+    roster: Roster,
+    now: datetime,
+) -> CommandAccepted | Rejection:
+    """A supervisor's or admin's reassignment: publishes VisitAssigned, or says why not."""
+    async with store.locked(visit_id, None):
+        _, visit = await store.load(visit_id, None)
+        decided = decide_assign(visit_id, visit, command, caller, roster, now)
+        if isinstance(decided, Rejection):
+            return decided
+        event_id = assign_event_id(visit_id, assigner_id(caller), now)
+        await _publish(store, visit, decided, event_id, now)
+        return CommandAccepted(event_id=event_id, visit_id=visit_id)
+
+
 def _replayed(stored: RememberedAnswer, request: dict[str, Any]) -> CommandAccepted | Rejection:
     """The first answer of a repeated keyed request; refused when the key came with another."""
     if stored.request_hash != request_hash(request):
@@ -216,7 +258,7 @@ def _replayed(stored: RememberedAnswer, request: dict[str, Any]) -> CommandAccep
 async def _publish(
     store: CommandStore,
     visit: Visit | None,
-    data: VisitLogged | VisitSpotChecked,
+    data: VisitLogged | VisitSpotChecked | VisitAssigned,
     event_id: str,
     now: datetime,
     answer: RememberedAnswer | None = None,

@@ -24,12 +24,13 @@ MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 def service_parts(settings: VisitsSettings) -> ServiceParts:
     """What visits is made of (the app and the CLI's replay both build from it)."""
     vault = PersonalDataVault(master_key_from_env())
-    handlers = VisitHandlers(vault)
+    staffing = staffing_from_env(settings.policy)
+    handlers = VisitHandlers(vault, staffing)
     deps = VisitsDeps(
         vault=vault,
         timezone=ZoneInfo(settings.default_timezone),
         command_store=partial(PostgresCommandStore, topic_prefix=settings.topic_prefix),
-        staffing=staffing_from_env(settings.policy),
+        staffing=staffing,
     )
     return ServiceParts(
         name="visits",

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from followup.events import Event, VisitLogged, VisitSpotChecked
+from followup.events import Event, VisitAssigned, VisitLogged, VisitSpotChecked
 from followup.visits.domain.model import Visit, VisitEvent, assign_account_manager, evolve
 from followup.visits.store import RememberedAnswer
 
@@ -67,7 +67,7 @@ class InMemoryCommandStore:
 
     async def record(
         self,
-        event: Event[VisitLogged | VisitSpotChecked],
+        event: Event[VisitLogged | VisitSpotChecked | VisitAssigned],
         visit: Visit,
         answer: RememberedAnswer | None,
         now: datetime,

@@ -14,6 +14,7 @@ from followup.core.auth import Principal, Role
 from followup.core.crypto import PersonalDataVault, mask_name, mask_phone
 from followup.core.http import keyset_page
 from followup.core.rejections import Rejection, forbidden, not_found
+from followup.core.roster import Roster
 from followup.visits.domain.spot_checks import month_bounds, sample_for_spot_check
 from followup.visits.domain.views import VisitRow, visit_record
 from followup.visits.projections import customers, queue, spot_checks, visit_events
@@ -36,12 +37,22 @@ async def list_visits(
     customer_id: str | None,
     after: tuple[datetime, str] | None,
     limit: int,
+    unassigned: bool = False,
+    roster: Roster | None = None,
 ) -> dict[str, Any] | Rejection:
-    """A page of visits by deadline (a `VisitPage`); agents see only their own."""
+    """A page of visits by deadline (a `VisitPage`); agents see only their own, a supervisor
+    on the roster its teams' queues and the unassigned one."""
+    agent_ids: list[str] | None = None
     if viewer.role == Role.AGENT:
-        if agent_id not in (None, viewer.agent_id):
+        if unassigned or agent_id not in (None, viewer.agent_id):
             return _NOT_YOURS
         agent_id = viewer.agent_id
+    elif roster is not None and (teams := roster.teams_of(viewer)):
+        members = roster.agents_of_teams(teams)
+        if agent_id is not None and agent_id not in members:
+            return forbidden(f"agent {agent_id} is not in your teams")
+        if agent_id is None and not unassigned and customer_id is None:
+            agent_ids = members
     rows = await queue.list_visits(
         conn,
         status=status,
@@ -49,6 +60,8 @@ async def list_visits(
         customer_id=customer_id,
         after=after,
         limit=limit + 1,
+        unassigned=unassigned,
+        agent_ids=agent_ids,
     )
     return keyset_page(_rows(rows), limit, "deadline", "visit_id")
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from followup.core.outbox import outbox_row
-from followup.events import Event, VisitLogged, VisitSpotChecked
+from followup.events import Event, VisitAssigned, VisitLogged, VisitSpotChecked
 from followup.visits.domain.model import Visit
 from followup.visits.projections import commands
 
@@ -46,7 +46,7 @@ class CommandStore(Protocol):
 
     async def record(
         self,
-        event: Event[VisitLogged | VisitSpotChecked],
+        event: Event[VisitLogged | VisitSpotChecked | VisitAssigned],
         visit: Visit,
         answer: RememberedAnswer | None,
         now: datetime,
@@ -79,7 +79,7 @@ class PostgresCommandStore:
 
     async def record(
         self,
-        event: Event[VisitLogged | VisitSpotChecked],
+        event: Event[VisitLogged | VisitSpotChecked | VisitAssigned],
         visit: Visit,
         answer: RememberedAnswer | None,
         now: datetime,

@@ -27,6 +27,7 @@ def visits_subscription(handlers: VisitHandlers) -> Subscription:
         handlers={
             "VisitDeadlineRecomputed": handlers.move_visit_deadline,
             "CustomerDelivered": handlers.remember_customer,
+            "IntentSigned": handlers.remember_customer,
         },
         batch_handlers=facts,
         on_tick=handlers.mark_missed_visits,

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import TypeAlias
 
 from followup.events import (
+    VisitAssigned,
     VisitDeadlineRecomputed,
     VisitDue,
     VisitLogged,
@@ -68,6 +69,7 @@ VisitEvent: TypeAlias = (
     | VisitSpotChecked
     | VisitMissed
     | VisitBackInQueue
+    | VisitAssigned
 )
 
 
@@ -94,6 +96,8 @@ class Visit:
     missed: frozenset[datetime] = frozenset()
     # The rescheduled times the clock found reached (VisitBackInQueue.back_at).
     back: frozenset[datetime] = frozenset()
+    # Every assignment (routing's and supervisors'), the latest by assigned_at in force.
+    assignments: tuple[VisitAssigned, ...] = ()
 
     @property
     def rescheduled_to(self) -> datetime | None:
@@ -103,10 +107,24 @@ class Visit:
         return pending_reschedule(self.logs)
 
     @property
+    def assignment(self) -> VisitAssigned | None:
+        """The assignment in force: the latest (SPEC §10; at the same instant, the one stored
+        last), None before any."""
+        return max(reversed(self.assignments), key=lambda a: a.assigned_at, default=None)
+
+    @property
     def assigned_agent_id(self) -> str | None:
-        """The agent the VisitDue names, else the customer's account manager, else nobody."""
+        """The agent last assigned; before any VisitAssigned (no roster to route by), the agent
+        the VisitDue names, else the customer's account manager, else nobody."""
+        if (assignment := self.assignment) is not None:
+            return assignment.agent_id
         named = self.due.agent_id if self.due is not None else None
         return named or self.account_manager_id
+
+    @property
+    def is_open(self) -> bool:
+        """Still to be worked: due, missed or rescheduled (not done, not ended)."""
+        return self.status not in ENDED and self.status != VisitStatus.DONE
 
     @property
     def deadline(self) -> datetime | None:
@@ -157,6 +175,8 @@ def evolve(visit: Visit | None, event: VisitEvent) -> Visit | None:
         return record_spot_check(visit, event) if visit is not None else None
     if isinstance(event, VisitBackInQueue):
         return record_back_in_queue(visit, event) if visit is not None else None
+    if isinstance(event, VisitAssigned):
+        return record_assignment(visit, event)
     return record_missed(visit, event) if visit is not None else None
 
 
@@ -208,6 +228,14 @@ def record_spot_check(visit: Visit, check: VisitSpotChecked) -> Visit:
     # Due again, or missed at once if the clock already found its deadline passed; otherwise
     # the clock sweep (decide_missed) owns the move to missed.
     return _settle(replace(visit, spot_check=check, completion=None))
+
+
+def record_assignment(visit: Visit | None, assigned: VisitAssigned) -> Visit:
+    """An assignment is kept once; the latest one names the visit's agent."""
+    visit = visit or _new_visit(assigned.visit_id, assigned.customer_id)
+    if assigned in visit.assignments:
+        return visit
+    return replace(visit, assignments=(*visit.assignments, assigned))
 
 
 def record_missed(visit: Visit, missed: VisitMissed) -> Visit:

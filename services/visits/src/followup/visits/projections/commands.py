@@ -13,7 +13,7 @@ import orjson
 
 from followup.core.commands import idempotency_lock_name
 from followup.core.outbox import OutboxRow, outbox_cte, outbox_params
-from followup.events import VisitLogged, VisitSpotChecked
+from followup.events import VisitAssigned, VisitLogged, VisitSpotChecked
 from followup.visits.domain.model import Visit
 from followup.visits.projections.queue import UPSERT_IF_APPENDED, row_values
 from followup.visits.projections.visit_events import APPEND_EVENT, LOAD_FROM, event_json, fold_rows
@@ -116,7 +116,7 @@ SELECT count(*) FROM appended
 async def record_command_event(
     conn: asyncpg.Connection,
     event_id: str,
-    event: VisitLogged | VisitSpotChecked,
+    event: VisitLogged | VisitSpotChecked | VisitAssigned,
     visit: Visit,
     outbox: OutboxRow,
     answer: tuple[str, str, int, dict[str, Any]] | None,

@@ -6,6 +6,8 @@ from datetime import datetime
 
 import asyncpg
 
+from followup.visits.domain.routing import CustomerFacts
+
 
 async def upsert_customer(
     conn: asyncpg.Connection,
@@ -13,24 +15,50 @@ async def upsert_customer(
     account_manager_id: str | None,
     contact_ciphertext: bytes | None,
     now: datetime,
+    facts: CustomerFacts | None = None,
 ) -> None:
-    """The customer's account manager and sealed contact."""
+    """The customer's account manager, sealed contact and what routing reads."""
+    facts = facts or CustomerFacts()
     await conn.execute(
         """
-        INSERT INTO customer (customer_id, account_manager_id, contact_ciphertext, updated_at)
-        VALUES ($1, $2, $3, $4)
+        INSERT INTO customer (customer_id, account_manager_id, contact_ciphertext, updated_at,
+                              region, segment, tier)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
         ON CONFLICT (customer_id) DO UPDATE SET
             account_manager_id = COALESCE(EXCLUDED.account_manager_id,
                                           customer.account_manager_id),
             contact_ciphertext = COALESCE(EXCLUDED.contact_ciphertext,
                                           customer.contact_ciphertext),
+            region = COALESCE(EXCLUDED.region, customer.region),
+            segment = COALESCE(EXCLUDED.segment, customer.segment),
+            tier = COALESCE(EXCLUDED.tier, customer.tier),
             updated_at = EXCLUDED.updated_at
         """,
         customer_id,
         account_manager_id,
         contact_ciphertext,
         now,
+        facts.region,
+        facts.segment,
+        facts.tier,
     )
+
+
+async def customer_facts(
+    conn: asyncpg.Connection, customer_ids: list[str]
+) -> dict[str, CustomerFacts]:
+    """What routing reads of these customers, by id (customers not yet known are left out)."""
+    rows = await conn.fetch(
+        """SELECT customer_id, account_manager_id, region, segment, tier FROM customer
+           WHERE customer_id = ANY($1::text[])""",
+        customer_ids,
+    )
+    return {
+        r["customer_id"]: CustomerFacts(
+            r["account_manager_id"], r["region"], r["segment"], r["tier"]
+        )
+        for r in rows
+    }
 
 
 async def customer_contact(conn: asyncpg.Connection, customer_id: str) -> bytes | None:

@@ -81,6 +81,32 @@ async def visits_of_customer_needing_agent(conn: asyncpg.Connection, customer_id
     return [r["visit_id"] for r in rows]
 
 
+_OPEN = "('due', 'missed', 'rescheduled')"
+
+
+async def open_loads(conn: asyncpg.Connection, agent_ids: list[str]) -> dict[str, int]:
+    """How many open visits each of these agents has (routing's least-loaded pick)."""
+    rows = await conn.fetch(
+        f"""SELECT agent_id, count(*) AS n FROM visit
+            WHERE agent_id = ANY($1::text[]) AND status IN {_OPEN} GROUP BY agent_id""",
+        agent_ids,
+    )
+    return {r["agent_id"]: r["n"] for r in rows}
+
+
+async def open_visit_ids_of(
+    conn: asyncpg.Connection, agent_ids: list[str], limit: int = 5000
+) -> list[str]:
+    """Open visits assigned to these agents (the re-routing of inactive agents' work)."""
+    rows = await conn.fetch(
+        f"""SELECT visit_id FROM visit WHERE agent_id = ANY($1::text[]) AND status IN {_OPEN}
+            ORDER BY deadline, visit_id LIMIT $2""",
+        agent_ids,
+        limit,
+    )
+    return [r["visit_id"] for r in rows]
+
+
 # The clock's sweeps, each over the index its condition matches (visit_by_status for the
 # missed one, the partial visit_rescheduled for the other).
 _OVERDUE = """SELECT visit_id FROM visit WHERE status = 'due' AND deadline < $1
@@ -116,8 +142,11 @@ async def list_visits(
     customer_id: str | None,
     after: tuple[datetime, str] | None,
     limit: int,
+    unassigned: bool = False,
+    agent_ids: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Visits ordered by deadline, keyset-paginated."""
+    """Visits ordered by deadline, keyset-paginated; `unassigned` keeps those nobody has,
+    `agent_ids` those of these agents (a supervisor's teams)."""
     # One statement per combination of filters, holding only the conditions in use: a catch-all
     # `($1 IS NULL OR status = $1)` is planned anew on every call (its generic plan is a
     # sequential scan), while this one's cached plan is the index scan matching it exactly
@@ -128,6 +157,11 @@ async def list_visits(
         if value is not None:
             args.append(value)
             where.append(f"{column} = ${len(args)}")
+    if unassigned:
+        where.append("agent_id IS NULL")
+    if agent_ids is not None:
+        args.append(agent_ids)
+        where.append(f"agent_id = ANY(${len(args)}::text[])")
     if after is not None:
         args += after
         where.append(f"(deadline, visit_id) > (${len(args) - 1}, ${len(args)})")

@@ -7,7 +7,13 @@ from datetime import datetime
 import asyncpg
 import orjson
 
-from followup.events import VisitDeadlineRecomputed, VisitDue, VisitLogged, VisitSpotChecked
+from followup.events import (
+    VisitAssigned,
+    VisitDeadlineRecomputed,
+    VisitDue,
+    VisitLogged,
+    VisitSpotChecked,
+)
 from followup.visits.domain.model import (
     Visit,
     VisitBackInQueue,
@@ -20,12 +26,17 @@ from followup.visits.projections.queue import UPSERT_IF_APPENDED, row_values
 
 _MODELS: dict[
     str,
-    type[VisitDue] | type[VisitDeadlineRecomputed] | type[VisitLogged] | type[VisitSpotChecked],
+    type[VisitDue]
+    | type[VisitDeadlineRecomputed]
+    | type[VisitLogged]
+    | type[VisitSpotChecked]
+    | type[VisitAssigned],
 ] = {
     "VisitDue": VisitDue,
     "VisitDeadlineRecomputed": VisitDeadlineRecomputed,
     "VisitLogged": VisitLogged,
     "VisitSpotChecked": VisitSpotChecked,
+    "VisitAssigned": VisitAssigned,
 }
 
 
