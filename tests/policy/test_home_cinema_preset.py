@@ -6,6 +6,7 @@ the service derives from the preset; until then a preset edit that changes behav
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
@@ -22,10 +23,13 @@ from followup.issues.domain.model import DEFAULT_TIMEZONE
 from followup.issues.domain.raising import DEPARTMENT_BY_CATEGORY
 from followup.scheduling.domain.candidates import holiday_care_candidates
 from followup.scheduling.domain.model import CustomerFacts, Delivery
-from followup.scheduling.domain.policy import DEFAULT_POLICY as PLANNER
+from followup.scheduling.domain.policy import DEFAULT_POLICY, KEY_DEEP
+from followup.scheduling.domain.rules import scheduling_policy
 from followup.visits.domain.spot_checks import SAMPLE_SIZE
 
 PRESET = load_preset("home-cinema")
+# What the planner follows for a key customer under the preset.
+PLANNER = scheduling_policy(PRESET, tier="gold", segment=None)
 KINDS = PRESET.kinds
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -36,6 +40,16 @@ def days(n: int) -> Span:
 
 def working_days(n: int) -> Span:
     return Span(working_days=n)
+
+
+def test_the_planner_builds_todays_policy_from_the_preset() -> None:
+    assert PLANNER == DEFAULT_POLICY
+    for tier in ("silver", "bronze"):
+        for segment in (None, "individual", "enterprise", "institution"):
+            built = scheduling_policy(PRESET, tier=tier, segment=segment)
+            # Only key customers get key_deep visits; everything else is the same.
+            assert built.kinds == DEFAULT_POLICY.kinds - {KEY_DEEP}
+            assert replace(built, kinds=DEFAULT_POLICY.kinds) == PLANNER
 
 
 def test_every_kind_the_planner_plans_has_exactly_one_rule() -> None:
@@ -108,6 +122,7 @@ def test_holiday_care_is_due_when_the_planner_plans_it_in_2027() -> None:
         since=datetime(2027, 1, 1, tzinfo=SHANGHAI),
         until=datetime(2027, 12, 31, tzinfo=SHANGHAI),
         cal=default_calendar(),
+        policy=PLANNER,
     )
     # Spring Festival 2027 is Feb 6 (lunar 1/1), Mid-Autumn Sep 15 (lunar 8/15).
     expected = [

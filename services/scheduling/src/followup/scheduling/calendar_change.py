@@ -28,7 +28,7 @@ async def recompute_deadlines(tx: Tx, now: datetime, planner: Planner) -> int:
     Once the stored digests match the calendar it costs one small query. Returns the number
     of visits whose deadline changed.
     """
-    conn, cal, policy = tx.conn, planner.calendar, planner.policy
+    conn, cal = tx.conn, planner.calendar
     current = cal.official_fingerprints()
     stored = await calendar_years.load_calendar_years(conn, cal.region)
     if stored == current:
@@ -50,8 +50,9 @@ async def recompute_deadlines(tx: Tx, now: datetime, planner: Planner) -> int:
         new: list[tuple[str, datetime, bool]] = []
         for cid in chunk:
             facts = customer_facts(cid, states[cid], planner.default_timezone)
+            policy, memo = planner.rules_for(facts)
             found_all = all_candidates(
-                facts, cal, until=horizon_end(facts, now, policy), policy=policy, memo=planner.memo
+                facts, cal, until=horizon_end(facts, now, policy), policy=policy, memo=memo
             )
             components = {c.key: c for c in found_all}
             for s in stored_plans.get(cid, []):

@@ -17,7 +17,13 @@ from followup.scheduling.projections import customers, plans, visits
 from followup.scheduling.publishing import DUE_BATCH, publish_due_visits
 
 # The fact events one batch handler takes together (VisitLogged stays one at a time).
-FACT_TYPES = ("CustomerDelivered", "IntentSigned", "ProjectStarted", "IssueResolved")
+FACT_TYPES = (
+    "CustomerDelivered",
+    "IntentSigned",
+    "ProjectStarted",
+    "IssueResolved",
+    "CustomerTierChanged",
+)
 
 
 class SchedulingHandlers:
@@ -28,7 +34,8 @@ class SchedulingHandlers:
         self.metrics = metrics if metrics is not None else SchedulingMetrics()
 
     async def apply_customer_facts(self, tx: Tx, events: list[Event[Any]]) -> None:
-        """CustomerDelivered, IntentSigned, ProjectStarted, IssueResolved: record, re-plan.
+        """CustomerDelivered, IntentSigned, ProjectStarted, IssueResolved, CustomerTierChanged:
+        record, re-plan.
 
         A whole run of the batch at once: the customers are locked and read in a few
         set-based queries, the facts folded in memory in arrival order (the same result as one

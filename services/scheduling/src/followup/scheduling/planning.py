@@ -10,10 +10,12 @@ from datetime import datetime
 import asyncpg
 
 from followup.calendar import BusinessCalendar
+from followup.core.policy import DEFAULT_PRESET, load_preset
+from followup.core.policy import Policy as Document
 from followup.scheduling import horizon
-from followup.scheduling.domain.model import CustomerState, customer_facts
+from followup.scheduling.domain.model import CustomerFacts, CustomerState, customer_facts
 from followup.scheduling.domain.plan import PlannedVisit, plan_customer
-from followup.scheduling.domain.policy import DEFAULT_POLICY, Policy
+from followup.scheduling.domain.policy import Policy
 from followup.scheduling.domain.reconcile import (
     PlanChanges,
     StoredVisit,
@@ -22,21 +24,42 @@ from followup.scheduling.domain.reconcile import (
     plan_components,
     reconcile,
 )
+from followup.scheduling.domain.rules import scheduling_policy
 from followup.scheduling.domain.schedule import PlanMemo
 from followup.scheduling.projections import customers, plans
 
 
 @dataclass
 class Planner:
-    """Plans over one business calendar and one policy, with the memo they share."""
+    """Plans over one business calendar and one policy document: each customer on the
+    planner's policy for their tier and segment, with the memo customers on it share."""
 
     calendar: BusinessCalendar
     default_timezone: str
-    policy: Policy = DEFAULT_POLICY
-    memo: PlanMemo = field(init=False)
+    document: Document = field(default_factory=lambda: load_preset(DEFAULT_PRESET))
+    # One planner's policy (and its memo) per distinct policy, whatever tiers share it.
+    memos: dict[Policy, PlanMemo] = field(init=False, default_factory=dict)
+    by_profile: dict[tuple[str, str | None], Policy] = field(init=False, default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.memo = PlanMemo(self.calendar, self.policy)
+    @property
+    def policy(self) -> Policy:
+        """What every customer's policy shares (merge, retries, horizon): a bronze one's."""
+        return self.policy_for("bronze", None)
+
+    def policy_for(self, tier: str, segment: str | None) -> Policy:
+        """The planner's policy for a customer of this tier and segment."""
+        found = self.by_profile.get((tier, segment))
+        if found is None:
+            built = scheduling_policy(self.document, tier=tier, segment=segment)
+            found = next((p for p in self.memos if p == built), built)
+            self.by_profile[(tier, segment)] = found
+            self.memos.setdefault(found, PlanMemo(self.calendar, found))
+        return found
+
+    def rules_for(self, facts: CustomerFacts) -> tuple[Policy, PlanMemo]:
+        """The customer's policy and the memo it plans with."""
+        policy = self.policy_for(facts.tier, facts.segment)
+        return policy, self.memos[policy]
 
     async def replan_ids(
         self,
@@ -122,16 +145,17 @@ class Planner:
         if end is None:  # no fact that plans anything yet
             return None, []
         fixed, planned = plan_components(mine)
+        policy, memo = self.rules_for(facts)
         visits = plan_customer(
             facts,
             self.calendar,
             now,
             fixed,
             planned,
-            self.policy,
+            policy,
             until=end,
             stored_until=before,
-            memo=self.memo,
+            memo=memo,
         )
         return end, visits
 

@@ -61,8 +61,10 @@ def delivery_candidates(
     cal: BusinessCalendar,
     policy: Policy = DEFAULT_POLICY,
     memo: PlanMemo | None = None,
+    first: bool = True,
 ) -> list[Candidate]:
-    """first_use (+ special on a repeat purchase), routine, deep, key_deep and quarterly.
+    """first_use (+ special on a repeat purchase), routine, deep, key_deep and quarterly
+    (the customer's kinds only on their `first` delivery).
 
     Must equal `reference_plan.delivery_candidates` (tests/unit/reference_plan.py).
     """
@@ -79,14 +81,26 @@ def delivery_candidates(
     mature_at: datetime | None = None
     iso = delivered.isoformat()
     out: list[Candidate] = []
-    schedule = memo.schedule(start_day, tier in policy.key_deep_tiers, tz)
-    at, prov = schedule.deadline(policy.first_use_deadline_days)
-    out.append(
-        Candidate(
-            FIRST_USE, delivered, at, prov, order, reason=f"first use of order {order}", due_iso=iso
+    schedule = memo.schedule(start_day, tier in policy.key_deep_tiers, tz, first)
+    kinds = policy.kinds
+    if FIRST_USE in kinds:
+        if policy.first_use_working_days:
+            d = end_of_working_days(delivered, policy.first_use_working_days, tz, cal)
+            at, prov = d.at, d.provisional
+        else:
+            at, prov = schedule.deadline(policy.first_use_deadline_days)
+        out.append(
+            Candidate(
+                FIRST_USE,
+                delivered,
+                at,
+                prov,
+                order,
+                reason=f"first use of order {order}",
+                due_iso=iso,
+            )
         )
-    )
-    if repeat:
+    if repeat and SPECIAL in kinds:
         at, prov = schedule.deadline(policy.special_deadline_days)
         out.append(
             Candidate(
@@ -111,16 +125,16 @@ def delivery_candidates(
         due = combine(month.due_day, start_time, tz)
         if due > until:
             break
-        kinds = month.kinds
+        found = month.kinds
         if month.quarterly is not None:
             if mature_at is None:
                 mature_day = add_months_to_date(start_day, policy.mature_after_months)
                 mature_at = combine(mature_day, start_time, tz)
             if due > mature_at:
-                kinds = (*kinds, month.quarterly)
-        if kinds:
+                found = (*found, month.quarterly)
+        if found:
             iso = due.isoformat()
-            for kind, deadline, provisional, reason in kinds:
+            for kind, deadline, provisional, reason in found:
                 out.append(
                     Candidate(kind, due, deadline, provisional, order, None, reason + order, iso)
                 )
@@ -140,17 +154,18 @@ def holiday_care_candidates(
 
     Must equal `reference_plan.holiday_care_candidates` (tests/unit/reference_plan.py).
     """
-    if not facts.deliveries:
+    if not facts.deliveries or HOLIDAY_CARE not in policy.kinds:
         return []
     first = min(d.delivered_at for d in facts.deliveries)
-    if until - first < timedelta(days=28 * policy.mature_after_months - 1):
+    older_than = policy.holiday_care_older_than_months
+    if until - first < timedelta(days=28 * older_than - 1):
         # Nobody is 12 months a customer before the plan's end (a month has at least 28 days,
         # less a day for a change of the zone's offset): most plans, stored weeks ahead.
         return []
     memo = PlanMemo.of(memo, cal, policy)
     tz = ZoneInfo(facts.timezone)
     # "Older than 12 months", judged at the visit's due date.
-    mature_at = add_months_clamped(first, policy.mature_after_months, tz)
+    mature_at = add_months_clamped(first, older_than, tz)
     out: list[Candidate] = []
     for year in range(since.astimezone(tz).year, until.astimezone(tz).year + 1):
         for due, deadline, provisional, reason, iso in memo.festival_visits(year, tz):
@@ -166,7 +181,7 @@ def intent_candidates(
     facts: CustomerFacts, *, until: datetime, cal: BusinessCalendar, policy: Policy = DEFAULT_POLICY
 ) -> list[Candidate]:
     """At IntentSigned, then every 10 days from the signing date, until ProjectStarted."""
-    if facts.intent_signed_at is None:
+    if facts.intent_signed_at is None or INTENT_FOLLOW_UP not in policy.kinds:
         return []
     tz = ZoneInfo(facts.timezone)
     stop = facts.project_started_at
@@ -194,6 +209,8 @@ def issue_follow_up_candidates(
     facts: CustomerFacts, *, cal: BusinessCalendar, policy: Policy = DEFAULT_POLICY
 ) -> list[Candidate]:
     """One visit per resolved issue, due at resolution, within 1 working day."""
+    if ISSUE_FOLLOW_UP not in policy.kinds:
+        return []
     tz = ZoneInfo(facts.timezone)
     out = []
     for issue in facts.resolved_issues:
@@ -238,6 +255,7 @@ def all_candidates(
             cal=cal,
             policy=policy,
             memo=memo,
+            first=i == 0,
         )
     if deliveries:
         candidates += holiday_care_candidates(

@@ -12,10 +12,18 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from followup.events import CustomerDelivered, IntentSigned, IssueResolved, ProjectStarted
+from followup.events import (
+    CustomerDelivered,
+    CustomerTierChanged,
+    IntentSigned,
+    IssueResolved,
+    ProjectStarted,
+)
 
 # The events a customer's state folds.
-CustomerFact = CustomerDelivered | IntentSigned | ProjectStarted | IssueResolved
+CustomerFact = (
+    CustomerDelivered | IntentSigned | ProjectStarted | IssueResolved | CustomerTierChanged
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class CustomerFacts:
     intent_signed_at: datetime | None = None
     project_started_at: datetime | None = None
     resolved_issues: tuple[ResolvedIssue, ...] = ()
+    segment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,8 @@ def evolve(state: CustomerState, fact: CustomerFact) -> CustomerState:
         return intent_signed(state, fact)
     if isinstance(fact, ProjectStarted):
         return project_started(state, fact)
+    if isinstance(fact, CustomerTierChanged):
+        return tier_changed(state, fact)
     return issue_resolved(state, fact)
 
 
@@ -127,6 +138,21 @@ def intent_signed(state: CustomerState, d: IntentSigned) -> CustomerState:
 def project_started(state: CustomerState, d: ProjectStarted) -> CustomerState:
     """The project started: intent follow-ups stop at the first start."""
     profile = with_project_started(state.profile, as_stored(d.started_at))
+    return CustomerState(profile, state.deliveries, state.resolved)
+
+
+def tier_changed(state: CustomerState, d: CustomerTierChanged) -> CustomerState:
+    """A CRM's tier change: the tier as of the latest fact, by its `changed_at` (SPEC §11).
+
+    The plan is re-planned on it: visits already published keep theirs, open ones follow it.
+    """
+    p = state.profile
+    newer = p.profile_at is None or d.changed_at >= p.profile_at
+    profile = replace(
+        p,
+        tier=d.tier if newer else p.tier,
+        profile_at=d.changed_at if p.profile_at is None else max(p.profile_at, d.changed_at),
+    )
     return CustomerState(profile, state.deliveries, state.resolved)
 
 
@@ -195,6 +221,7 @@ def customer_facts(customer_id: str, state: CustomerState, default_timezone: str
         intent_signed_at=profile.intent_signed_at,
         project_started_at=profile.project_started_at,
         resolved_issues=tuple(ResolvedIssue(i, at) for i, at in state.resolved.items()),
+        segment=profile.segment,
     )
 
 

@@ -199,7 +199,9 @@ def plan_retry(
         return None
     tz = ZoneInfo(timezone)
     due = next_working_day_at(unreachable_at, policy.retry_at, tz, cal)
-    deadline, provisional = retry_deadline(due, visit.deadline, visit.deadline_provisional, tz, cal)
+    deadline, provisional = retry_deadline(
+        due, visit.deadline, visit.deadline_provisional, tz, cal, policy.retry_working_days
+    )
     kinds = visit.kinds if RETRY in visit.kinds else (*visit.kinds, RETRY)
     return replace(
         visit,
@@ -214,11 +216,16 @@ def plan_retry(
 
 
 def retry_deadline(
-    due: datetime, retried: datetime, retried_provisional: bool, tz: ZoneInfo, cal: BusinessCalendar
+    due: datetime,
+    retried: datetime,
+    retried_provisional: bool,
+    tz: ZoneInfo,
+    cal: BusinessCalendar,
+    working_days: int = 1,
 ) -> tuple[datetime, bool]:
-    """A retry due at `due`: the end of the working day after, or the `retried` visit's
-    deadline if later."""
-    d = end_of_working_days(due, 1, tz, cal)
+    """A retry due at `due`: the end of the working day after (or `working_days`), or the
+    `retried` visit's deadline if later."""
+    d = end_of_working_days(due, working_days, tz, cal)
     if retried > d.at:
         return retried, retried_provisional
     return d.at, d.provisional

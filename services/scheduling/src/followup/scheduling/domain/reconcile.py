@@ -135,9 +135,9 @@ def recomputed_deadline(
     if visit.attempt > 1:
         tz = ZoneInfo(timezone)
         if merged is None:
-            d = end_of_working_days(visit.due_at, 1, tz, cal)
+            d = end_of_working_days(visit.due_at, policy.retry_working_days, tz, cal)
             return d.at, d.provisional
-        return retry_deadline(visit.due_at, *merged, tz, cal)
+        return retry_deadline(visit.due_at, *merged, tz, cal, policy.retry_working_days)
     return merged
 
 

@@ -17,10 +17,11 @@ from followup.calendar import (
     add_months_to_date,
     end_of_day,
     holiday_care_deadline_date,
-    mid_autumn,
-    spring_festival,
+    lunar_to_solar,
 )
 from followup.scheduling.domain.policy import DEEP, KEY_DEEP, QUARTERLY, ROUTINE, Policy
+
+RECURRING = (ROUTINE, DEEP, KEY_DEEP, QUARTERLY)
 
 _END_OF_DAY = time(23, 59, 59)
 # A schedule holds a few kB (two to three years of months). Distinct delivery dates times
@@ -63,13 +64,27 @@ class Schedule:
     (tests/unit/reference_plan.py).
     """
 
-    __slots__ = ("cal", "deadlines", "key_deep", "months", "policy", "start_day", "tz", "worked_to")
+    __slots__ = ("cal", "deadlines", "kinds", "months", "policy", "start_day", "tz", "worked_to")
 
     def __init__(
-        self, start_day: date, key_deep: bool, tz: ZoneInfo, cal: BusinessCalendar, policy: Policy
+        self,
+        start_day: date,
+        key_deep: bool,
+        tz: ZoneInfo,
+        cal: BusinessCalendar,
+        policy: Policy,
+        first: bool = True,
     ) -> None:
-        self.start_day, self.key_deep, self.tz = start_day, key_deep, tz
+        self.start_day, self.tz = start_day, tz
         self.cal, self.policy = cal, policy
+        # The recurring kinds this delivery plans: key_deep only for a key customer, the
+        # customer's kinds only on their first delivery.
+        kinds = set(RECURRING) & policy.kinds
+        if not key_deep:
+            kinds.discard(KEY_DEEP)
+        if not first:
+            kinds -= policy.customer_kinds
+        self.kinds = frozenset(kinds)
         self.months: list[MonthVisits] = []
         self.worked_to = 0  # the last month looked at
         # Calendar-day deadlines counted from the delivery day (first_use, special), by days.
@@ -86,15 +101,22 @@ class Schedule:
 
     def extend(self) -> None:
         """Works out the next year of months (the rule of the reference's month loop)."""
-        policy, tz, start_day, cal = self.policy, self.tz, self.start_day, self.cal
+        policy, tz, start_day, cal, on = self.policy, self.tz, self.start_day, self.cal, self.kinds
         last = self.worked_to + 12
         for months in range(self.worked_to + 1, last + 1):
-            is_deep = months % policy.deep_every_months == 0
-            is_routine = not is_deep and months in policy.routine_months
-            is_key_deep = self.key_deep and months % policy.key_deep_every_months == 0
-            is_quarterly = (
-                months >= policy.quarterly_from_month
-                and (months - policy.quarterly_from_month) % policy.quarterly_every_months == 0
+            is_deep = DEEP in on and _every(
+                months, policy.deep_from_month, policy.deep_every_months
+            )
+            is_routine = (
+                ROUTINE in on
+                and months in policy.routine_months
+                and not (is_deep and policy.deep_replaces_routine)
+            )
+            is_key_deep = KEY_DEEP in on and _every(
+                months, policy.key_deep_from_month, policy.key_deep_every_months
+            )
+            is_quarterly = QUARTERLY in on and _every(
+                months, policy.quarterly_from_month, policy.quarterly_every_months
             )
             if not (is_deep or is_routine or is_key_deep or is_quarterly) and months % 12:
                 # No rule asks for a visit this month: no date to work out. The yearly entry
@@ -103,12 +125,12 @@ class Schedule:
                 continue
             due_day = add_months_to_date(start_day, months)
             kinds: list[tuple[str, int]] = []
-            if is_deep:
-                kinds.append((DEEP, policy.deep_deadline_days))  # replaces that date's routine
-            elif is_routine:
+            if is_routine:
                 kinds.append((ROUTINE, policy.routine_deadline_days))
+            if is_deep:
+                kinds.append((DEEP, policy.deep_deadline_days))
             if is_key_deep:
-                kinds.append((KEY_DEEP, policy.deep_deadline_days))
+                kinds.append((KEY_DEEP, policy.key_deep_deadline_days))
             if is_quarterly:
                 kinds.append((QUARTERLY, policy.quarterly_deadline_days))
             deadlines: dict[int, tuple[datetime, bool]] = {}
@@ -123,6 +145,11 @@ class Schedule:
         self.worked_to = last
 
 
+def _every(months: int, start: int, every: int) -> bool:
+    """Whether `months` is `start` or a multiple of `every` past it."""
+    return months >= start and (months - start) % every == 0
+
+
 class PlanMemo:
     """Delivery-date schedules and yearly holiday-care visits of one calendar and one policy."""
 
@@ -130,7 +157,7 @@ class PlanMemo:
 
     def __init__(self, calendar: BusinessCalendar, policy: Policy) -> None:
         self.calendar, self.policy = calendar, policy
-        self.schedules: dict[tuple[date, bool, str], Schedule] = {}
+        self.schedules: dict[tuple[date, bool, bool, str], Schedule] = {}
         self.festivals: dict[tuple[int, str], tuple[FestivalVisit, ...]] = {}
 
     @staticmethod
@@ -142,15 +169,18 @@ class PlanMemo:
             raise ValueError("a PlanMemo answers for the one calendar and policy it was made for")
         return memo
 
-    def schedule(self, start_day: date, key_deep: bool, tz: ZoneInfo) -> Schedule:
-        """The schedule of deliveries on `start_day` (local) in `tz`, gold or not."""
-        key = (start_day, key_deep, tz.key)
+    def schedule(
+        self, start_day: date, key_deep: bool, tz: ZoneInfo, first: bool = True
+    ) -> Schedule:
+        """The schedule of deliveries on `start_day` (local) in `tz`, gold or not, the
+        customer's first or a later one."""
+        key = (start_day, key_deep, first or not self.policy.customer_kinds, tz.key)
         found = self.schedules.get(key)
         if found is None:
             if len(self.schedules) > _SCHEDULES_KEPT:
                 self.schedules.clear()
             found = self.schedules[key] = Schedule(
-                start_day, key_deep, tz, self.calendar, self.policy
+                start_day, key_deep, tz, self.calendar, self.policy, key[2]
             )
         return found
 
@@ -167,10 +197,8 @@ def _festival_visits(
     year: int, tz: ZoneInfo, cal: BusinessCalendar, policy: Policy
 ) -> tuple[FestivalVisit, ...]:
     visits = []
-    for name, festival in (
-        ("Spring Festival", spring_festival(year)),
-        ("Mid-Autumn", mid_autumn(year)),
-    ):
+    for name, month, day_of_month in policy.holiday_care_festivals:
+        festival = lunar_to_solar(year, month, day_of_month)
         day = festival - timedelta(days=policy.holiday_care_days_before)
         due = datetime.combine(day, policy.holiday_care_at, tz)
         deadline_day = holiday_care_deadline_date(festival, cal)
