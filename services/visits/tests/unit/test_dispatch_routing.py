@@ -79,7 +79,9 @@ def test_the_least_loaded_agent_of_the_team_takes_it_ties_by_agent_id() -> None:
     assert [a for _, a, _ in agents(decided)] == ["S-B", "S-A", "S-B"]
 
 
-def test_an_issue_follow_up_goes_to_customer_service_even_with_an_account_manager() -> None:
+def test_an_issue_follow_up_of_a_customer_without_account_manager_goes_to_customer_service() -> (
+    None
+):
     decided = route_visits(
         [visit("V-1", "C-1", kind="issue_follow_up")],
         {"C-1": CustomerFacts(None, "CN", "individual", "gold")},
@@ -89,6 +91,16 @@ def test_an_issue_follow_up_goes_to_customer_service_even_with_an_account_manage
         NOW,
     )
     assert agents(decided) == [("V-1", "CS-1", "customer-service")]
+    # With an active account manager, the account manager takes it (SPEC §10's first rule).
+    managed = route_visits(
+        [visit("V-2", "C-2", kind="issue_follow_up")],
+        {"C-2": CustomerFacts("AM-1")},
+        ROSTER,
+        POLICY,
+        {},
+        NOW,
+    )
+    assert agents(managed) == [("V-2", "AM-1", None)]
 
 
 def test_gold_customers_come_first_among_equal_deadlines() -> None:
