@@ -11,11 +11,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeAlias
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from followup.core.problems import Problem
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+# Declares the scheme in OpenAPI; auto_error off so our own problem+json 401 answers.
+BEARER_SCHEME = HTTPBearer(auto_error=False, scheme_name="bearer", description="A configured token")
 
 
 class Role(StrEnum):
@@ -104,7 +107,10 @@ def bearer_auth(tokens: TokenTable) -> Authenticate:
 
     # A coroutine on purpose: FastAPI runs a plain-function dependency in its threadpool, a
     # thread hop on every request for a check that never blocks.
-    async def authenticate(request: Request) -> Principal:
+    async def authenticate(
+        request: Request,
+        _declared: HTTPAuthorizationCredentials | None = Security(BEARER_SCHEME),
+    ) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.types import Receive, Scope, Send
 
-from followup.core.problems import Problem, install_problem_handlers
+from followup.core.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers
 
 T = TypeVar("T")
 
@@ -78,7 +78,7 @@ def create_app(
         return asyncapi()
 
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     return app
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from followup.core.rejections import Rejection, RejectionKind
@@ -24,6 +25,33 @@ _TITLES = {
     429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
+}
+
+
+class ProblemDocument(BaseModel):
+    """An RFC 9457 problem document as OpenAPI shows it; services add further members."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+_PROBLEM_SCHEMA = ProblemDocument.model_json_schema()
+_DOCUMENTED = {
+    401: "No valid bearer token",
+    403: "The caller's role or department may not do this",
+    404: "No such resource",
+    409: "Conflicts with the resource's current state",
+    422: "Invalid request: every field error at once",
+}
+# The error answers every /v1 operation may give, for each service's OpenAPI.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}}
+    for status, text in _DOCUMENTED.items()
 }
 
 
