@@ -13,6 +13,7 @@ import asyncpg
 import orjson
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.types import Receive, Scope, Send
 
@@ -35,8 +36,9 @@ def create_app(
     description: str = "",
     check_timeout_s: float = 2.0,
 ) -> FastAPI:
-    """A FastAPI app with /healthz, /readyz, /metrics, /asyncapi and problem+json errors."""
-    app = FastAPI(
+    """A FastAPI app with /healthz, /readyz, /metrics, /asyncapi, offline docs, problem+json."""
+    # /docs and /redoc load their scripts from the installed package, not a CDN: works offline.
+    app = FastAPIOffline(
         title=f"followup {service}", version="0.1.0", description=description, lifespan=lifespan
     )
     install_problem_handlers(app)
