@@ -5,14 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from followup.core.policy_store import record_activation
 from followup.core.subscription import Tx
-from followup.events import AnyEvent, CustomerDelivered, Event, IssueResolved, VisitLogged
+from followup.events import (
+    AnyEvent,
+    CustomerDelivered,
+    Event,
+    IssueResolved,
+    PolicyActivated,
+    VisitLogged,
+)
 from followup.scheduling import horizon
 from followup.scheduling.calendar_change import recompute_deadlines
 from followup.scheduling.domain.model import CustomerFact, CustomerState, evolve
 from followup.scheduling.domain.plan import plan_retry
 from followup.scheduling.metrics import SchedulingMetrics
 from followup.scheduling.planning import Planner
+from followup.scheduling.policy_change import PolicyFollower
 from followup.scheduling.projections import customers, plans, visits
 from followup.scheduling.publishing import DUE_BATCH, publish_due_visits
 
@@ -32,6 +41,12 @@ class SchedulingHandlers:
     def __init__(self, planner: Planner, metrics: SchedulingMetrics | None = None) -> None:
         self.planner = planner
         self.metrics = metrics if metrics is not None else SchedulingMetrics()
+        self.policy = PolicyFollower(planner)
+
+    async def apply_policy(self, tx: Tx, event: Event[PolicyActivated]) -> None:
+        """PolicyActivated: stored; once in force, the open plans follow it (SPEC §11)."""
+        await record_activation(tx.conn, event)
+        await self.policy.follow(tx.conn, tx.now)
 
     async def apply_customer_facts(self, tx: Tx, events: list[Event[Any]]) -> None:
         """CustomerDelivered, IntentSigned, ProjectStarted, IssueResolved, CustomerTierChanged:
@@ -46,6 +61,8 @@ class SchedulingHandlers:
         if not events:
             return
         conn, now, planner = tx.conn, tx.now, self.planner
+        # A restart (or an activation coming into force) plans on the policy in force.
+        await self.policy.follow(conn, now)
         causes: dict[str, AnyEvent] = {}
         for event in events:
             causes[event.data.customer_id] = event
@@ -119,6 +136,7 @@ class SchedulingHandlers:
 
     async def on_tick(self, tx: Tx, now: datetime) -> None:
         """The clock moved: extend short plans, publish due visits, mark passed ones missed."""
+        await self.policy.follow(tx.conn, now)
         # First, so visits published below already carry deadlines on the current calendar.
         await self.recompute_deadlines_for_calendar(tx, now)
         extended = await self.planner.extend_plans(tx.conn, now)

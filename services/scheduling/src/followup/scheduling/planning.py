@@ -56,6 +56,12 @@ class Planner:
             self.memos.setdefault(found, PlanMemo(self.calendar, found))
         return found
 
+    def use(self, document: Document) -> None:
+        """Plans from now on with `document` (the policy in force)."""
+        self.document = document
+        self.memos.clear()
+        self.by_profile.clear()
+
     def rules_for(self, facts: CustomerFacts) -> tuple[Policy, PlanMemo]:
         """The customer's policy and the memo it plans with."""
         policy = self.policy_for(facts.tier, facts.segment)

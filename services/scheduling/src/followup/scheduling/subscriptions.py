@@ -6,7 +6,7 @@ from followup.core.subscription import Subscription
 from followup.events import topics
 from followup.scheduling.handlers import FACT_TYPES, SchedulingHandlers
 
-CONSUMES = [topics.CUSTOMERS, topics.VISITS, topics.ISSUES]
+CONSUMES = [topics.CUSTOMERS, topics.VISITS, topics.ISSUES, topics.CONTROL]
 PUBLISHES = [topics.SCHEDULING]
 # Not rebuilt by a replay: the official calendar years the stored deadlines were counted on
 # come from the calendar, not from the topics (emptied, the first tick after the swap would
@@ -22,7 +22,10 @@ def scheduling_subscription(handlers: SchedulingHandlers) -> Subscription:
         # One batch handler for every customer fact: the core hands it each run of them in
         # the batch, so a batch re-plans its customers together, in a few queries.
         batch_handlers=dict.fromkeys(FACT_TYPES, handlers.apply_customer_facts),
-        handlers={"VisitLogged": handlers.record_visit_outcome},
+        handlers={
+            "VisitLogged": handlers.record_visit_outcome,
+            "PolicyActivated": handlers.apply_policy,
+        },
         on_tick=handlers.on_tick,
         replay_keep_tables=KEPT_ON_REPLAY,
     )
