@@ -18,6 +18,7 @@ EXPORTED = {
     "followup_dead_letters": "libs/core",
     "followup_issue_sla_breaches": "services/issues",
     "followup_issues_open": "services/issues",
+    "followup_calendar_next_year_official": "services/scheduling",
     "followup_notifications": "libs/core",
     "followup_notification_delivery_seconds": "libs/core",
 }
@@ -26,7 +27,6 @@ PLANNED = {
     "followup_visits": "issue 18 §3: gauge, label state (due, overdue, unassigned, ...)",
     "followup_issues_open_age_seconds": "issue 18 §3: histogram of open issues' ages",
     "followup_issue_sla_warnings": "issue 15 §5: counter",
-    "followup_calendar_next_year_official": "issue 16 §2: gauge per region, 0 = provisional",
     "followup_kpi_ratio": "issue 18 §3: rolling KPI gauges, labels kpi, window (7d, 30d)",
     "followup_kpi_target_ratio": "issue 18 §3: the active policy's target per kpi",
     "http_request_duration_seconds": "issue 19 §2: instrumentator histogram, labels handler",

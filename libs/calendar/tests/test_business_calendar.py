@@ -135,3 +135,13 @@ def test_reload_rereads_the_calendar_directory(
     )
     assert not default_calendar().is_official(2027)
     assert default_calendar(reload=True).is_official(2027)
+
+
+def test_next_year_is_reported_provisional_only_from_november_1() -> None:
+    cal = BusinessCalendar.load()
+    assert not cal.is_official(2099)
+    assert cal.next_year_reported_official(date(2098, 10, 31))
+    assert not cal.next_year_reported_official(date(2098, 11, 1))
+    assert not cal.next_year_reported_official(date(2098, 12, 31))
+    official = sorted(cal.years_official())[-1]
+    assert cal.next_year_reported_official(date(official - 1, 11, 1))

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
+from prometheus_client import CollectorRegistry
 
 from followup.calendar import BusinessCalendar
 from followup.core.db import create_pool, migrate
@@ -131,3 +132,17 @@ async def test_an_activation_in_force_later_re_plans_open_visits_from_then_on(
         "deep",
         "holiday_care",
     ]
+
+
+async def test_the_tick_reports_next_years_calendar_provisional_from_november_1(
+    pool: asyncpg.Pool,
+) -> None:
+    handlers = SchedulingHandlers(Planner(CAL, "Asia/Shanghai"))
+    registry = CollectorRegistry()
+    handlers.metrics.register(registry)
+    assert not CAL.is_official(2027)
+    reported = {"region": CAL.region}
+    await tick(pool, handlers, at(2026, 10, 31, 23))
+    assert registry.get_sample_value("followup_calendar_next_year_official", reported) == 1
+    await tick(pool, handlers, at(2026, 11, 1, 0))
+    assert registry.get_sample_value("followup_calendar_next_year_official", reported) == 0

@@ -137,6 +137,11 @@ class BusinessCalendar:
         """Whether `year` has official data."""
         return year in self.official
 
+    def next_year_reported_official(self, today: date) -> bool:
+        """What `followup_calendar_next_year_official` reports on `today`: False only from
+        November 1 while next year has no official data (SPEC §11), when it should be out."""
+        return today.month < 11 or self.is_official(today.year + 1)
+
     def is_provisional(self, d: date) -> bool:
         """Whether `d` is judged on the provisional calendar (its year has no official data)."""
         return d.year not in self.official

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from followup.core.policy_store import record_activation
 from followup.core.subscription import Tx
@@ -137,6 +138,7 @@ class SchedulingHandlers:
     async def on_tick(self, tx: Tx, now: datetime) -> None:
         """The clock moved: extend short plans, publish due visits, mark passed ones missed."""
         await self.policy.follow(tx.conn, now)
+        self.report_calendar(now)
         # First, so visits published below already carry deadlines on the current calendar.
         await self.recompute_deadlines_for_calendar(tx, now)
         extended = await self.planner.extend_plans(tx.conn, now)
@@ -144,6 +146,13 @@ class SchedulingHandlers:
         while await self._publish_due(tx, now) == DUE_BATCH:
             pass
         await visits.mark_visits_missed(tx.conn, now)
+
+    def report_calendar(self, now: datetime) -> None:
+        """Whether next year's official calendar is in, as the alert rule reads it."""
+        cal = self.planner.calendar
+        today = now.astimezone(ZoneInfo(self.planner.default_timezone)).date()
+        official = cal.next_year_reported_official(today)
+        self.metrics.next_year_official.labels(cal.region).set(1 if official else 0)
 
     async def _publish_due(
         self,

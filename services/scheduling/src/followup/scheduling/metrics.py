@@ -5,7 +5,7 @@ Counted in the transaction's handler: a batch rolled back and retried counts aga
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 
 class SchedulingMetrics:
@@ -31,6 +31,12 @@ class SchedulingMetrics:
             "Open visits whose deadline official calendar data moved",
             registry=None,
         )
+        self.next_year_official = Gauge(
+            "followup_calendar_next_year_official",
+            "0 from November 1 while next year's official calendar is missing, else 1",
+            ["region"],
+            registry=None,
+        )
 
     def register(self, registry: CollectorRegistry) -> None:
         """Registers every metric on `registry` (the app's, served on /metrics)."""
@@ -39,5 +45,6 @@ class SchedulingMetrics:
             self.plans_extended,
             self.visits_due,
             self.deadlines_recomputed,
+            self.next_year_official,
         ):
             registry.register(metric)
