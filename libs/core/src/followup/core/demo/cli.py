@@ -123,6 +123,7 @@ def _report(
         f"{result.settle_s:.1f} s of it waiting for the consumers"
     )
     console.print(", ".join(f"{k} {v:,}" for k, v in sorted(result.counts.items())))
+    console.print(f"settle: {result.settle}")
     month = result.kpis.get("from", "")[:7]
     report = f"{stack.urls['analytics']}/v1/reports/monthly/{month or 'YYYY-MM'}"
     console.print(

@@ -147,7 +147,8 @@ def make_company(customers: int, months: int, seed: int, start: datetime | None 
         deliveries.append(_delivery(rng, customer, day, 1))
         if rng.random() < REPEAT_PURCHASE_SHARE:
             later = day + timedelta(days=rng.randrange(60, 300))
-            deliveries.append(_delivery(rng, customer, later, 2))
+            if later < first_day + timedelta(days=span_days):
+                deliveries.append(_delivery(rng, customer, later, 2))
     deliveries.sort(key=lambda d: (d.delivered_at, d.order_id))
     return Company(start, agents, tuple(people), tuple(deliveries))
 

@@ -51,6 +51,7 @@ class PlayResult:
     kpis: dict[str, Any]
     counts: dict[str, int] = field(default_factory=dict)
     settle_s: float = 0.0
+    settle: dict[str, Any] = field(default_factory=dict)
 
 
 def delivery_event(d: Delivery) -> bytes:
@@ -144,6 +145,11 @@ class Player:
             kpis=kpis,
             counts=dict(office.counts),
             settle_s=settler.waited_s,
+            settle={
+                "waits": settler.waits,
+                "tick_s": round(settler.tick_s, 1),
+                "rounds": settler.rounds,
+            },
         )
 
     async def _has_route(self, client: httpx.AsyncClient, service: str, route: str) -> bool:

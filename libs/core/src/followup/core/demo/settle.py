@@ -1,9 +1,9 @@
 """Waiting for the services to finish what the demo started, by watching them, not by sleeping.
 
 Settled means: every service that ticks has ticked for the latest clock advance (its
-`followup_clock_ticks` grew and its `followup_clock_now_seconds` reached the advance), every
-service is ready with no consumer lag (the demo stack runs with FOLLOWUP_READINESS_MAX_LAG=0),
-and the topics' end offsets stood still between two looks: nothing is still being published.
+`followup_clock_ticks` grew and its `followup_clock_now_seconds` reached the advance), and every
+service answered ready with no consumer lag (the demo stack runs with
+FOLLOWUP_READINESS_MAX_LAG=0) while the topics' end offsets stood still: nothing in flight.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from datetime import datetime
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from prometheus_client.parser import text_string_to_metric_families
 
 
 class SettleTimeout(RuntimeError):
@@ -24,16 +23,15 @@ class SettleTimeout(RuntimeError):
 
 
 def tick_figures(text: str) -> tuple[float | None, float]:
-    """(ticks so far or None when the service never ticks, its clock's last tick instant)."""
+    """(ticks so far or None when the service never ticks, its clock's last tick instant), read
+    from the two families' lines alone (the whole exposition is not worth parsing each poll)."""
     ticks: float | None = None
     clock = 0.0
-    for family in text_string_to_metric_families(text):
-        if family.name == "followup_clock_ticks":
-            for s in family.samples:
-                if s.name.endswith("_total"):
-                    ticks = (ticks or 0.0) + s.value
-        elif family.name == "followup_clock_now_seconds":
-            clock = max([clock, *(s.value for s in family.samples)])
+    for line in text.splitlines():
+        if line.startswith("followup_clock_ticks_total"):
+            ticks = (ticks or 0.0) + float(line.rsplit(" ", 1)[1])
+        elif line.startswith("followup_clock_now_seconds"):
+            clock = max(clock, float(line.rsplit(" ", 1)[1]))
     return ticks, clock
 
 
@@ -57,6 +55,8 @@ class Settler:
         self._partitions: list[TopicPartition] = []
         self.waits = 0
         self.waited_s = 0.0
+        self.tick_s = 0.0
+        self.rounds = 0
 
     async def start(self) -> None:
         self._kafka = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
@@ -119,14 +119,16 @@ class Settler:
                     break
                 self._check(deadline, f"waiting for the tick of {', '.join(pending)}")
                 await asyncio.sleep(0.01)
-        last: dict[TopicPartition, int] | None = None
+        self.tick_s += time.monotonic() - started
         while True:
-            ends = await self.end_offsets()
-            if await self._all_ready() and ends == last:
+            # Offsets that stood still while every consumer reported no lag: nothing in flight.
+            before_check = await self.end_offsets()
+            ready = await self._all_ready()
+            if ready and await self.end_offsets() == before_check:
                 break
-            last = ends
+            self.rounds += 1
             self._check(deadline, "waiting for the consumers to catch up")
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.01)
         self.waits += 1
         self.waited_s += time.monotonic() - started
 
