@@ -19,6 +19,7 @@ from followup.core.demo.company import Agent, Company
 
 log = logging.getLogger("followup.demo")
 ADMIN = "admin"
+RETRIES = 4
 
 
 @dataclass
@@ -60,13 +61,21 @@ class Office:
 
     async def call(self, method: str, service: str, path: str, token: str, **kw: Any) -> Any:
         """One request; a refusal is counted and logged (to the file), never raised."""
-        async with self._gate:
-            r = await self.client.request(
-                method,
-                self.urls[service] + path,
-                headers={"Authorization": f"Bearer {token}"},
-                **kw,
-            )
+        headers = {"Authorization": f"Bearer {token}", **kw.pop("headers", {})}
+        for attempt in range(RETRIES):
+            try:
+                async with self._gate:
+                    r = await self.client.request(
+                        method, self.urls[service] + path, headers=headers, **kw
+                    )
+                break
+            except httpx.TransportError as exc:
+                # A kept-alive connection the server just closed; commands that must not run
+                # twice carry an Idempotency-Key, the others answer 409 on a second run.
+                log.info("%s %s %s: %r (attempt %d)", method, service, path, exc, attempt + 1)
+                if attempt == RETRIES - 1:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
         if r.status_code >= 400:
             self.counts[f"refused {r.status_code}"] += 1
             log.info("%s %s %s -> %s %s", method, service, path, r.status_code, r.text[:300])
@@ -98,10 +107,13 @@ class Office:
         local = datetime.fromisoformat(instant).astimezone(ZoneInfo("Asia/Shanghai")).date()
         return (local - self.company.start.date()).days
 
-    async def work_visits(self, day: int, now: datetime) -> None:
-        """Agents log the due and missed visits they get to today."""
-        visits = await self.pages("visits", "/v1/visits", status="due")
-        visits += await self.pages("visits", "/v1/visits", status="missed")
+    async def work_visits(self, day: int, now: datetime) -> int:
+        """Agents log the due and missed visits they get to today; returns how many."""
+        due, missed = await asyncio.gather(
+            self.pages("visits", "/v1/visits", status="due"),
+            self.pages("visits", "/v1/visits", status="missed"),
+        )
+        visits = due + missed
         calls = []
         for v in visits:
             key = (v["visit_id"], v.get("attempt"), v.get("rescheduled_to"), v.get("due_at"))
@@ -114,6 +126,7 @@ class Office:
             self.logged.add(key)
             calls.append(self._log(v, now))
         await self.gather(calls)
+        return len(calls)
 
     async def _log(self, visit: dict[str, Any], now: datetime) -> None:
         again = visit["visit_id"] in self.rescheduled
@@ -128,7 +141,10 @@ class Office:
             token = self.company.supervisor("customer_service").token
             body["agent_id"] = agent_id
         path = f"/v1/visits/{visit['visit_id']}/log"
-        answer = await self.call("POST", "visits", path, token, json=body)
+        key = f"demo-{self.seed}-{visit['visit_id']}-{visit.get('attempt')}-{int(again)}"
+        answer = await self.call(
+            "POST", "visits", path, token, json=body, headers={"Idempotency-Key": key}
+        )
         if answer is not None:
             self.counts[f"visits {body['outcome']}"] += 1
             if body.get("problems"):
@@ -187,9 +203,13 @@ class Office:
 
     async def work_issues(self, day: int) -> None:
         """Owners take, answer, pause and resolve the open issues due for it today."""
-        open_issues: list[dict[str, Any]] = []
-        for status in ("raised", "assigned", "reopened"):
-            open_issues += await self.pages("issues", "/v1/issues", status=status)
+        lists = await asyncio.gather(
+            *(
+                self.pages("issues", "/v1/issues", status=s)
+                for s in ("raised", "assigned", "reopened")
+            )
+        )
+        open_issues = [issue for page in lists for issue in page]
         await self.gather([self._work_issue(i, day) for i in open_issues])
 
     async def _work_issue(self, issue: dict[str, Any], day: int) -> None:

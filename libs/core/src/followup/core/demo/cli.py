@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,6 +108,9 @@ def play(
 
         def on_day(day: int, now: Any, events: int) -> None:
             progress.update(task, completed=day + 1, date=now.date().isoformat(), events=events)
+            if not console.is_terminal and (now + timedelta(days=1)).day == 1:
+                # No live bar without a terminal (CI, a pipe): a line per played month instead.
+                console.print(f"played {now:%Y-%m}: day {day + 1}/{player.days}, {events:,} events")
 
         result = asyncio.run(player.run(on_day))
     _report(console, result, stack, prometheus, bench_out)

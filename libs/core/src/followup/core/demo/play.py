@@ -174,16 +174,30 @@ class Player:
         self, day: int, producer: AIOKafkaProducer, settler: Settler, office: Office
     ) -> None:
         now = self.day_instant(day)
+        phases: dict[str, float] = {}
+        mark = time.monotonic()
+
+        def lap(name: str) -> None:
+            nonlocal mark
+            phases[name] = round(time.monotonic() - mark, 3)
+            mark = time.monotonic()
+
         await self._advance(settler, now)
-        await office.work_visits(day, now)
+        lap("advance")
+        logged = await office.work_visits(day, now)
         local = now.date()
         if (local + timedelta(days=1)).day == 1:  # the month's last day
             await office.spot_check(local.replace(day=1))
+        lap("visits")
         # The problems just logged are issues once settled: owners see them the same day.
         await settler.wait(None, None)
+        lap("settle")
         await office.work_issues(day)
         await self._publish_until(producer, self.day_instant(day + 1))
+        lap("issues")
         await settler.wait(None, None)
+        lap("settle2")
+        log.info("%s: %d visits logged; seconds %s", local, logged, phases)
 
     async def _advance(self, settler: Settler, to: datetime) -> None:
         before = await settler.ticks()
