@@ -113,11 +113,11 @@ def play(
                 console.print(f"played {now:%Y-%m}: day {day + 1}/{player.days}, {events:,} events")
 
         result = asyncio.run(player.run(on_day))
-    _report(console, result, stack, prometheus, bench_out)
+    _report(console, result, stack, prometheus, bench_out, seed)
 
 
 def _report(
-    console: Console, result: PlayResult, stack: Stack, prometheus: str, bench_out: Path
+    console: Console, result: PlayResult, stack: Stack, prometheus: str, bench_out: Path, seed: int
 ) -> None:
     console.print(kpi_table(result.kpis))
     rate = result.events / result.play_s if result.play_s else 0.0
@@ -127,7 +127,11 @@ def _report(
         f"{result.settle_s:.1f} s of it waiting for the consumers"
     )
     console.print(", ".join(f"{k} {v:,}" for k, v in sorted(result.counts.items())))
-    console.print(f"settle: {result.settle}")
+    w = result.settle
+    console.print(
+        f"waiting: {w.get('waits', 0)} settles, {w.get('tick_s', 0.0)} s of them for the clock "
+        f"ticks, {w.get('rounds', 0)} extra looks at readiness"
+    )
     month = result.kpis.get("from", "")[:7]
     report = f"{stack.urls['analytics']}/v1/reports/monthly/{month or 'YYYY-MM'}"
     console.print(
@@ -141,5 +145,8 @@ def _report(
         "events": result.events,
         "play_s": round(result.play_s, 2),
         "kpis": result.kpis,
+        "seed": seed,
+        "days": result.days,
+        "settle_s": round(result.settle_s, 2),
     }
     bench_out.write_text(json.dumps(figures, indent=1, default=str))

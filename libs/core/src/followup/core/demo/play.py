@@ -103,7 +103,10 @@ class Player:
 
     async def run(self, on_day: Callable[[int, datetime, int], None] | None = None) -> PlayResult:
         """Plays every day; `on_day(day, now, events)` after each."""
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        # Idle connections go before the servers' 5 s keep-alive ends, not as they are reused.
+        limits = httpx.Limits(
+            max_connections=64, max_keepalive_connections=64, keepalive_expiry=4.0
+        )
         self.producer = producer = AIOKafkaProducer(
             bootstrap_servers=self.stack.bootstrap,
             acks="all",
