@@ -27,13 +27,19 @@ class IssueHandlers:
         self.calendar = recorder.calendar
 
     async def raise_issues_from_visit_log(self, tx: Tx, event: Event[VisitLogged]) -> None:
-        """VisitLogged: one issue per problem; an issue_follow_up's verdict closes or reopens."""
+        """VisitLogged: one issue per problem, or one for a dissatisfied customer who named none;
+        an issue_follow_up's verdict closes or reopens."""
         visit = event.data
         publish = tx_publish(tx)
         if visit.problems:
             tz = await ledger.customer_zone(tx.conn, visit.customer_id)
             for raised in raising.raise_issues_from_visit(visit, self.calendar, tz):
                 await self.recorder.record(tx.conn, raised.issue_id, raised, tx.now, publish)
+        elif visit.satisfaction is not None and visit.outcome == "completed":
+            tz = await ledger.customer_zone(tx.conn, visit.customer_id)
+            unhappy = raising.raise_dissatisfaction_issue(visit, self.calendar, tz)
+            if unhappy is not None:
+                await self.recorder.record(tx.conn, unhappy.issue_id, unhappy, tx.now, publish)
         if visit.issue_id and visit.issue_confirmed is not None and visit.outcome == "completed":
             issue = await history.load_issue(tx.conn, visit.issue_id, lock=True)
             verdict = lifecycle.decide_follow_up(issue, visit, self.calendar)

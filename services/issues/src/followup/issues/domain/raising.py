@@ -137,6 +137,55 @@ def raise_issues_from_visit(
     return [raise_issue_from_problem(visit, p, cal, tz, policy) for p in visit.problems or ()]
 
 
+# SPEC §10's default, the policy's `visits.dissatisfied_at_or_below` (issues reads no policy
+# file yet; its SLA defaults are DEFAULT_POLICY the same way).
+DISSATISFIED_AT_OR_BELOW = 2
+
+
+def issue_id_for_dissatisfaction(visit_id: str, logged_at: datetime) -> str:
+    """The issue a dissatisfied log raises: one per log, whoever reads it again."""
+    return derived_id("issue", "dissatisfied", visit_id, logged_at.isoformat())
+
+
+def raise_dissatisfaction_issue(
+    visit: VisitLogged,
+    cal: BusinessCalendar,
+    tz: str | None = None,
+    policy: SlaPolicy = DEFAULT_POLICY,
+    at_or_below: int = DISSATISFIED_AT_OR_BELOW,
+) -> IssueRaised | None:
+    """A `service` / `general` issue for a completed log scored at or below the threshold that
+    names no problem (SPEC §10); its description names the score, never the customer's words.
+    None otherwise, and for an issue's own follow-up (that issue already has an owner)."""
+    score = visit.satisfaction
+    if (
+        visit.outcome != "completed"
+        or score is None
+        or score > at_or_below
+        or visit.problems
+        or visit.issue_id is not None
+    ):
+        return None
+    zone = tz or DEFAULT_TIMEZONE
+    deadlines = sla_deadlines(visit.logged_at, "general", zone, cal, policy)
+    return IssueRaised(
+        issue_id=issue_id_for_dissatisfaction(visit.visit_id, visit.logged_at),
+        customer_id=visit.customer_id,
+        source="visit",
+        visit_id=visit.visit_id,
+        category="service",
+        severity="general",
+        description=f"Satisfaction {score} of 5 on the visit, with no problem named.",
+        raised_at=visit.logged_at,
+        department=department_for("service"),
+        handover_by=deadlines.handover_by,
+        respond_by=deadlines.respond_by,
+        resolve_by=deadlines.resolve_by,
+        timezone=zone,
+        first_response="contact",
+    )
+
+
 @dataclass(frozen=True)
 class RaiseComplaint:
     """The body of `POST /v1/issues`: a complaint or hotline report made directly."""
