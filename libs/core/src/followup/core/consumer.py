@@ -71,6 +71,7 @@ class EventConsumer:
         group_id: str | None = None,
         after_commit: Callable[[list[Item]], None] | None = None,
         now_from_events: bool = False,
+        on_fatal: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.sub = subscription
         self.pool = pool
@@ -91,6 +92,8 @@ class EventConsumer:
         self.run_ticks = run_ticks and subscription.on_tick is not None
         # Instrumentation (benchmarks, tests): called with each batch right after its commit.
         self.after_commit = after_commit
+        # Called once if the consume loop dies (the service then exits non-zero).
+        self.on_fatal = on_fatal
         self._kafka: AIOKafkaConsumer | None = None
         # The next offset of each assigned partition as committed in the database: where
         # the next batch must start, and what the fencing check expects to find.
@@ -98,6 +101,8 @@ class EventConsumer:
         self._assigned: set[TopicPartition] = set()
         self._assigned_once = False
         self._generation = 0
+        # From revocation until the new assignment is sought: no batch is admitted.
+        self._revoking = False
         self._running = False
         self._tasks: list[asyncio.Task[None]] = []
         # Batches handed to the database, oldest first: at most two (see followup.core.batchtx).
@@ -153,8 +158,10 @@ class EventConsumer:
         await self._kafka.start()
         self.health.kafka = self._kafka
         self._running = True
+        consume = asyncio.create_task(self._consume_loop(), name=f"consume-{self.name}")
+        consume.add_done_callback(self._consume_ended)
         self._tasks = [
-            asyncio.create_task(self._consume_loop(), name=f"consume-{self.name}"),
+            consume,
             asyncio.create_task(self._kafka_commit_loop(), name=f"kafka-commit-{self.name}"),
             asyncio.create_task(self.health.lag_loop(), name=f"lag-{self.name}"),
         ]
@@ -188,6 +195,21 @@ class EventConsumer:
         await self.dead_letters.stop()
         log.info("consumer stopped", consumer=self.name, events=self.events_committed)
 
+    def _consume_ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        assert exc is not None
+        log.critical(
+            "consume loop died; this consumer applies nothing more",
+            consumer=self.name,
+            error=repr(exc),
+            exc_info=exc,
+        )
+        self.health.dead = f"consume loop died: {exc!r}"[:300]
+        if self.on_fatal is not None:
+            self.on_fatal(exc)
+
     async def tick(self, now: datetime) -> bool:
         """Runs on_tick once for `now` in its own transaction; False if another ran it."""
         return await self.ticker.tick(now)
@@ -196,12 +218,15 @@ class EventConsumer:
 
     async def on_revoked(self, revoked: list[TopicPartition]) -> None:
         """Lets the batches in flight commit before another member takes their partitions."""
-        # Make the main loop drop whatever it fetched for the old assignment.
+        # Make the main loop drop whatever it fetched for the old assignment, and admit nothing
+        # more until the new one is sought.
+        self._revoking = True
         self._generation += 1
-        for flight in list(self._flights):
-            if not flight.task.done():
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(flight.task)
+        while any(not flight.task.done() for flight in self._flights):
+            for flight in list(self._flights):
+                if not flight.task.done():
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(flight.task)
         await self._commit_kafka_now()
         for tp in revoked:
             self._assigned.discard(tp)
@@ -221,6 +246,7 @@ class EventConsumer:
         # Again after the seeks: records fetched while the offsets were loading came from the
         # positions before the seek and must not be applied (they are fetched again).
         self._generation += 1
+        self._revoking = False
         self._assigned_once = True
         log.info(
             "partitions assigned",
@@ -273,7 +299,7 @@ class EventConsumer:
             decoded, sorted_ = await decode_batch(batch, handles)
             # At most two batches in the database: the one before the last must be done.
             await self._await_flights(keep=1 if self.writer.pipelining else 0)
-            if generation != self._generation:
+            if generation != self._generation or self._revoking:
                 # A rebalance or a fence happened meanwhile: every partition has been (or will
                 # be) sought to its database offset, so these records are simply dropped.
                 continue
@@ -282,7 +308,7 @@ class EventConsumer:
                 # Sent before the partitions moved: it may end without a commit, so this batch
                 # cannot start where that one ends. Let it end first.
                 await self._await_inflight()
-                if generation != self._generation:
+                if generation != self._generation or self._revoking:
                     continue
                 prev = None
             # Where a batch still in the database ends, this one starts (once done, it either

@@ -37,6 +37,8 @@ class Health:
         self.kafka: AIOKafkaConsumer | None = None
         # Why the infrastructure is failing (None while it works).
         self.failing: str | None = None
+        # Why the consumer can never be ready again (its consume loop died).
+        self.dead: str | None = None
         self.end_offsets: dict[TopicPartition, int] = {}
         self._last_kafka_check = (0.0, "")
 
@@ -58,11 +60,19 @@ class Health:
             log.info("recovered", consumer=self.name)
         self.failing = None
 
+    def _highwater(self, tp: TopicPartition) -> int | None:
+        # aiokafka asserts the partition is assigned: during a rebalance ours may not be.
+        kafka = self.kafka
+        if kafka is None or tp not in kafka.assignment():
+            return None
+        high: int | None = kafka.highwater(tp)
+        return high
+
     def lag(self) -> dict[tuple[str, int], int]:
         """End offset minus the offset stored in the database, per assigned partition."""
         out: dict[tuple[str, int], int] = {}
         for tp in list(self.assigned):
-            high = self.kafka.highwater(tp) if self.kafka is not None else None
+            high = self._highwater(tp)
             known = [e for e in (high, self.end_offsets.get(tp)) if e is not None]
             end = max(known) if known else None
             stored = self.db_offsets.get(tp)
@@ -77,8 +87,8 @@ class Health:
             return
         gauge = self.metrics.consumer_lag
         for tp in tps:
-            high = self.kafka.highwater(tp)
-            if high is not None:
+            high = self._highwater(tp)
+            if high is not None and tp in self.db_offsets:
                 self.end_offsets[tp] = high
                 gauge.labels(self.name, tp.topic, str(tp.partition)).set(
                     max(0, high - self.db_offsets[tp])
@@ -107,6 +117,8 @@ class Health:
 
     async def readiness(self, assigned_once: bool, max_lag: int) -> str | None:
         """None when ready; else why not (infrastructure down, no partitions yet, lag)."""
+        if self.dead is not None:
+            return self.dead
         if self.kafka is None:
             return "consumer not running"
         if self.failing is not None:
@@ -124,9 +136,7 @@ class Health:
             return error
         if not assigned_once:
             return "waiting for partition assignment"
-        if any(
-            self.kafka.highwater(tp) is None and tp not in self.end_offsets for tp in self.assigned
-        ):
+        if any(self._highwater(tp) is None and tp not in self.end_offsets for tp in self.assigned):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.refresh_end_offsets(), 1.0)
         lag = max(self.lag().values(), default=0)

@@ -7,6 +7,8 @@ migrations); nothing here runs at import time.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -126,6 +128,7 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
                 clock=clock,
                 metrics=metrics,
                 dead_letters=dead_letters,
+                on_fatal=lambda exc: _exit_failed(app),
             )
             await consumer.start()
             state["consumer"] = consumer
@@ -164,15 +167,24 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
     )
 
 
+def _exit_failed(app: FastAPI) -> None:
+    """Shuts the service down (as SIGTERM does) to exit non-zero: it can apply nothing more."""
+    app.state.failed = True
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def run(app_factory: Callable[[], FastAPI], settings: CoreSettings) -> None:
-    """Serves the app with uvicorn on the configured port until SIGTERM."""
+    """Serves the app with uvicorn on the configured port until SIGTERM; exits 1 if it failed."""
     import uvicorn
 
+    app = app_factory()
     uvicorn.run(
-        app_factory(),
+        app,
         host=os.environ.get("FOLLOWUP_HOST", "127.0.0.1"),
         port=settings.port,
         log_config=None,
         access_log=False,
         loop="uvloop",
     )
+    if getattr(app.state, "failed", False):
+        sys.exit(1)
