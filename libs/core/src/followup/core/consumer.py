@@ -239,6 +239,8 @@ class EventConsumer:
         self._generation += 1
         offsets = await self._stored_offsets(assigned)
         assert self._kafka is not None
+        for tp, reason in (await self.health.mismatched(offsets)).items():
+            self._stop_partition(tp, reason)
         for tp in assigned:
             self._kafka.seek(tp, offsets[tp])
             self._db_offsets[tp] = offsets[tp]
@@ -344,8 +346,15 @@ class EventConsumer:
             stored = self._db_offsets.get(tp)
             if stored is None:
                 continue
+            if tp in self.health.stopped:
+                continue
             stored = ahead.get(tp, stored)
             first = items[0].record.offset
+            high = self.health.highwater(tp)
+            if first < stored and high is not None and high < stored:
+                # Not a fetch that raced a seek: the log is shorter than what was applied.
+                self._stop_partition(tp, f"stored offset {stored} beyond the log end {high}")
+                continue
             if first < stored:
                 items = [i for i in items if i.record.offset >= stored]
                 if not items:
@@ -364,6 +373,11 @@ class EventConsumer:
             kept.extend(items)
             next_offsets[tp] = items[-1].record.offset + 1
         return kept, next_offsets
+
+    def _stop_partition(self, tp: TopicPartition, reason: str) -> None:
+        self.health.stop(tp, reason)
+        if self._kafka is not None and tp in self._kafka.assignment():
+            self._kafka.pause(tp)
 
     async def _await_inflight(self) -> None:
         await self._await_flights(keep=0)

@@ -50,6 +50,12 @@ class Metrics:
             ["consumer", "topic", "partition"],
             registry=r,
         )
+        self.partition_stopped = Gauge(
+            "followup_consumer_partition_stopped",
+            "1 while a partition is stopped: its log no longer matches the stored offset",
+            ["consumer", "topic", "partition"],
+            registry=r,
+        )
         self.outbox_pending = Gauge(
             "followup_outbox_pending_rows", "Outbox rows not yet published", registry=r
         )

@@ -40,6 +40,8 @@ class Health:
         # Why the consumer can never be ready again (its consume loop died).
         self.dead: str | None = None
         self.end_offsets: dict[TopicPartition, int] = {}
+        # Partitions stopped because their log no longer matches the stored offset, and why.
+        self.stopped: dict[TopicPartition, str] = {}
         self._last_kafka_check = (0.0, "")
 
     def note_failure(self, component: str, exc: BaseException) -> None:
@@ -60,7 +62,7 @@ class Health:
             log.info("recovered", consumer=self.name)
         self.failing = None
 
-    def _highwater(self, tp: TopicPartition) -> int | None:
+    def highwater(self, tp: TopicPartition) -> int | None:
         # aiokafka asserts the partition is assigned: during a rebalance ours may not be.
         kafka = self.kafka
         if kafka is None or tp not in kafka.assignment():
@@ -72,7 +74,7 @@ class Health:
         """End offset minus the offset stored in the database, per assigned partition."""
         out: dict[tuple[str, int], int] = {}
         for tp in list(self.assigned):
-            high = self._highwater(tp)
+            high = self.highwater(tp)
             known = [e for e in (high, self.end_offsets.get(tp)) if e is not None]
             end = max(known) if known else None
             stored = self.db_offsets.get(tp)
@@ -87,7 +89,7 @@ class Health:
             return
         gauge = self.metrics.consumer_lag
         for tp in tps:
-            high = self._highwater(tp)
+            high = self.highwater(tp)
             if high is not None and tp in self.db_offsets:
                 self.end_offsets[tp] = high
                 gauge.labels(self.name, tp.topic, str(tp.partition)).set(
@@ -95,9 +97,48 @@ class Health:
                 )
 
     def forget(self, tp: TopicPartition) -> None:
-        """Drops a revoked partition's gauge."""
-        with contextlib.suppress(KeyError):
-            self.metrics.consumer_lag.remove(self.name, tp.topic, str(tp.partition))
+        """Drops a revoked partition's gauges."""
+        self.stopped.pop(tp, None)
+        for gauge in (self.metrics.consumer_lag, self.metrics.partition_stopped):
+            with contextlib.suppress(KeyError):
+                gauge.remove(self.name, tp.topic, str(tp.partition))
+
+    def stop(self, tp: TopicPartition, reason: str) -> None:
+        """Alarms on a partition that must not be consumed on (the consumer pauses it)."""
+        if tp not in self.stopped:
+            log.error(
+                "partition stopped: its log does not match the stored offset",
+                consumer=self.name,
+                topic=tp.topic,
+                partition=tp.partition,
+                reason=reason,
+            )
+        self.stopped[tp] = reason
+        self.metrics.partition_stopped.labels(self.name, tp.topic, str(tp.partition)).set(1)
+
+    async def mismatched(self, stored: dict[TopicPartition, int]) -> dict[TopicPartition, str]:
+        """Partitions whose log cannot continue from the stored offset, and why.
+
+        A stored offset past the log's end means the topic was recreated or truncated (with
+        `auto_offset_reset` the client would read it again from 0, as if applied already); one
+        before the log's start means records were deleted before they were applied.
+        """
+        if self.kafka is None or not stored:
+            return {}
+        tps = list(stored)
+        try:
+            ends = await asyncio.wait_for(self.kafka.end_offsets(tps), 10)
+            begins = await asyncio.wait_for(self.kafka.beginning_offsets(tps), 10)
+        except Exception as exc:
+            log.warning("log bounds unknown; not checked", consumer=self.name, error=repr(exc))
+            return {}
+        out = {}
+        for tp, offset in stored.items():
+            if offset > ends.get(tp, offset):
+                out[tp] = f"stored offset {offset} beyond the log end {ends[tp]}"
+            elif offset < begins.get(tp, offset):
+                out[tp] = f"stored offset {offset} before the log start {begins[tp]}"
+        return out
 
     async def refresh_end_offsets(self) -> None:
         """Asks the broker for end offsets of the assigned partitions."""
@@ -136,7 +177,7 @@ class Health:
             return error
         if not assigned_once:
             return "waiting for partition assignment"
-        if any(self._highwater(tp) is None and tp not in self.end_offsets for tp in self.assigned):
+        if any(self.highwater(tp) is None and tp not in self.end_offsets for tp in self.assigned):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.refresh_end_offsets(), 1.0)
         lag = max(self.lag().values(), default=0)
