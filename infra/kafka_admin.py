@@ -6,13 +6,19 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import time
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from followup.events import topics
+
+# scheduling's intake (followup.scheduling.intake) reads followup.customers in this group.
+INTAKE_GROUP = "scheduling-intake"
 
 
 async def wait_ready(bootstrap: str, timeout_s: float) -> AIOKafkaAdminClient:
@@ -31,7 +37,9 @@ async def wait_ready(bootstrap: str, timeout_s: float) -> AIOKafkaAdminClient:
     raise SystemExit(f"Kafka at {bootstrap} not ready after {timeout_s:.0f} s: {last!r}")
 
 
-async def ensure_topics(bootstrap: str, partitions: int, timeout_s: float) -> None:
+async def ensure_topics(
+    bootstrap: str, partitions: int, timeout_s: float, customers_retention_ms: int
+) -> None:
     admin = await wait_ready(bootstrap, timeout_s)
     try:
         existing = set(await admin.list_topics())
@@ -40,8 +48,8 @@ async def ensure_topics(bootstrap: str, partitions: int, timeout_s: float) -> No
                 name=t,
                 num_partitions=1 if t == topics.CLOCK else partitions,
                 replication_factor=1,
-                # The event store keeps everything forever; the keys topic is compacted.
-                topic_configs=topics.config_for(t),
+                # The event store keeps everything forever but the intake buffer; keys compacted.
+                topic_configs=topics.config_for(t, customers_retention_ms),
             )
             for t in topics.ALL_TOPICS
             if t not in existing
@@ -50,8 +58,38 @@ async def ensure_topics(bootstrap: str, partitions: int, timeout_s: float) -> No
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(wanted)
             print(f"created topics: {', '.join(t.name for t in wanted)}", file=sys.stderr)
+        if topics.CUSTOMERS in existing:
+            await _bound_intake_buffer(bootstrap, admin, customers_retention_ms)
     finally:
         await admin.close()
+
+
+async def _bound_intake_buffer(
+    bootstrap: str, admin: AIOKafkaAdminClient, retention_ms: int
+) -> None:
+    """A stack created before the intake kept producers' plaintext forever (SPEC §8): bounded
+    once scheduling's intake has read (and sealed) all of it, never before, so nothing is lost."""
+    reader = AIOKafkaConsumer(
+        topics.CUSTOMERS, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await reader.start()
+    try:
+        partitions = reader.partitions_for_topic(topics.CUSTOMERS) or set()
+        tps = [TopicPartition(topics.CUSTOMERS, p) for p in sorted(partitions)]
+        end = await reader.end_offsets(tps)
+    finally:
+        await reader.stop()
+    committed = await admin.list_consumer_group_offsets(INTAKE_GROUP, partitions=tps)
+    behind = [tp for tp in tps if end[tp] > (committed[tp].offset if tp in committed else 0)]
+    if behind or not tps:
+        print(
+            f"{topics.CUSTOMERS}: retention unchanged until the intake ({INTAKE_GROUP}) has "
+            "read it; run this again then",
+            file=sys.stderr,
+        )
+        return
+    config = topics.config_for(topics.CUSTOMERS, retention_ms)
+    await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topics.CUSTOMERS, config)])
 
 
 def main() -> None:
@@ -62,6 +100,14 @@ def main() -> None:
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--timeout", type=float, default=90)
+    parser.add_argument(
+        "--customers-retention-ms",
+        type=int,
+        default=int(
+            os.environ.get("FOLLOWUP_CUSTOMERS_RETENTION_MS", topics.CUSTOMERS_RETENTION_MS)
+        ),
+        help="retention of the intake buffer followup.customers (default 7 days)",
+    )
     args = parser.parse_args()
     if args.command == "wait":
 
@@ -70,7 +116,11 @@ def main() -> None:
 
         asyncio.run(_wait())
     else:
-        asyncio.run(ensure_topics(args.bootstrap, args.partitions, args.timeout))
+        asyncio.run(
+            ensure_topics(
+                args.bootstrap, args.partitions, args.timeout, args.customers_retention_ms
+            )
+        )
 
 
 if __name__ == "__main__":

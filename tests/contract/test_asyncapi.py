@@ -111,7 +111,10 @@ def test_a_channel_per_topic_with_its_event_types() -> None:
     for address, channel in by_address.items():
         kafka = channel["bindings"]["kafka"]
         assert kafka["topic"] == address
-        assert kafka["topicConfiguration"]["retention.ms"] == -1
+        # The intake buffer keeps a week of producers' plaintext (SPEC §8); the rest forever.
+        week = 7 * 86_400_000
+        retention = week if address == "followup.customers" else -1
+        assert kafka["topicConfiguration"]["retention.ms"] == retention
 
 
 def test_operations_send_what_the_service_publishes_and_receive_what_it_consumes() -> None:

@@ -58,7 +58,8 @@ SPEC_TOPICS = {
         "CustomerTierChanged",
     ],
     "followup.keys": [],
-    "followup.control": ["PolicyActivated", "CalendarYearPublished"],
+    # CustomerErased added with SPEC §8's erasure (2026-12), keyed by the customer id.
+    "followup.control": ["PolicyActivated", "CalendarYearPublished", "CustomerErased"],
 }
 
 
@@ -214,6 +215,7 @@ SPEC_TIMES = {
     "ClockAdvanced": ["now"],
     "CustomerTierChanged": ["changed_at"],
     "PolicyActivated": ["effective_at"],
+    "CustomerErased": ["erased_at"],
 }
 
 

@@ -171,7 +171,10 @@ async def publish(producer: Any, prefix: str, events: list[Any]) -> None:
         )
         event = make_event(data, id=f"e2e-analytics-{n}", source="test", subject=customer, time=at)
         raw = encode(event)
+        # Analytics reads the intake's sealed copy of followup.customers (SPEC §8).
         topic = prefix + topics.topic_for(type_)
+        if topics.topic_for(type_) == topics.CUSTOMERS:
+            topic = prefix + topics.CUSTOMERS_SEALED
         await producer.send_and_wait(topic, raw, key=customer.encode())
         if n % 5 == 0:  # redelivered: counted once
             await producer.send_and_wait(topic, raw, key=customer.encode())

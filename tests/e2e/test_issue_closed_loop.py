@@ -17,6 +17,7 @@ import httpx
 import orjson
 
 from followup.core.clock import publish_clock_advance
+from followup.core.sealing import is_sealed
 from followup.events import topics
 
 from .conftest import TOKEN, poll, prefixed_topics, read_topic, replay
@@ -129,7 +130,11 @@ async def test_resolved_issue_is_confirmed_on_a_scheduled_follow_up_visit_and_re
         assert r.status_code == 202, r.text
         first = await resolve_and_log_follow_up(1, confirmed=False)
         [reopened] = await poll(lambda: issue_events("IssueReopened"), within=30)
-        assert reopened["data"]["reason"].endswith(first["data"]["visit_id"])
+        # Free text is sealed on the topic (SPEC §8); the API opens it for an admin.
+        assert is_sealed(reopened["data"]["reason"])
+        timeline = (await issues_api.get(f"/v1/issues/{issue_id}")).json()["timeline"]
+        reason = next(e for e in timeline if e["kind"] == "reopened")["details"]["reason"]
+        assert reason.endswith(first["data"]["visit_id"])
         second = await resolve_and_log_follow_up(2, confirmed=True)
         assert second["data"]["visit_id"] != first["data"]["visit_id"]
         [closed] = await poll(lambda: issue_events("IssueClosed"), within=30)

@@ -46,7 +46,7 @@ async def send(producer: Any, customer_id: str, value: bytes) -> None:
 
 
 async def dead_letters_for(bootstrap: str, marker: str) -> list[Any]:
-    """Every dead letter whose original bytes contain `marker`."""
+    """Every dead letter whose key (a customer id) or original bytes contain `marker`."""
     consumer = AIOKafkaConsumer(
         topics.DEAD_LETTER,
         bootstrap_servers=bootstrap,
@@ -60,7 +60,7 @@ async def dead_letters_for(bootstrap: str, marker: str) -> list[Any]:
         while True:
             batch = await consumer.getmany(timeout_ms=500)
             for msgs in batch.values():
-                found += [m for m in msgs if marker.encode() in (m.value or b"")]
+                found += [m for m in msgs if marker.encode() in (m.key or b"") + (m.value or b"")]
             positions = {tp: await consumer.position(tp) for tp in end}
             if all(positions[tp] >= end[tp] for tp in end):
                 return found
@@ -124,7 +124,9 @@ async def test_a_delivery_published_to_kafka_becomes_a_first_use_visit_in_the_pl
     for m in letters:  # type: ignore[union-attr]
         headers = dict(m.headers)
         assert headers["original_topic"] == topics.CUSTOMERS.encode()
-        assert marker.encode() in m.value
+        # Sealed with the customer's key: a dead letter may carry a contact (SPEC §8).
+        assert headers["sealed"] == b"1" and m.value.startswith(b"sealed:")
+        assert marker.encode() not in m.value
 
 
 async def test_requests_without_a_bearer_token_get_401_problem_json(start_service: Any) -> None:

@@ -16,7 +16,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from followup.core.keystore import KeyStore, KeyUnavailable
-from followup.core.sealing import ERASED, DataKey, MasterKeys, seal_text, unseal_text
+from followup.core.sealing import (
+    ERASED,
+    DataKey,
+    MasterKeys,
+    new_data_key,
+    seal_text,
+    unseal_text,
+)
 from followup.core.service import ServiceParts, build_service
 from followup.core.settings import CoreSettings
 from followup.core.testing import Infra, create_topics
@@ -170,6 +177,29 @@ async def test_a_key_published_after_a_tombstone_does_not_bring_the_customer_bac
     assert intake.peek("C-000123") is ERASED
     later = await stores()
     assert unseal_text(await later.key("C-000123"), sealed) is ERASED
+
+
+async def test_of_two_keys_made_for_one_customer_the_first_on_the_topic_wins_for_good(
+    infra: Infra, keys_topic: str, stores: StoreFactory
+) -> None:
+    intake = await stores()
+    first = await intake.key_for_sealing("C-000123")
+    assert isinstance(first, DataKey)
+    sealed = seal_text(first, FEEDBACK)
+    # What a second intake instance that had not read the first key yet would publish.
+    other = await stores()
+    await other._publish({"C-000123": MASTER.wrap(new_data_key("C-000123"))})
+    assert other.peek("C-000123") == first
+    later = await stores()
+    assert unseal_text(await later.key("C-000123"), sealed) == FEEDBACK
+
+    async def first_key_last() -> bool:
+        records = await read_topic(infra.kafka_bootstrap, keys_topic)
+        last = [r.value for r in records if r.key == b"C-000123"][-1]
+        return last is not None and MASTER.unwrap("C-000123", last) == first
+
+    # Republished after the later one, so compaction (which keeps the last) keeps the first.
+    await wait_until(first_key_last, timeout=20, what="the first key republished")
 
 
 async def test_a_service_with_a_key_store_starts_it_before_serving_and_reports_it_ready(

@@ -40,6 +40,7 @@ from followup.core.deadletter import (
     DeadLetterPublisher,
     record_dead_letters,
 )
+from followup.core.deadletter_sealing import seal_letters
 from followup.core.retry import Backoff, is_transient
 
 if TYPE_CHECKING:
@@ -437,6 +438,7 @@ class BatchWriter:
     async def _dead_letter(self, conn: Conn, letters: list[DeadLetter]) -> None:
         # Recorded first so a redelivered message is sent once; sent and acked before the
         # commit so a crash can duplicate a dead letter but never lose one.
+        letters = await seal_letters(self.dead_letters.key_store, letters)
         fresh = await record_dead_letters(conn, letters)
         await self.dead_letters.send(fresh)
         for letter in letters:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from followup.core.cli_calendar import app as _calendar_app
+from followup.core.cli_customers import app as _customers_app
 from followup.core.cli_keys import app as _keys_app
 from followup.core.cli_notify import app as _notify_app
 from followup.core.cli_policy import app as _policy_app
@@ -43,6 +44,7 @@ app.add_typer(_policy_app, name="policy")
 app.add_typer(_calendar_app, name="calendar")
 app.add_typer(_keys_app, name="keys")
 app.add_typer(_notify_app, name="notifications")
+app.add_typer(_customers_app, name="customers")
 
 try:  # the demo and the sample publisher are optional tooling of the local stack
     from followup.core.demo.cli import app as _demo_app
@@ -68,6 +70,7 @@ class ServiceHooks:
     migrations_dir: Path | None
     subscription: Callable[[Any], Any] | None  # clock -> Subscription
     growing_tables: Sequence[GrowingTable] = ()  # kept fresh during a replay
+    key_store: Any = None  # the service's KeyStore: its handlers seal and open with it
 
 
 def _settings_for(name: str, dsn: str | None) -> CoreSettings:
@@ -115,6 +118,7 @@ def load_service(
     migrations = _package_migrations(name)
     subscription = None
     growing: Sequence[GrowingTable] = ()
+    key_store = None
     if with_subscription or migrations is None:
         try:
             main = importlib.import_module(f"followup.{name}.main")
@@ -128,9 +132,10 @@ def load_service(
             migrations = getattr(parts, "migrations_dir", None) or migrations
             subscription = getattr(parts, "subscription", None)
             growing = getattr(parts, "growing_tables", ())
+            key_store = getattr(parts, "key_store", None)
         if migrations is None and getattr(main, "MIGRATIONS", None) is not None:
             migrations = Path(main.MIGRATIONS)
-    return ServiceHooks(name, settings, migrations, subscription, growing)
+    return ServiceHooks(name, settings, migrations, subscription, growing, key_store)
 
 
 def _require_subscription(hooks: ServiceHooks) -> Callable[[Any], Any]:
@@ -234,6 +239,8 @@ def replay_letters(
         clock = clock_from_settings(hooks.settings)
         await clock.start()
         pool = await create_pool(hooks.settings.pg_dsn, min_size=1, max_size=2)
+        if hooks.key_store is not None:
+            await hooks.key_store.start()
         try:
             return await replay_dead_letters(
                 pool,
@@ -242,8 +249,11 @@ def replay_letters(
                 clock=clock,
                 metrics=Metrics(),
                 ids=None if all_ else id,
+                key_store=hooks.key_store,
             )
         finally:
+            if hooks.key_store is not None:
+                await hooks.key_store.stop()
             await pool.close()
             await clock.stop()
 
@@ -295,6 +305,8 @@ def replay(
         async def run() -> Any:
             clock = clock_from_settings(hooks.settings)
             await clock.start()
+            if hooks.key_store is not None:
+                await hooks.key_store.start()
             try:
                 return await rebuild(
                     make_subscription(clock),
@@ -305,8 +317,11 @@ def replay(
                     swap=swap,
                     keep_old=keep_old,
                     growing_tables=hooks.growing_tables,
+                    key_store=hooks.key_store,
                 )
             finally:
+                if hooks.key_store is not None:
+                    await hooks.key_store.stop()
                 await clock.stop()
 
         result = asyncio.run(run())

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
     from aiokafka.structs import ConsumerRecord
 
+    from followup.core.keystore import KeyStore
     from followup.core.metrics import Metrics
     from followup.core.settings import CoreSettings
 
@@ -148,9 +149,17 @@ async def record_dead_letters(conn: Conn, letters: Sequence[DeadLetter]) -> list
 class DeadLetterPublisher:
     """Produces dead letters (idempotent producer, acks=all) and awaits their acks."""
 
-    def __init__(self, settings: CoreSettings, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        settings: CoreSettings,
+        metrics: Metrics | None = None,
+        *,
+        key_store: KeyStore | None = None,
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
+        # Seals letters that may carry personal data (followup.core.deadletter_sealing).
+        self.key_store = key_store
         self.topic = settings.topic(topics.DEAD_LETTER)
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()

@@ -11,11 +11,13 @@ import structlog
 
 from followup.core.applier import Applier, decode_event
 from followup.core.deadletter import MAX_ERROR
+from followup.core.deadletter_sealing import open_letter_value
 from followup.core.subscription import Subscription
 from followup.events import RejectedMessage
 
 if TYPE_CHECKING:
     from followup.core.clock import Clock
+    from followup.core.keystore import KeyStore
     from followup.core.metrics import Metrics
     from followup.core.settings import CoreSettings
 
@@ -40,6 +42,7 @@ async def replay_dead_letters(
     clock: Clock,
     metrics: Metrics,
     ids: Sequence[int] | None = None,
+    key_store: KeyStore | None = None,
 ) -> ReplayReport:
     """Replays open dead letters of a consumer (all, or those ids) through decode + handler.
 
@@ -49,7 +52,7 @@ async def replay_dead_letters(
     applier = Applier(subscription, settings=settings, clock=clock, metrics=metrics)
     report = ReplayReport()
     rows = await pool.fetch(
-        """SELECT id, value FROM dead_letter
+        """SELECT id, key, value FROM dead_letter
            WHERE consumer = $1 AND replayed_at IS NULL
              AND ($2::bigint[] IS NULL OR id = ANY($2::bigint[]))
            ORDER BY id""",
@@ -59,7 +62,8 @@ async def replay_dead_letters(
     for row in rows:
         letter_id = row["id"]
         try:
-            event = decode_event(row["value"] or b"")
+            value = await open_letter_value(key_store, row["key"], row["value"] or b"")
+            event = decode_event(value)
         except RejectedMessage as exc:
             await pool.execute(
                 """UPDATE dead_letter SET replay_attempts = replay_attempts + 1,

@@ -52,6 +52,9 @@ class KeyStore:
         self._wrapped: dict[str, bytes] = {}
         self._keys: dict[str, DataKey] = {}  # unwrapped on first use
         self._erased: set[str] = set()
+        # Keys that lost a creation race: the first key stays, republished to outlive compaction.
+        self._restore: dict[str, bytes] = {}
+        self._restoring: asyncio.Task[None] | None = None
         self._position: dict[TopicPartition, int] = {}
         self._progress = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
@@ -100,6 +103,10 @@ class KeyStore:
     async def stop(self) -> None:
         """Stops following the topic and closes the clients."""
         self._started = False
+        if self._restoring is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._restoring
+            self._restoring = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -120,6 +127,8 @@ class KeyStore:
                 self._apply(record.key, record.value)
         for tp in self._consumer.assignment():
             self._position[tp] = await self._consumer.position(tp)
+        if self._restore and (self._restoring is None or self._restoring.done()):
+            self._restoring = asyncio.create_task(self._republish_first_keys())
         self._progress.set()
         self._progress = asyncio.Event()
 
@@ -145,13 +154,18 @@ class KeyStore:
             return
         self._keys.pop(customer_id, None)
         if value is None:
+            self._restore.pop(customer_id, None)
             self._wrapped.pop(customer_id, None)
             self._erased.add(customer_id)
             return
         old = self._wrapped.get(customer_id)
         if old is not None and _key_id(old) != _key_id(value):
-            # Two intake instances raced for a new customer (the log keeps the later key).
-            log.error("key store: a customer's data key was replaced", customer_id=customer_id)
+            # Two creators raced for a new customer: the first key on the topic wins everywhere
+            # (the creators read back before use), and it is republished so compaction keeps it.
+            log.warning("key store: a later key for a customer ignored", customer_id=customer_id)
+            self._restore[customer_id] = old
+            return
+        self._restore.pop(customer_id, None)
         self._wrapped[customer_id] = value
 
     async def wait_caught_up(self, timeout_s: float | None = None) -> bool:
@@ -252,6 +266,13 @@ class KeyStore:
                 await self._publish(raced)
         log.info("key store: keys rewrapped", topic=self.topic, rewrapped=len(stale))
         return len(stale)
+
+    async def _republish_first_keys(self) -> None:
+        restore, self._restore = self._restore, {}
+        try:
+            await self._publish({c: v for c, v in restore.items() if c not in self._erased})
+        except Exception as exc:  # the next read that meets a later key tries again
+            log.warning("key store: first keys not republished", error=repr(exc))
 
     async def _publish(self, values: dict[str, bytes | None]) -> None:
         if self._producer is None:

@@ -32,6 +32,7 @@ from followup.core.clock import Clock, WallClock
 from followup.core.consumer import EventConsumer
 from followup.core.db import create_pool, migration_files
 from followup.core.deadletter import DeadLetterPublisher
+from followup.core.keystore import KeyStore
 from followup.core.maintenance import GrowingTable, StatisticsKeeper
 from followup.core.metrics import Metrics
 from followup.core.retry import is_transient
@@ -163,6 +164,7 @@ async def rebuild(
     keep_old: bool = False,
     progress_interval_s: float = 0.5,
     growing_tables: Sequence[GrowingTable] = (),
+    key_store: KeyStore | None = None,
 ) -> ReplayResult:
     """Rebuilds the read model from offset 0 into new tables and swaps them in atomically."""
     metrics = metrics or Metrics()
@@ -193,7 +195,7 @@ async def rebuild(
             settings=settings,
             clock=clock,
             metrics=metrics,
-            dead_letters=DeadLetterPublisher(settings, metrics),
+            dead_letters=DeadLetterPublisher(settings, metrics, key_store=key_store),
             run_ticks=False,
             group_id=group,
             now_from_events=True,

@@ -270,6 +270,11 @@ def _open_text(key: DataKey, sealed: str) -> bytes:
     return key.open(raw)
 
 
+def unseal_bytes_text(key: DataKey, sealed: str) -> bytes:
+    """The bytes of `seal_bytes_text`; SealError when tampered with."""
+    return _open_text(key, sealed)
+
+
 def seal_text(key: DataKey, text: str) -> str:
     """A free text (feedback, descriptions, notes) sealed with the customer's key."""
     return seal_bytes_text(key, text.encode())

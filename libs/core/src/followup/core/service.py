@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +59,11 @@ class ServiceParts:
     key_store: KeyStore | None = None
     # Parts that run beside the consumer (a service's notifications, say), started after it.
     background: Sequence[Background] = ()
+    # More consumers with their own groups and dedup (scheduling's intake); never replayed.
+    extra_subscriptions: Callable[[Clock], Sequence[Subscription]] | None = None
+    # Runs once the pool and key store are up, before any consumer (data moves such as
+    # re-sealing rows with the key store's keys).
+    on_start: Callable[[asyncpg.Pool], Awaitable[Any]] | None = None
 
 
 def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
@@ -83,10 +88,12 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
         return None
 
     async def consumer_ready() -> str | None:
-        consumer: EventConsumer | None = state.get("consumer")
-        if consumer is None:
-            return None  # a service that consumes nothing is ready without one
-        return await consumer.readiness(settings.readiness_max_lag)
+        consumers: list[EventConsumer] = state.get("consumers", [])
+        for consumer in consumers:  # a service that consumes nothing is ready without one
+            problem = await consumer.readiness(settings.readiness_max_lag)
+            if problem is not None:
+                return problem
+        return None
 
     async def keys_ready() -> str | None:
         started = parts.key_store is not None and parts.key_store.started
@@ -114,24 +121,28 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
         if parts.key_store is not None:
             await parts.key_store.start()
             app.state.key_store = parts.key_store
+        if parts.on_start is not None:
+            await parts.on_start(pool)
         relay = OutboxRelay(pool, settings, metrics)
         await relay.start()
         statistics = StatisticsKeeper(pool, parts.growing_tables)
         await statistics.start()
-        consumer = None
-        if parts.subscription is not None:
-            dead_letters = DeadLetterPublisher(settings, metrics)
+        subscriptions = [] if parts.subscription is None else [parts.subscription(clock)]
+        if parts.extra_subscriptions is not None:
+            subscriptions += parts.extra_subscriptions(clock)
+        consumers: list[EventConsumer] = state.setdefault("consumers", [])
+        for subscription in subscriptions:
             consumer = EventConsumer(
-                parts.subscription(clock),
+                subscription,
                 pool=pool,
                 settings=settings,
                 clock=clock,
                 metrics=metrics,
-                dead_letters=dead_letters,
+                dead_letters=DeadLetterPublisher(settings, metrics, key_store=parts.key_store),
                 on_fatal=lambda exc: _exit_failed(app),
             )
             await consumer.start()
-            state["consumer"] = consumer
+            consumers.append(consumer)
         runtime = Runtime(settings=settings, pool=pool, clock=clock, metrics=metrics)
         started: list[Background] = []
         for part in parts.background:
@@ -144,7 +155,7 @@ def build_service(settings: CoreSettings, parts: ServiceParts) -> FastAPI:
             # SIGTERM: finish the current batch, flush the outbox, leave the group.
             for part in reversed(started):
                 await part.stop()
-            if consumer is not None:
+            for consumer in reversed(consumers):
                 await consumer.stop()
             await statistics.stop()
             await relay.stop()

@@ -13,7 +13,12 @@ from followup.events.codec import (
     make_event,
     to_document,
 )
-from followup.events.control import CalendarDay, CalendarYearPublished, PolicyActivated
+from followup.events.control import (
+    CalendarDay,
+    CalendarYearPublished,
+    CustomerErased,
+    PolicyActivated,
+)
 from followup.events.customers import (
     Contact,
     CustomerDelivered,
@@ -82,6 +87,7 @@ __all__ = [
     "Contact",
     "ContractModel",
     "CustomerDelivered",
+    "CustomerErased",
     "CustomerTierChanged",
     "Department",
     "Envelope",

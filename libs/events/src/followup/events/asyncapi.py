@@ -162,7 +162,7 @@ def build_asyncapi(
                     "topicConfiguration": (
                         {"cleanup.policy": ["compact"]}
                         if topic == topics.KEYS
-                        else {"retention.ms": -1}
+                        else {"retention.ms": int(topics.config_for(topic)["retention.ms"])}
                     ),
                     "bindingVersion": _KAFKA_BINDING,
                 }

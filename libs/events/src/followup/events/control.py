@@ -46,3 +46,13 @@ class CalendarYearPublished(EventData):
     holidays: list[CalendarDay]
     workdays: list[CalendarDay]
     source: Text | None = None
+
+
+class CustomerErased(EventData):
+    """A customer forgotten (SPEC §8): its key is tombstoned on followup.keys and every service
+    drops its personal data; events, ids and KPIs stay. Key and subject: the customer id."""
+
+    customer_id: Id
+    erased_at: Instant
+    # Who asked: the admin's principal, for the audit trail (no personal data).
+    requested_by: Id

@@ -6,7 +6,7 @@ from typing import Any
 
 from followup.events.base import EventData
 from followup.events.clock import ClockAdvanced
-from followup.events.control import CalendarYearPublished, PolicyActivated
+from followup.events.control import CalendarYearPublished, CustomerErased, PolicyActivated
 from followup.events.customers import (
     CustomerDelivered,
     CustomerTierChanged,
@@ -60,6 +60,7 @@ LATEST: dict[type[EventData], int] = {
     CustomerTierChanged: 1,
     PolicyActivated: 1,
     CalendarYearPublished: 1,
+    CustomerErased: 1,
 }
 
 # type name -> {dataversion -> the model that reads it}: every version from 1 to the latest.

@@ -34,6 +34,8 @@ _SAME_TYPES_AS = {CUSTOMERS_SEALED: CUSTOMERS}
 # are kept (100 years) rather than compacted away after the broker's default day.
 _KEYS_CONFIG = {"cleanup.policy": "compact", "delete.retention.ms": str(100 * 365 * 86_400_000)}
 _EVENTS_CONFIG = {"retention.ms": "-1", "cleanup.policy": "delete"}
+# followup.customers is the intake's buffer of producers' plaintext (SPEC §8): kept a week.
+CUSTOMERS_RETENTION_MS = 7 * 86_400_000
 
 # Every topic is keyed by the customer id (the envelope's `subject`); followup.clock by "clock".
 CLOCK_KEY = "clock"
@@ -71,6 +73,7 @@ TOPIC_OF_TYPE: dict[str, str] = {
     "CustomerTierChanged": CUSTOMERS,
     "PolicyActivated": CONTROL,
     "CalendarYearPublished": CONTROL,
+    "CustomerErased": CONTROL,
 }
 
 
@@ -85,6 +88,11 @@ def types_on(topic: str) -> tuple[str, ...]:
     return tuple(t for t, tp in TOPIC_OF_TYPE.items() if tp == topic)
 
 
-def config_for(topic: str) -> dict[str, str]:
-    """Broker settings of a topic, prefixed or not: events kept forever, keys compacted."""
-    return dict(_KEYS_CONFIG if topic.endswith(KEYS) else _EVENTS_CONFIG)
+def config_for(topic: str, customers_retention_ms: int = CUSTOMERS_RETENTION_MS) -> dict[str, str]:
+    """Broker settings of a topic, prefixed or not: events kept forever but the intake buffer's,
+    keys compacted."""
+    if topic.endswith(KEYS):
+        return dict(_KEYS_CONFIG)
+    if topic.endswith(CUSTOMERS):
+        return {**_EVENTS_CONFIG, "retention.ms": str(customers_retention_ms)}
+    return dict(_EVENTS_CONFIG)

@@ -8,7 +8,7 @@ from followup.events import topics
 
 # Every producer's topic (SPEC §1). followup.clock is not among them: the service's clock reads
 # it itself, and the KPIs' `as_of` is that clock's now.
-CONSUMES = [topics.CUSTOMERS, topics.SCHEDULING, topics.VISITS, topics.ISSUES]
+CONSUMES = [topics.CUSTOMERS_SEALED, topics.SCHEDULING, topics.VISITS, topics.ISSUES]
 PUBLISHES: list[str] = []
 # The types whose facts some KPI reads; ProjectStarted is skipped (no KPI reads it).
 FACT_TYPES = (

@@ -173,7 +173,9 @@ def routers(auth: Authenticate, deps: IssuesDeps) -> list[APIRouter]:
             )
         if isinstance(view, Rejection):
             raise rejection_problem(view)
-        return dataclasses.asdict(view)
+        body = dataclasses.asdict(view)
+        # Free text is sealed with the customer's key (SPEC §8): opened for who may read it.
+        return await deps.vault.open_texts(view.customer_id, body) if deps.vault else body
 
     @router.post("/issues/{issue_id}/assign", status_code=202)
     async def assign(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from followup.calendar import BusinessCalendar
+from followup.core.crypto import PersonalDataVault
 from followup.issues.commands import IssueCommands
 from followup.issues.domain.model import Breach
 from followup.issues.handlers import IssueHandlers
@@ -23,6 +24,8 @@ class IssuesDeps:
     handlers: IssueHandlers
     sweep: BreachSweep
     metrics: IssueMetrics
+    # Seals and opens free text with the customers' keys (SPEC §8); None in unit tests.
+    vault: PersonalDataVault | None = None
 
 
 def issues_deps(
@@ -32,14 +35,16 @@ def issues_deps(
     topic_prefix: str = "",
     metrics: IssueMetrics | None = None,
     on_breach: Callable[[Breach], None] | None = None,
+    vault: PersonalDataVault | None = None,
 ) -> IssuesDeps:
     """Issues' parts over one calendar; a breach is counted by `metrics` (or `on_breach`)."""
     metrics = metrics or IssueMetrics()
-    recorder = Recorder(calendar, topic_prefix)
+    recorder = Recorder(calendar, topic_prefix, vault)
     return IssuesDeps(
         calendar=calendar,
         commands=IssueCommands(recorder),
         handlers=IssueHandlers(recorder),
         sweep=BreachSweep(recorder, dict(managers), on_breach or metrics.breach_escalated),
         metrics=metrics,
+        vault=vault,
     )

@@ -7,6 +7,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from followup.calendar import default_calendar
+from followup.core.crypto import PersonalDataVault, VaultKeys
+from followup.core.keystore import KeyStore
+from followup.core.sealing import master_keys_from_env
 from followup.core.service import ServiceParts, build_service, run
 from followup.issues import api
 from followup.issues.deps import IssuesDeps, issues_deps
@@ -18,16 +21,21 @@ from followup.issues.subscriptions import CONSUMES, PUBLISHES, issues_subscripti
 MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
 
-def build_deps(settings: IssuesSettings) -> IssuesDeps:
+def build_deps(settings: IssuesSettings, key_store: KeyStore | None = None) -> IssuesDeps:
     """Issues' parts on the calendar data and the configured escalation map."""
+    vault = None if key_store is None else PersonalDataVault(VaultKeys(key_store.master), key_store)
     return issues_deps(
-        default_calendar(), settings.department_managers, topic_prefix=settings.topic_prefix
+        default_calendar(),
+        settings.department_managers,
+        topic_prefix=settings.topic_prefix,
+        vault=vault,
     )
 
 
 def service_parts(settings: IssuesSettings) -> ServiceParts:
     """What issues is made of (the app and the CLI's replay both build from it)."""
-    deps = build_deps(settings)
+    key_store = KeyStore.from_settings(settings, master_keys_from_env())
+    deps = build_deps(settings, key_store)
     notifier = issues_notifier()
     return ServiceParts(
         name="issues",
@@ -39,6 +47,7 @@ def service_parts(settings: IssuesSettings) -> ServiceParts:
         description="The issue ledger with working-time SLA clocks and escalation (SPEC §4).",
         register_metrics=deps.metrics.register,
         background=[OpenIssues(), *([notifier] if notifier is not None else [])],
+        key_store=key_store,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from followup.calendar import BusinessCalendar
+from followup.core.crypto import PersonalDataVault
 from followup.core.subscription import Tx
 from followup.events import Event, IssueClosed, IssueRaised, IssueReopened, derived_id, make_event
 from followup.issues.domain.model import Breach, Issue, IssueEvent, evolve
@@ -53,15 +54,33 @@ def tx_publish(tx: Tx) -> Publish:
 class Recorder:
     """Stores, publishes and folds issues' events over one calendar and topic prefix."""
 
-    def __init__(self, calendar: BusinessCalendar, topic_prefix: str = "") -> None:
+    def __init__(
+        self,
+        calendar: BusinessCalendar,
+        topic_prefix: str = "",
+        vault: PersonalDataVault | None = None,
+    ) -> None:
         self.calendar = calendar
         self.topic_prefix = topic_prefix
+        # Seals the free text a person typed before it is stored or published (SPEC §8).
+        self.vault = vault
 
-    def event(self, event: IssueEvent, now: datetime) -> Event[Any]:
+    def event(self, event: IssueEvent, now: datetime, event_id: str | None = None) -> Event[Any]:
         """The CloudEvent that publishes `event`."""
         return make_event(
-            event, id=event_id_of(event), source=SOURCE, subject=event.customer_id, time=now
+            event,
+            id=event_id or event_id_of(event),
+            source=SOURCE,
+            subject=event.customer_id,
+            time=now,
         )
+
+    async def sealed(self, event: E) -> E:
+        """`event` with its free text sealed with the customer's key (ids come from the
+        plaintext: sealing is randomised, a re-derivation must meet the same id)."""
+        if self.vault is None:
+            return event
+        return await self.vault.seal_data(type(event).__name__, event.customer_id, event)
 
     async def record(
         self,
@@ -75,9 +94,11 @@ class Recorder:
 
         None when the event was already stored (a redelivery or a replay).
         """
-        if not await history.append_issue_event(conn, issue_id, event_id_of(event), event):
+        event_id = event_id_of(event)
+        event = await self.sealed(event)
+        if not await history.append_issue_event(conn, issue_id, event_id, event):
             return None
-        await publish(self.event(event, now))
+        await publish(self.event(event, now, event_id))
         issue = await history.load_issue(conn, issue_id)
         if issue is not None:
             await ledger.save_issue_row(conn, issue, now, self.calendar)
@@ -92,14 +113,16 @@ class Recorder:
         touched: Sequence[Issue] = (),
     ) -> list[E]:
         """Stores and publishes many issues' events at once; saves every touched ledger row."""
+        ids = [event_id_of(e) for _, e in decided]
+        decided = [(issue, await self.sealed(e)) for issue, e in decided]
         stored = await history.append_issue_events(
-            tx.conn, [(issue.issue_id, event_id_of(e), e) for issue, e in decided]
+            tx.conn, [(issue.issue_id, i, e) for (issue, e), i in zip(decided, ids, strict=True)]
         )
-        new = [e for (_, e), fresh in zip(decided, stored, strict=True) if fresh]
-        for event in new:
-            tx.publish(self.event(event, now))
+        new = [(i, e) for (_, e), i, fresh in zip(decided, ids, stored, strict=True) if fresh]
+        for event_id, event in new:
+            tx.publish(self.event(event, now, event_id))
         folded = {i.issue_id: i for i in touched}
         for issue, event in decided:
             folded[issue.issue_id] = evolve(folded.get(issue.issue_id, issue), event)
         await ledger.save_issue_rows(tx.conn, list(folded.values()), now, self.calendar)
-        return new
+        return [e for _, e in new]

@@ -9,7 +9,7 @@ from followup.issues.domain.model import FOLDED_TYPES
 
 # followup.issues too: the service reads its own history back, so a replay rebuilds what was
 # decided through the API and by the clock; followup.customers for each customer's zone.
-CONSUMES = [topics.VISITS, topics.ISSUES, topics.CUSTOMERS]
+CONSUMES = [topics.VISITS, topics.ISSUES, topics.CUSTOMERS_SEALED]
 PUBLISHES = [topics.ISSUES]
 
 

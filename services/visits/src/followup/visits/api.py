@@ -129,6 +129,7 @@ def routers(auth: Authenticate, deps: VisitsDeps) -> list[APIRouter]:
         read = partial(
             queries.customer_visits,
             viewer=principal,
+            vault=deps.vault,
             customer_id=customer_id,
             after=keyset_after(cursor),
             limit=limit,

@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 
 from followup.core.crypto import PersonalDataVault, master_key_from_env
+from followup.core.keystore import KeyStore
 from followup.core.service import ServiceParts, build_service, run
 from followup.visits import api
 from followup.visits.deps import VisitsDeps
+from followup.visits.erasure import Erasure
 from followup.visits.handlers import VisitHandlers
 from followup.visits.settings import VisitsSettings
 from followup.visits.staffing import staffing_from_env
@@ -23,13 +25,17 @@ MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
 
 def service_parts(settings: VisitsSettings) -> ServiceParts:
     """What visits is made of (the app and the CLI's replay both build from it)."""
-    vault = PersonalDataVault(master_key_from_env())
+    keys = master_key_from_env()
+    key_store = KeyStore.from_settings(settings, keys.master)
+    vault = PersonalDataVault(keys, key_store)
     staffing = staffing_from_env(settings.policy)
     handlers = VisitHandlers(vault, staffing)
     deps = VisitsDeps(
         vault=vault,
         timezone=ZoneInfo(settings.default_timezone),
-        command_store=partial(PostgresCommandStore, topic_prefix=settings.topic_prefix),
+        command_store=partial(
+            PostgresCommandStore, topic_prefix=settings.topic_prefix, vault=vault
+        ),
         staffing=staffing,
     )
     return ServiceParts(
@@ -40,6 +46,8 @@ def service_parts(settings: VisitsSettings) -> ServiceParts:
         publishes=PUBLISHES,
         consumes=CONSUMES,
         description="The agents' queue of due visits, visit records and spot checks (SPEC §3).",
+        key_store=key_store,
+        on_start=Erasure(vault).move_keys_to_store,
     )
 
 

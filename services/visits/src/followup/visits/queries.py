@@ -87,6 +87,8 @@ async def read_visit(
     body = visit.model_dump()
     if viewer.role == Role.ANALYST:
         return body
+    if sees:
+        body = await vault.open_texts(row["customer_id"], body)
     sealed = await customers.customer_contact(conn, row["customer_id"])
     plain = await vault.open(conn, row["customer_id"], sealed)
     if plain is not None:
@@ -103,6 +105,7 @@ async def read_visit(
 async def customer_visits(
     conn: asyncpg.Connection,
     viewer: Principal,
+    vault: PersonalDataVault | None = None,
     *,
     customer_id: str,
     after: tuple[datetime, str] | None,
@@ -127,6 +130,8 @@ async def customer_visits(
         ).model_dump()
         for r in page["items"]
     ]
+    if vault is not None:
+        page["items"] = await vault.open_texts(customer_id, page["items"])
     return page
 
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from followup.core.crypto import PersonalDataVault
 from followup.core.outbox import outbox_row
 from followup.events import Event, VisitAssigned, VisitLogged, VisitSpotChecked
 from followup.visits.domain.model import Visit
@@ -59,8 +60,15 @@ class CommandStore(Protocol):
 class PostgresCommandStore:
     """The command store on one pooled connection: the commands run in their own transaction."""
 
-    def __init__(self, conn: asyncpg.Connection, topic_prefix: str = "") -> None:
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        topic_prefix: str = "",
+        vault: PersonalDataVault | None = None,
+    ) -> None:
         self.conn, self.topic_prefix = conn, topic_prefix
+        # Seals the free text a person typed before it is stored or published (SPEC §8).
+        self.vault = vault
 
     def locked(
         self, visit_id: str, idempotency_key: str | None
@@ -85,6 +93,8 @@ class PostgresCommandStore:
         now: datetime,
     ) -> None:
         """One statement for the event, the queue row, the outbox row and the answer."""
+        if self.vault is not None:
+            event = await self.vault.seal_event(event)
         await commands.record_command_event(
             self.conn,
             event.id,

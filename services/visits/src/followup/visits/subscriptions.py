@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from followup.core.subscription import Subscription
 from followup.events import topics
+from followup.visits.erasure import Erasure
 from followup.visits.handlers import VisitHandlers
 
 # followup.customers too: account managers assign visits and agents need the contact.
 # followup.visits too: the service reads its own logs and spot checks back, so a replay
 # rebuilds what was decided through the API (live they are already stored: a no-op).
-CONSUMES = [topics.SCHEDULING, topics.CUSTOMERS, topics.VISITS]
+# followup.control: CustomerErased drops a forgotten customer's contact (SPEC §8).
+CONSUMES = [topics.SCHEDULING, topics.CUSTOMERS_SEALED, topics.VISITS, topics.CONTROL]
 PUBLISHES = [topics.VISITS]
 # Idempotency-Keys of API commands come from no topic: a replay keeps them, so a client's
 # retry after a rebuild still gets its first answer instead of running the command again.
@@ -28,6 +30,7 @@ def visits_subscription(handlers: VisitHandlers) -> Subscription:
             "VisitDeadlineRecomputed": handlers.move_visit_deadline,
             "CustomerDelivered": handlers.remember_customer,
             "IntentSigned": handlers.remember_customer,
+            "CustomerErased": Erasure(handlers.vault).forget_customer,
         },
         batch_handlers=facts,
         on_tick=handlers.mark_missed_visits,

@@ -67,3 +67,26 @@ async def customer_contact(conn: asyncpg.Connection, customer_id: str) -> bytes 
         "SELECT contact_ciphertext FROM customer WHERE customer_id = $1", customer_id
     )
     return value
+
+
+async def forget_contact(conn: asyncpg.Connection, customer_id: str) -> None:
+    """Erasure: the sealed contact goes too (the account manager, an id, stays)."""
+    await conn.execute(
+        "UPDATE customer SET contact_ciphertext = NULL WHERE customer_id = $1", customer_id
+    )
+
+
+async def legacy_contacts(conn: asyncpg.Connection) -> list[tuple[str, bytes]]:
+    """Contacts sealed before the key store, with the service's own customer_key table."""
+    rows = await conn.fetch(
+        "SELECT customer_id, contact_ciphertext FROM customer "
+        "WHERE contact_ciphertext IS NOT NULL AND substr(contact_ciphertext, 1, 1) <> '\\x7b'"
+    )
+    return [(r["customer_id"], r["contact_ciphertext"]) for r in rows]
+
+
+async def replace_contact(conn: asyncpg.Connection, customer_id: str, sealed: bytes | None) -> None:
+    """The contact sealed anew (None: it could not be opened, so it is dropped)."""
+    await conn.execute(
+        "UPDATE customer SET contact_ciphertext = $2 WHERE customer_id = $1", customer_id, sealed
+    )
