@@ -14,7 +14,14 @@ import orjson
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator import metrics as http_metrics
 from starlette.types import Receive, Scope, Send
 
 from followup.core.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers
@@ -42,6 +49,7 @@ def create_app(
         title=f"followup {service}", version="0.1.0", description=description, lifespan=lifespan
     )
     install_problem_handlers(app)
+    instrument_http(app, registry)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -82,6 +90,19 @@ def create_app(
     for router in routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app
+
+
+def instrument_http(app: FastAPI, registry: CollectorRegistry) -> None:
+    """Request count and latency per route template, the instrumentator's standard names."""
+    # `*_created` series double every family and nothing reads them.
+    disable_created_metrics()  # type: ignore[no-untyped-call]
+    instrumentator = Instrumentator(registry=registry)
+    # prometheus_client exports the counter as http_requests_total.
+    instrumentator.add(http_metrics.requests(metric_name="http_requests", registry=registry))
+    instrumentator.add(
+        http_metrics.latency(metric_name="http_request_duration_seconds", registry=registry)
+    )
+    instrumentator.instrument(app)
 
 
 def encode_cursor(key: Sequence[Any]) -> str:
