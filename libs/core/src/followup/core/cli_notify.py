@@ -30,7 +30,7 @@ def check(path: Annotated[Path, typer.Argument(help="a channels file (TOML)")]) 
 
 
 def _pool_for(service: str, dsn: str | None) -> str:
-    from followup.core.cli import load_service
+    from followup.core.cli_services import load_service
 
     return load_service(service, dsn).settings.pg_dsn
 

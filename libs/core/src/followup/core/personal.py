@@ -21,6 +21,7 @@ PERSONAL_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
     "CustomerTierChanged": ("reason",),
     "VisitLogged": ("feedback", "problems[].description"),
     "VisitSpotChecked": ("note",),
+    "VisitAssigned": ("reason",),
     "IssueRaised": ("description",),
     "IssueResolved": ("resolution",),
     "IssueReopened": ("reason",),
