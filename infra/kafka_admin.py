@@ -79,7 +79,18 @@ async def _bound_intake_buffer(
         end = await reader.end_offsets(tps)
     finally:
         await reader.stop()
-    committed = await admin.list_consumer_group_offsets(INTAKE_GROUP, partitions=tps)
+    committed = None
+    for _ in range(30):  # the group coordinator comes up a little after a restarted broker
+        try:
+            committed = await admin.list_consumer_group_offsets(INTAKE_GROUP, partitions=tps)
+            break
+        except KafkaError:
+            await asyncio.sleep(1)
+    if committed is None:
+        print(
+            f"{topics.CUSTOMERS}: retention unchanged (no group coordinator yet)", file=sys.stderr
+        )
+        return
     behind = [tp for tp in tps if end[tp] > (committed[tp].offset if tp in committed else 0)]
     if behind or not tps:
         print(

@@ -98,7 +98,7 @@ async def test_visits_are_routed_reassigned_by_a_supervisor_and_each_is_publishe
     other = f"C-{uuid.uuid4().hex[:8]}"
     routine, follow_up, second = (f"V-{n}-{uuid.uuid4().hex[:6]}" for n in ("r", "f", "g"))
     key = customer.encode()
-    await producer.send_and_wait(prefix + topics.CUSTOMERS, delivered(customer), key=key)
+    await producer.send_and_wait(prefix + topics.CUSTOMERS_SEALED, delivered(customer), key=key)
 
     def client(token: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -167,7 +167,9 @@ async def test_visits_are_routed_reassigned_by_a_supervisor_and_each_is_publishe
         ]
     )
     reassigned = next(d["data"] for d in published if d["data"]["assigned_by"] == "SUP-1")
-    assert reassigned["reason"] == "CS-2 is on leave" and reassigned["team"] == "customer-service"
+    # What the supervisor typed is sealed on the topic (SPEC §8), never plaintext.
+    assert reassigned["reason"].startswith("sealed:") and "leave" not in reassigned["reason"]
+    assert reassigned["team"] == "customer-service"
     assert {d["subject"] for d in published} == {customer, other}
 
 
